@@ -1,0 +1,14 @@
+#pragma once
+
+#include <caf/atom.hpp>
+
+/// Every atom roamd's actors use, in one place. CAF predefines get_atom, ok_atom, tick_atom and others; ours
+/// must not collide with them (see ../shared/notes/caf-0.17.md).
+namespace roamd::actors {
+
+using routes_atom = caf::atom_constant<caf::atom("routes")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
+using totals_atom = caf::atom_constant<caf::atom("totals")>;
+
+} // namespace roamd::actors

@@ -1,0 +1,89 @@
+#include "actors/route_compiler.hpp"
+
+#include <array>
+#include <cstring>
+#include <set>
+
+#include "net/endpoint.hpp"
+
+namespace roamd::actors {
+
+namespace {
+
+std::string hex(const std::string& bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+net::route to_net_route(const proto::Route& r, net::upstream_registry& registry) {
+  net::route out;
+  out.domain = r.domain();
+  out.tag_identity = r.tag_identity();
+  out.source = r.source();
+  for (const auto& text : r.resolvers())
+    if (auto ep = net::parse_endpoint(text))
+      out.resolvers.push_back(registry.get(*ep, r.interface()));
+  return out;
+}
+
+} // namespace
+
+proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<std::string, proto::RouteUpdate>& learned,
+                                      uint64_t generation) {
+  proto::RoutingSnapshot snap;
+  snap.set_generation(generation);
+  snap.set_device_id_hex(hex(cfg.cloud().device_id()));
+  std::set<std::string> seen;
+  auto* fallback = snap.add_routes();
+  fallback->set_domain("");
+  fallback->set_tag_identity(true);
+  fallback->set_source("config");
+  for (const auto& r : cfg.cloud().resolvers())
+    fallback->add_resolvers(r);
+  for (const auto& zone : cfg.internal()) {
+    if (!seen.insert(zone.domain()).second)
+      continue;
+    auto* r = snap.add_routes();
+    r->set_domain(zone.domain());
+    r->set_source("config");
+    r->set_tag_identity(false);
+    for (const auto& res : zone.resolvers())
+      r->add_resolvers(res);
+  }
+  for (const auto& [source, update] : learned)
+    for (const auto& lr : update.routes()) {
+      if (lr.domain().empty() || lr.resolvers_size() == 0 || !seen.insert(lr.domain()).second)
+        continue;
+      auto* r = snap.add_routes();
+      *r = lr;
+      r->set_source(source);
+      r->set_tag_identity(false);
+    }
+  return snap;
+}
+
+std::shared_ptr<const net::routing_table> to_table(const proto::RoutingSnapshot& snap, const proto::Config& cfg,
+                                                   net::upstream_registry& registry) {
+  std::vector<net::route> routes;
+  net::route fallback;
+  for (const auto& r : snap.routes()) {
+    if (r.domain().empty())
+      fallback = to_net_route(r, registry);
+    else
+      routes.push_back(to_net_route(r, registry));
+  }
+  std::optional<std::array<uint8_t, 8>> id;
+  if (cfg.cloud().device_id().size() == 8) {
+    std::array<uint8_t, 8> bytes{};
+    std::memcpy(bytes.data(), cfg.cloud().device_id().data(), 8);
+    id = bytes;
+  }
+  return std::make_shared<const net::routing_table>(std::move(routes), std::move(fallback), id, snap.generation());
+}
+
+} // namespace roamd::actors

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "net/routing_table.hpp"
+#include "net/upstream.hpp"
+#include "proto/config.pb.h"
+#include "proto/control.pb.h"
+
+/// Pure functions behind the query-routing actor: configuration + learned routes -> snapshot -> data-plane table.
+namespace roamd::actors {
+
+/// Composes the routing snapshot. Configured [[internal]] domains win over learned ones for the same domain;
+/// learned sets are applied in source order. The default route goes to the cloud resolvers with the identity tag.
+proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<std::string, proto::RouteUpdate>& learned,
+                                      uint64_t generation);
+
+/// Builds the data plane's immutable table for a snapshot. Resolvers that do not parse are skipped (the config
+/// loader and route sources validate them); the upstream objects come from `registry` so health is shared.
+std::shared_ptr<const net::routing_table> to_table(const proto::RoutingSnapshot& snap, const proto::Config& cfg,
+                                                   net::upstream_registry& registry);
+
+} // namespace roamd::actors

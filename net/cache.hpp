@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "net/dns_codec.hpp"
+
+namespace roamd::net {
+
+/// A bounded, TTL-respecting answer cache shared by the data-plane workers. Entries hold an answer without its OPT
+/// record; their TTL is the smallest TTL of the answer and authority records capped at `max_ttl`, or for NXDOMAIN
+/// and NODATA answers min(SOA TTL, SOA MINIMUM) capped at `negative_max_ttl` (RFC 2308; no SOA: not cached).
+/// Served copies have every TTL reduced by the entry's age. Least recently used entries go first when full.
+/// Lock-striped; `now_ms` is a monotonic clock reading supplied by the caller (injected time).
+class dns_cache {
+public:
+  struct key {
+    const dns::wire_name& qname;
+    uint16_t qtype;
+    uint16_t qclass;
+    bool dnssec_ok;
+    bool checking_disabled;
+  };
+
+  struct limits {
+    size_t capacity = 10000;
+    uint32_t max_ttl = 86400;
+    uint32_t negative_max_ttl = 3600;
+  };
+
+  explicit dns_cache(limits lim);
+
+  /// Copies a live entry into `out` with the caller's ID and aged TTLs. Returns its size, or 0 on a miss (absent,
+  /// expired, or larger than `cap`).
+  size_t lookup(const key& k, uint16_t id, uint64_t now_ms, uint8_t* out, size_t cap);
+
+  /// Stores an answer when it is cacheable (NOERROR or NXDOMAIN, not truncated, one question, OPT absent or
+  /// last). `msg` is not modified. Returns true when stored.
+  bool insert(const key& k, const uint8_t* msg, size_t size, const dns::response_info& r, uint64_t now_ms);
+
+  void clear();
+  size_t size() const;
+  size_t capacity() const {
+    return lim_.capacity;
+  }
+
+private:
+  struct entry {
+    std::vector<uint8_t> bytes;
+    std::vector<uint16_t> ttl_offsets;
+    uint64_t stored_ms = 0;
+    uint64_t expires_ms = 0;
+    std::list<std::string>::iterator lru;
+  };
+  struct stripe {
+    std::mutex mtx;
+    std::unordered_map<std::string, entry> map;
+    std::list<std::string> lru;  // front = most recent
+    size_t capacity = 0;
+  };
+
+  static void make_key(const key& k, std::string& out);
+  stripe& stripe_for(const std::string& k);
+
+  limits lim_;
+  std::vector<std::unique_ptr<stripe>> stripes_;
+};
+
+} // namespace roamd::net

@@ -1,0 +1,79 @@
+#include "net/dataplane.hpp"
+
+#include "net/worker.hpp"
+
+namespace roamd::net {
+
+dataplane::dataplane(dataplane_options opts, std::shared_ptr<upstream_registry> registry, stats_sink sink)
+    : opts_(std::move(opts)),
+      registry_(std::move(registry)),
+      cache_(std::make_shared<dns_cache>(opts_.cache)),
+      sink_(std::move(sink)) {
+  if (opts_.workers == 0)
+    opts_.workers = 1;
+  if (opts_.attempts == 0)
+    opts_.attempts = 1;
+}
+
+dataplane::~dataplane() {
+  stop();
+}
+
+std::string dataplane::open() {
+  workers_.clear();
+  auto listen = opts_.listen;
+  for (uint32_t i = 0; i < opts_.workers; ++i) {
+    auto w = std::make_unique<worker>(i, opts_, cache_, registry_, sink_);
+    auto err = w->open(listen);
+    if (!err.empty()) {
+      workers_.clear();
+      return err;
+    }
+    if (i == 0)
+      listen = w->bound();  // later workers share the ports the first one got (port 0 in tests)
+    workers_.push_back(std::move(w));
+  }
+  return {};
+}
+
+void dataplane::start() {
+  if (started_)
+    return;
+  started_ = true;
+  for (auto& w : workers_)
+    threads_.emplace_back([wp = w.get()] { wp->run(); });
+}
+
+void dataplane::stop() {
+  if (!started_)
+    return;
+  for (auto& w : workers_)
+    w->stop();
+  for (auto& t : threads_)
+    t.join();
+  threads_.clear();
+  workers_.clear();
+  started_ = false;
+}
+
+void dataplane::set_routing(std::shared_ptr<const routing_table> table) {
+  cache_->clear();
+  for (auto& w : workers_)
+    w->post_routing(table);
+}
+
+void dataplane::probe(uint32_t upstream_id, probe_callback done) {
+  if (workers_.empty()) {
+    done(upstream_id, false, 0);
+    return;
+  }
+  workers_.front()->post_probe(upstream_id, std::move(done));
+}
+
+std::vector<boost::asio::ip::udp::endpoint> dataplane::bound_endpoints() const {
+  if (workers_.empty())
+    return {};
+  return workers_.front()->bound();
+}
+
+} // namespace roamd::net

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/udp.hpp>
+
+#include "net/cache.hpp"
+#include "net/routing_table.hpp"
+#include "net/stats.hpp"
+#include "net/upstream.hpp"
+
+namespace roamd::net {
+
+class worker;
+
+/// Options for the data plane, derived from the configuration.
+struct dataplane_options {
+  std::vector<boost::asio::ip::udp::endpoint> listen;  // UDP and TCP on each
+  uint32_t workers = 1;
+  uint32_t timeout_ms = 1000;        // per attempt
+  uint32_t attempts = 3;             // tries per query across the route's resolvers
+  uint32_t source_ports = 64;        // upstream sockets per worker and address family
+  uint32_t max_inflight = 16384;     // pending upstream queries per worker
+  uint32_t tcp_max_connections = 256;
+  uint32_t tcp_idle_timeout_ms = 10000;
+  uint32_t stats_interval_ms = 100;
+  dns_cache::limits cache;
+};
+
+/// The Boost.Asio data plane: UDP and TCP listeners, the upstream socket pool and the per-query path. Each worker is
+/// one thread with its own io_context, listeners (SO_REUSEPORT) and upstream sockets; the routing snapshot and the
+/// cache are shared. Control-plane code talks to it only through this class, whose methods are thread-safe.
+class dataplane {
+public:
+  using stats_sink = std::function<void(worker_stats&&)>;
+  using probe_callback = std::function<void(uint32_t upstream_id, bool ok, uint64_t rtt_us)>;
+
+  dataplane(dataplane_options opts, std::shared_ptr<upstream_registry> registry, stats_sink sink);
+  ~dataplane();
+
+  dataplane(const dataplane&) = delete;
+  dataplane& operator=(const dataplane&) = delete;
+
+  /// Opens every listener and upstream socket. Returns "" on success, else a message naming the address and the
+  /// system error; then nothing stays open.
+  std::string open();
+
+  /// Starts the worker threads. Until a routing table is set, queries get SERVFAIL.
+  void start();
+
+  /// Stops and joins the workers; pending queries are abandoned. Idempotent.
+  void stop();
+
+  /// Publishes a new routing snapshot to every worker (each swaps it in between two packets) and clears the cache
+  /// when routes changed.
+  void set_routing(std::shared_ptr<const routing_table> table);
+
+  /// Sends a health probe (". NS") to one upstream from worker 0; `done` runs on that worker's thread.
+  void probe(uint32_t upstream_id, probe_callback done);
+
+  /// The local endpoints actually bound (useful with port 0).
+  std::vector<boost::asio::ip::udp::endpoint> bound_endpoints() const;
+
+  const std::shared_ptr<dns_cache>& cache() const {
+    return cache_;
+  }
+
+private:
+  dataplane_options opts_;
+  std::shared_ptr<upstream_registry> registry_;
+  std::shared_ptr<dns_cache> cache_;
+  stats_sink sink_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::thread> threads_;
+  bool started_ = false;
+};
+
+} // namespace roamd::net

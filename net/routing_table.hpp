@@ -1,0 +1,68 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/dns_build.hpp"
+#include "net/dns_codec.hpp"
+#include "net/upstream.hpp"
+
+namespace roamd::net {
+
+/// Where the queries for one domain (and everything below it) go.
+struct route {
+  std::string domain;  // canonical text (lower case, no trailing dot); "" for the default route
+  std::vector<std::shared_ptr<upstream>> resolvers;
+  bool tag_identity = false;
+  std::string source;  // "config", "cloud", "vpn", ... for inspection
+};
+
+/// An immutable routing snapshot: longest-suffix match of a query name over the routes, case-insensitive,
+/// falling back to the default route. Built by the query-routing actor, read by every data-plane worker.
+class routing_table {
+public:
+  /// `routes` must have distinct domains; `fallback` is the default route (domain ""). `device_id` is the
+  /// identity tagged onto queries of routes with tag_identity (absent: nothing is tagged).
+  routing_table(std::vector<route> routes, route fallback, std::optional<std::array<uint8_t, 8>> device_id,
+                uint64_t generation);
+
+  /// The route for a (lower-cased, wire-format) query name.
+  const route& lookup(const dns::wire_name& qname) const;
+
+  /// The identity option to add for `r`, or null.
+  const dns::identity_option* identity_for(const route& r) const {
+    return r.tag_identity && identity_ ? &*identity_ : nullptr;
+  }
+
+  uint64_t generation() const {
+    return generation_;
+  }
+  const std::vector<route>& routes() const {
+    return routes_;
+  }
+  const route& fallback() const {
+    return fallback_;
+  }
+
+  /// Encodes a canonical text domain ("corp.test") as lower-case wire format, for tests and lookups by text.
+  static std::optional<dns::wire_name> to_wire(const std::string& domain);
+
+private:
+  struct slot {
+    uint64_t hash = 0;
+    uint32_t index = 0;  // into routes_, +1; 0 = empty
+  };
+
+  std::vector<route> routes_;
+  std::vector<dns::wire_name> wire_;  // per route
+  std::vector<slot> slots_;           // open addressing, power-of-two size
+  route fallback_;
+  std::optional<dns::identity_option> identity_;
+  uint64_t generation_;
+};
+
+} // namespace roamd::net

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace roamd::net {
+
+/// Why the data plane dropped something. Every drop is counted under exactly one reason.
+enum class drop_reason : uint8_t {
+  too_short,          // client datagram under 12 bytes: no reply possible
+  not_a_query,        // QR bit set on something sent to the listener
+  oversized,          // client datagram larger than the receive buffer
+  answer_malformed,   // upstream answer that does not parse
+  answer_unmatched,   // upstream answer for no pending query (late, duplicate or forged ID/port)
+  answer_wrong_source,// upstream answer from an address/port the query was not sent to
+  answer_mismatch,    // upstream answer whose question differs from the query's
+  overload,           // too many queries in flight: SERVFAIL sent
+  tcp_limit,          // TCP connection refused at the connection limit
+  tcp_bad_frame,      // TCP frame shorter than a DNS header
+  tcp_idle,           // TCP connection closed after the idle timeout
+  tcp_slow_reader,    // TCP connection closed because its reply queue overflowed
+  send_failed,        // a reply could not be sent (socket buffer full, client gone)
+  count_
+};
+
+constexpr size_t drop_reason_count = static_cast<size_t>(drop_reason::count_);
+
+const char* to_string(drop_reason r);
+
+/// Per-upstream counters over one batch interval.
+struct upstream_counters {
+  uint32_t id = 0;
+  uint64_t sent = 0;
+  uint64_t answered = 0;
+  uint64_t timeouts = 0;
+  uint64_t bad_answers = 0;
+  uint64_t servfail = 0;
+  uint64_t rtt_sum_us = 0;
+  uint64_t rtt_count = 0;
+  uint64_t tcp_fallbacks = 0;
+  uint64_t send_errors = 0;
+
+  bool empty() const {
+    return sent == 0 && answered == 0 && timeouts == 0 && bad_answers == 0 && send_errors == 0 && tcp_fallbacks == 0;
+  }
+};
+
+/// One worker's counters over one batch interval, handed to the control plane every ~100 ms (never per query).
+struct worker_stats {
+  uint32_t worker = 0;
+  uint64_t queries_udp = 0;
+  uint64_t queries_tcp = 0;
+  uint64_t answers = 0;
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
+  uint64_t servfail_sent = 0;
+  uint64_t formerr_sent = 0;
+  uint64_t notimp_sent = 0;
+  uint64_t untagged_cloud = 0;  // cloud queries sent without identity (signed queries)
+  std::array<uint64_t, drop_reason_count> drops{};
+  std::vector<upstream_counters> upstreams;  // only those with activity
+
+  bool empty() const;
+};
+
+} // namespace roamd::net

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace roamd::net {
+
+class worker;
+
+/// A DNS-over-TCP client connection (RFC 7766): length-prefixed queries, pipelined and answered out of order,
+/// closed after an idle period, when the client stops reading its answers, or on a frame too short to be DNS.
+class tcp_client : public std::enable_shared_from_this<tcp_client> {
+public:
+  static constexpr size_t max_in_flight = 32;          // stop reading while this many queries are unanswered
+  static constexpr size_t max_queued_bytes = 1 << 20;  // a client that does not read its answers is dropped
+
+  tcp_client(worker& w, boost::asio::ip::tcp::socket sock);
+
+  void start();
+  /// Queues one answer (framed here). Safe after close: then it is dropped.
+  void send(const uint8_t* msg, size_t size);
+
+private:
+  void read_length();
+  void read_body(size_t n);
+  void write_next();
+  void arm_idle();
+  void close();
+
+  worker& worker_;
+  boost::asio::ip::tcp::socket sock_;
+  boost::asio::steady_timer idle_;
+  uint8_t len_[2] = {0, 0};
+  std::vector<uint8_t> body_;
+  std::deque<std::vector<uint8_t>> out_;
+  size_t queued_bytes_ = 0;
+  size_t in_flight_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
+  uint64_t activity_ = 0;  // bumped on every complete frame and every answer written
+};
+
+} // namespace roamd::net

@@ -1,0 +1,283 @@
+#include "net/worker.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "net/dns_build.hpp"
+#include "net/endpoint.hpp"
+#include "net/tcp_client.hpp"
+#include "net/tcp_exchange.hpp"
+
+namespace roamd::net {
+
+namespace {
+
+using udp = boost::asio::ip::udp;
+using tcp = boost::asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+constexpr size_t client_batch_count = 32;
+constexpr size_t client_slot_size = 4096;   // larger queries are dropped as oversized
+constexpr size_t answer_batch_count = 16;
+constexpr size_t answer_slot_size = 65536;  // any UDP answer fits
+constexpr size_t scratch_size = 65536 + 64;
+
+void set_reuse_port(int fd) {
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+}
+
+void try_rcvbuf(int fd, int bytes) {
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
+} // namespace
+
+worker::worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dns_cache> cache,
+               std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink)
+    : index_(index),
+      opts_(opts),
+      cache_(std::move(cache)),
+      registry_(std::move(registry)),
+      sink_(std::move(sink)),
+      client_batch_(client_batch_count, client_slot_size),
+      answer_batch_(answer_batch_count, answer_slot_size),
+      scratch_(scratch_size),
+      timeout_timer_(ctx_),
+      stats_timer_(ctx_) {
+  slots_.reserve(opts_.max_inflight);  // never reallocates: references into slots_ stay valid
+  uint32_t workers = opts_.workers ? opts_.workers : 1;
+  tcp_limit_ = std::max<uint32_t>(1, opts_.tcp_max_connections / workers);
+  stats_.worker = index_;
+}
+
+worker::~worker() = default;
+
+std::string worker::open(const std::vector<udp::endpoint>& listen) {
+  boost::system::error_code ec;
+  for (auto& ep : listen) {
+    auto l = std::unique_ptr<listener>(new listener{udp::socket{ctx_}, tcp::acceptor{ctx_}, {}});
+    l->udp.open(ep.protocol(), ec);
+    if (!ec && ep.address().is_v6())
+      l->udp.set_option(boost::asio::ip::v6_only{true}, ec);
+    if (!ec) {
+      set_reuse_port(l->udp.native_handle());
+      l->udp.bind(ep, ec);
+    }
+    if (ec)
+      return "cannot listen on UDP " + to_string(ep) + ": " + ec.message();
+    l->udp.non_blocking(true, ec);
+    try_rcvbuf(l->udp.native_handle(), 4 << 20);
+    tcp::endpoint tep{ep.address(), l->udp.local_endpoint().port()};
+    l->tcp.open(tep.protocol(), ec);
+    if (!ec && ep.address().is_v6())
+      l->tcp.set_option(boost::asio::ip::v6_only{true}, ec);
+    if (!ec) {
+      l->tcp.set_option(tcp::acceptor::reuse_address{true}, ec);
+      set_reuse_port(l->tcp.native_handle());
+      l->tcp.bind(tep, ec);
+    }
+    if (!ec)
+      l->tcp.listen(1024, ec);
+    if (ec)
+      return "cannot listen on TCP " + to_string(ep) + ": " + ec.message();
+    listeners_.push_back(std::move(l));
+  }
+  for (bool v6 : {false, true}) {
+    for (uint32_t i = 0; i < opts_.source_ports; ++i) {
+      auto s = std::unique_ptr<source_socket>(new source_socket{udp::socket{ctx_}, v6});
+      s->sock.open(v6 ? udp::v6() : udp::v4(), ec);
+      if (!ec && v6)
+        s->sock.set_option(boost::asio::ip::v6_only{true}, ec);
+      if (!ec)
+        s->sock.bind(udp::endpoint{v6 ? udp::v6() : udp::v4(), 0}, ec);  // the kernel picks a random port
+      if (ec) {
+        if (!v6)
+          return "cannot open an upstream socket: " + ec.message();
+        break;  // no IPv6 on this host: IPv6 upstreams will count send errors
+      }
+      s->sock.non_blocking(true, ec);
+      (v6 ? sources_v6_ : sources_v4_).push_back(sources_.size());
+      sources_.push_back(std::move(s));
+    }
+  }
+  return {};
+}
+
+std::vector<udp::endpoint> worker::bound() const {
+  std::vector<udp::endpoint> out;
+  for (auto& l : listeners_)
+    out.push_back(l->udp.local_endpoint());
+  return out;
+}
+
+void worker::run() {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    arm_listener(i);
+    arm_accept(i);
+  }
+  for (size_t i = 0; i < sources_.size(); ++i)
+    arm_source(i);
+  arm_stats();
+  ctx_.run();
+}
+
+void worker::stop() {
+  boost::asio::post(ctx_, [this] {
+    stopping_ = true;
+    ctx_.stop();
+  });
+}
+
+void worker::post_routing(std::shared_ptr<const routing_table> table) {
+  boost::asio::post(ctx_, [this, table = std::move(table)]() mutable { table_ = std::move(table); });
+}
+
+void worker::arm_listener(size_t i) {
+  listeners_[i]->udp.async_wait(udp::socket::wait_read, [this, i](const boost::system::error_code& ec) {
+    if (!ec && !stopping_)
+      on_listener_readable(i);
+  });
+}
+
+void worker::arm_source(size_t i) {
+  sources_[i]->sock.async_wait(udp::socket::wait_read, [this, i](const boost::system::error_code& ec) {
+    if (!ec && !stopping_)
+      on_source_readable(i);
+  });
+}
+
+// Asio registers sockets edge-triggered: re-arm the wait only after a short (draining) receive; after a full batch,
+// come back through post() so other sockets get their turn and no datagram is left behind without a new edge.
+void worker::on_listener_readable(size_t i) {
+  int fd = listeners_[i]->udp.native_handle();
+  size_t n = client_batch_.receive(fd);
+  for (size_t k = 0; k < n; ++k) {
+    if (client_batch_.truncated(k)) {
+      count_drop(drop_reason::oversized);
+      continue;
+    }
+    client_ref c;
+    c.kind = client_ref::udp;
+    c.listener = static_cast<uint16_t>(i);
+    std::memcpy(&c.addr, &client_batch_.from(k), client_batch_.from_len(k));
+    c.addr_len = client_batch_.from_len(k);
+    handle_query(client_batch_.data(k), client_batch_.size(k), std::move(c));
+  }
+  flush();
+  if (n == client_batch_.count())
+    boost::asio::post(ctx_, [this, i] {
+      if (!stopping_)
+        on_listener_readable(i);
+    });
+  else
+    arm_listener(i);
+}
+
+void worker::on_source_readable(size_t i) {
+  int fd = sources_[i]->sock.native_handle();
+  size_t n = answer_batch_.receive(fd);
+  for (size_t k = 0; k < n; ++k) {
+    if (answer_batch_.truncated(k)) {
+      count_drop(drop_reason::answer_malformed);
+      continue;
+    }
+    on_answer(i, answer_batch_.data(k), answer_batch_.size(k), answer_batch_.from(k), answer_batch_.from_len(k));
+  }
+  flush();
+  if (n == answer_batch_.count())
+    boost::asio::post(ctx_, [this, i] {
+      if (!stopping_)
+        on_source_readable(i);
+    });
+  else
+    arm_source(i);
+}
+
+void worker::reply(const client_ref& c, const uint8_t* msg, size_t size) {
+  switch (c.kind) {
+    case client_ref::udp:
+      std::memcpy(listeners_[c.listener]->out.push(c.addr, c.addr_len, size), msg, size);
+      break;
+    case client_ref::tcp:
+      if (c.conn)
+        c.conn->send(msg, size);
+      break;
+    case client_ref::probe:
+      break;
+  }
+}
+
+void worker::reply_error(const uint8_t* msg, size_t size, const dns::query_info& q, bool with_question,
+                         uint16_t rcode, const client_ref& c) {
+  uint8_t buf[dns::header_size + dns::max_name_wire + 4 + 11];
+  size_t n = dns::build_error_reply(msg, size, q, with_question, rcode, buf, sizeof(buf));
+  if (n == 0)
+    return;
+  switch (rcode & 0x0F) {
+    case static_cast<uint16_t>(dns::rcode::formerr):
+      ++stats_.formerr_sent;
+      break;
+    case static_cast<uint16_t>(dns::rcode::notimp):
+      ++stats_.notimp_sent;
+      break;
+    case static_cast<uint16_t>(dns::rcode::servfail):
+      ++stats_.servfail_sent;
+      break;
+    default:
+      break;
+  }
+  reply(c, buf, n);
+}
+
+void worker::flush() {
+  for (auto& l : listeners_)
+    if (!l->out.empty())
+      stats_.drops[static_cast<size_t>(drop_reason::send_failed)] += l->out.flush(l->udp.native_handle());
+}
+
+uint64_t worker::now_ms() const {
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(steady::now().time_since_epoch()).count());
+}
+
+} // namespace roamd::net
+
+namespace roamd::net {
+
+void worker::arm_accept(size_t i) {
+  listeners_[i]->tcp.async_accept([this, i](const boost::system::error_code& ec, tcp::socket sock) {
+    if (stopping_ || ec == boost::asio::error::operation_aborted)
+      return;
+    if (ec) {
+      // EMFILE and friends: back off briefly instead of spinning on a failing accept.
+      auto retry = std::make_shared<boost::asio::steady_timer>(ctx_, std::chrono::milliseconds(50));
+      retry->async_wait([this, i, retry](const boost::system::error_code& e) {
+        if (!e && !stopping_)
+          arm_accept(i);
+      });
+      return;
+    }
+    if (tcp_clients_ >= tcp_limit_) {
+      count_drop(drop_reason::tcp_limit);
+      boost::system::error_code ignored;
+      sock.close(ignored);
+    } else {
+      ++tcp_clients_;
+      std::make_shared<tcp_client>(*this, std::move(sock))->start();
+    }
+    arm_accept(i);
+  });
+}
+
+void worker::tcp_closed() {
+  if (tcp_clients_ > 0)
+    --tcp_clients_;
+}
+
+} // namespace roamd::net

@@ -1,0 +1,158 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "net/dataplane.hpp"
+#include "net/dns_codec.hpp"
+#include "net/random.hpp"
+#include "net/udp_batch.hpp"
+
+namespace roamd::net {
+
+class tcp_client;
+
+/// Who gets the answer to a query.
+struct client_ref {
+  enum kind_t : uint8_t { udp, tcp, probe } kind = udp;
+  uint16_t listener = 0;  // udp: index of the listener socket
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  std::shared_ptr<tcp_client> conn;  // tcp
+};
+
+/// One data-plane thread: its io_context, listeners, upstream sockets, pending queries and counters.
+/// Everything here runs on the worker's own thread; other threads reach it only through post().
+class worker {
+public:
+  worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dns_cache> cache,
+         std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink);
+  ~worker();
+
+  /// Binds the listeners (SO_REUSEPORT) and the upstream socket pool. Returns "" or an error message.
+  std::string open(const std::vector<boost::asio::ip::udp::endpoint>& listen);
+  std::vector<boost::asio::ip::udp::endpoint> bound() const;
+
+  void run();
+  void stop();
+  void post_routing(std::shared_ptr<const routing_table> table);
+  void post_probe(uint32_t upstream_id, dataplane::probe_callback done);
+
+  // Used by tcp_client.
+  void handle_query(uint8_t* msg, size_t size, client_ref client);
+  void tcp_closed();
+  void count_drop(drop_reason r) {
+    ++stats_.drops[static_cast<size_t>(r)];
+  }
+  boost::asio::io_context& context() {
+    return ctx_;
+  }
+  uint32_t tcp_idle_timeout_ms() const {
+    return opts_.tcp_idle_timeout_ms;
+  }
+
+private:
+  static constexpr uint32_t npos = 0xFFFFFFFFu;
+
+  struct listener {
+    boost::asio::ip::udp::socket udp;
+    boost::asio::ip::tcp::acceptor tcp;
+    udp_send_queue out;
+  };
+  struct source_socket {
+    boost::asio::ip::udp::socket sock;
+    bool v6;
+  };
+  struct pending {
+    uint32_t gen = 0;
+    bool busy = false;
+    client_ref client;
+    uint16_t client_id = 0;
+    bool client_had_edns = false;
+    dns::query_info q;
+    std::vector<uint8_t> wire;  // the query as sent upstream (our ID patched in per attempt)
+    std::shared_ptr<const routing_table> table;
+    const route* rt = nullptr;
+    std::shared_ptr<upstream> up;
+    uint32_t key = 0;  // socket index << 16 | DNS ID, while waiting on UDP
+    uint8_t attempt = 0;
+    bool via_tcp = false;
+    bool waiting_udp = false;
+    std::chrono::steady_clock::time_point sent_at;
+    std::chrono::steady_clock::time_point deadline;
+    uint32_t prev = npos;  // the list of queries waiting on UDP, oldest (earliest deadline) first
+    uint32_t next = npos;
+    dataplane::probe_callback on_probe;
+  };
+
+  void arm_listener(size_t i);
+  void arm_source(size_t i);
+  void arm_accept(size_t i);
+  void on_listener_readable(size_t i);
+  void on_source_readable(size_t i);
+  void on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_storage& from, socklen_t from_len);
+  void on_tcp_answer(uint32_t slot, uint32_t gen, bool ok, std::vector<uint8_t>& answer);
+
+  void reply(const client_ref& c, const uint8_t* msg, size_t size);
+  void reply_error(const uint8_t* msg, size_t size, const dns::query_info& q, bool with_question, uint16_t rcode,
+                   const client_ref& c);
+  void flush();
+
+  uint32_t alloc_slot();
+  void free_slot(uint32_t slot);
+  void send_attempt(uint32_t slot);
+  void fail_attempt(uint32_t slot, bool timed_out);
+  void finish(uint32_t slot, uint8_t* msg, size_t size, size_t cap, const dns::response_info& r);
+  bool accept_answer(pending& p, const uint8_t* msg, size_t size, bool tcp);
+  void wait_link(uint32_t slot);
+  void wait_unlink(uint32_t slot);
+  void give_up(uint32_t slot);
+  void start_tcp_fallback(uint32_t slot);
+  void arm_timeouts();
+  void on_timeouts();
+  void arm_stats();
+  void publish_stats();
+  upstream_counters& counters_for(const upstream& u);
+  uint64_t now_ms() const;
+
+  uint32_t index_;
+  dataplane_options opts_;
+  std::shared_ptr<dns_cache> cache_;
+  std::shared_ptr<upstream_registry> registry_;
+  dataplane::stats_sink sink_;
+  boost::asio::io_context ctx_;
+  std::vector<std::unique_ptr<listener>> listeners_;
+  std::vector<std::unique_ptr<source_socket>> sources_;
+  std::vector<size_t> sources_v4_, sources_v6_;
+  udp_receive_batch client_batch_;
+  udp_receive_batch answer_batch_;
+  std::vector<uint8_t> scratch_;
+  std::shared_ptr<const routing_table> table_;
+  std::vector<pending> slots_;
+  std::vector<uint32_t> free_;
+  size_t busy_ = 0;
+  std::unordered_map<uint32_t, uint32_t> by_key_;
+  uint32_t wait_head_ = npos;
+  uint32_t wait_tail_ = npos;
+  boost::asio::steady_timer timeout_timer_;
+  bool timeout_armed_ = false;
+  boost::asio::steady_timer stats_timer_;
+  worker_stats stats_;
+  std::vector<upstream_counters> up_stats_;  // indexed by upstream id
+  uint32_t tcp_clients_ = 0;
+  uint32_t tcp_limit_ = 0;
+  random_source rng_;
+  bool stopping_ = false;
+  dns::response_info resp_;  // reused per answer
+};
+
+} // namespace roamd::net

@@ -1,0 +1,200 @@
+// The answer side of a worker: upstream datagrams and TCP fallbacks are validated, cached and relayed; probes and
+// counters for the control plane.
+#include <cstring>
+
+#include <boost/asio/post.hpp>
+
+#include "net/dns_build.hpp"
+#include "net/tcp_client.hpp"
+#include "net/tcp_exchange.hpp"
+#include "net/worker.hpp"
+
+namespace roamd::net {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+bool cacheable_rcode(uint16_t flags) {
+  auto rc = static_cast<dns::rcode>(dns::rcode_of(flags));
+  return !(flags & dns::flag_tc) && (rc == dns::rcode::noerror || rc == dns::rcode::nxdomain);
+}
+
+} // namespace
+
+upstream_counters& worker::counters_for(const upstream& u) {
+  if (u.id >= up_stats_.size())
+    up_stats_.resize(u.id + 1);
+  auto& c = up_stats_[u.id];
+  c.id = u.id;
+  return c;
+}
+
+bool worker::accept_answer(pending& p, const uint8_t* msg, size_t size, bool tcp) {
+  uint16_t flags = dns::flags_of(msg);
+  bool want_ttls = cache_->capacity() != 0 && p.client.kind != client_ref::probe && cacheable_rcode(flags);
+  auto& counters = counters_for(*p.up);
+  if (dns::parse_response(msg, size, resp_, want_ttls) != dns::parse_error::none) {
+    count_drop(drop_reason::answer_malformed);
+    ++counters.bad_answers;
+    return false;
+  }
+  bool same_question = resp_.qdcount == 1 && resp_.qname == p.q.qname && resp_.qtype == p.q.qtype
+                       && resp_.qclass == p.q.qclass;
+  if (!(flags & dns::flag_qr) || !same_question || (tcp && resp_.id != dns::id_of(p.wire.data()))) {
+    count_drop(drop_reason::answer_mismatch);
+    ++counters.bad_answers;
+    return false;
+  }
+  return true;
+}
+
+void worker::on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_storage& from, socklen_t from_len) {
+  if (size < dns::header_size) {
+    count_drop(drop_reason::answer_malformed);
+    return;
+  }
+  auto it = by_key_.find((static_cast<uint32_t>(sock) << 16) | dns::id_of(msg));
+  if (it == by_key_.end()) {
+    count_drop(drop_reason::answer_unmatched);
+    return;
+  }
+  uint32_t s = it->second;
+  pending& p = slots_[s];
+  const auto& ep = p.up->endpoint;
+  if (!same_address(reinterpret_cast<const sockaddr*>(&from), from_len, ep.data(),
+                    static_cast<socklen_t>(ep.size()))) {
+    count_drop(drop_reason::answer_wrong_source);
+    return;  // the query stays pending: a forged answer must not cancel the real one
+  }
+  if (!accept_answer(p, msg, size, false))
+    return;
+  by_key_.erase(it);
+  wait_unlink(s);
+  auto& counters = counters_for(*p.up);
+  auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - p.sent_at).count();
+  ++counters.answered;
+  counters.rtt_sum_us += static_cast<uint64_t>(rtt);
+  ++counters.rtt_count;
+  uint16_t flags = dns::flags_of(msg);
+  if (dns::rcode_of(flags) == static_cast<uint8_t>(dns::rcode::servfail))
+    ++counters.servfail;
+  if (p.client.kind == client_ref::probe) {
+    auto done = std::move(p.on_probe);
+    uint32_t id = p.up->id;
+    free_slot(s);
+    if (done)
+      done(id, true, static_cast<uint64_t>(rtt));
+    return;
+  }
+  if (flags & dns::flag_tc) {
+    ++counters.tcp_fallbacks;
+    start_tcp_fallback(s);
+    return;
+  }
+  finish(s, msg, size, answer_batch_.slot_size(), resp_);
+}
+
+void worker::finish(uint32_t s, uint8_t* msg, size_t size, size_t cap, const dns::response_info& r) {
+  pending& p = slots_[s];
+  if (cache_->capacity() != 0)
+    cache_->insert(dns_cache::key{p.q.qname, p.q.qtype, p.q.qclass, (p.q.edns_flags & dns::edns_do) != 0,
+                                  (p.q.flags & dns::flag_cd) != 0},
+                   msg, size, r, now_ms());
+  dns::set_id(msg, p.client_id);
+  if (!p.client_had_edns)
+    size = dns::strip_trailing_opt(msg, size, r);
+  if (p.client.kind == client_ref::udp && size > dns::client_udp_limit(p.q)) {
+    size = dns::truncate_to_question(msg, r.question_end);
+    if (p.client_had_edns && size + 11 <= cap)
+      size = dns::append_opt(msg, size, cap, dns::own_udp_size, (p.q.edns_flags & dns::edns_do) != 0);
+  }
+  reply(p.client, msg, size);
+  ++stats_.answers;
+  free_slot(s);
+}
+
+void worker::start_tcp_fallback(uint32_t s) {
+  pending& p = slots_[s];
+  p.via_tcp = true;
+  uint32_t gen = p.gen;
+  boost::asio::ip::tcp::endpoint ep{p.up->endpoint.address(), p.up->endpoint.port()};
+  auto ex = std::make_shared<tcp_exchange>(ctx_, ep, p.wire, std::chrono::milliseconds(opts_.timeout_ms * 2));
+  ex->start([this, s, gen](bool ok, std::vector<uint8_t>& answer) { on_tcp_answer(s, gen, ok, answer); });
+}
+
+void worker::on_tcp_answer(uint32_t s, uint32_t gen, bool ok, std::vector<uint8_t>& answer) {
+  if (stopping_)
+    return;
+  pending& p = slots_[s];
+  if (!p.busy || p.gen != gen || !p.via_tcp)
+    return;
+  p.via_tcp = false;
+  if (!ok || !accept_answer(p, answer.data(), answer.size(), true)) {
+    fail_attempt(s, !ok);
+    flush();
+    return;
+  }
+  size_t size = answer.size();
+  answer.resize(size + 64);
+  finish(s, answer.data(), size, answer.size(), resp_);
+  flush();
+}
+
+void worker::post_probe(uint32_t upstream_id, dataplane::probe_callback done) {
+  boost::asio::post(ctx_, [this, upstream_id, done = std::move(done)]() mutable {
+    auto up = registry_->find(upstream_id);
+    if (!up || stopping_ || busy_ >= opts_.max_inflight) {
+      done(upstream_id, false, 0);
+      return;
+    }
+    uint32_t s = alloc_slot();
+    pending& p = slots_[s];
+    p.client = client_ref{};
+    p.client.kind = client_ref::probe;
+    p.on_probe = std::move(done);
+    p.up = std::move(up);
+    p.rt = nullptr;
+    p.attempt = 0;
+    p.via_tcp = false;
+    // ". IN NS", no recursion wanted: any well-formed answer, even REFUSED, proves the resolver is alive.
+    static const uint8_t probe_query[] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, dns::type_ns, 0, dns::class_in};
+    p.wire.assign(std::begin(probe_query), std::end(probe_query));
+    p.q = dns::query_info{};
+    p.q.qname.bytes[0] = 0;
+    p.q.qname.size = 1;
+    p.q.qtype = dns::type_ns;
+    p.q.qclass = dns::class_in;
+    p.q.question_end = sizeof(probe_query);
+    send_attempt(s);
+  });
+}
+
+void worker::arm_stats() {
+  stats_timer_.expires_after(std::chrono::milliseconds(opts_.stats_interval_ms));
+  stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_)
+      return;
+    publish_stats();
+    arm_stats();
+  });
+}
+
+void worker::publish_stats() {
+  for (auto& c : up_stats_)
+    if (!c.empty()) {
+      stats_.upstreams.push_back(c);
+      uint32_t id = c.id;
+      c = upstream_counters{};
+      c.id = id;
+    }
+  if (stats_.empty())
+    return;
+  worker_stats out = std::move(stats_);
+  stats_ = worker_stats{};
+  stats_.worker = index_;
+  if (sink_)
+    sink_(std::move(out));
+}
+
+} // namespace roamd::net

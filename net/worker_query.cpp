@@ -1,0 +1,280 @@
+// The per-query path of a worker: client query -> cache or upstream attempt -> validated answer -> client.
+#include <cstring>
+
+#include <boost/asio/post.hpp>
+
+#include "net/dns_build.hpp"
+#include "net/tcp_client.hpp"
+#include "net/tcp_exchange.hpp"
+#include "net/worker.hpp"
+
+namespace roamd::net {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+dns_cache::key cache_key(const dns::query_info& q) {
+  return dns_cache::key{q.qname, q.qtype, q.qclass, (q.edns_flags & dns::edns_do) != 0,
+                        (q.flags & dns::flag_cd) != 0};
+}
+
+/// Fits an answer to a UDP client's buffer: header and question with TC set (and an OPT if it sent one).
+size_t fit_udp(uint8_t* msg, size_t size, size_t question_end, const dns::query_info& q) {
+  if (size <= dns::client_udp_limit(q))
+    return size;
+  size = dns::truncate_to_question(msg, question_end);
+  if (q.has_edns)
+    size = dns::append_opt(msg, size, size + 11, dns::own_udp_size, (q.edns_flags & dns::edns_do) != 0);
+  return size;
+}
+
+} // namespace
+
+void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
+  if (client.kind == client_ref::tcp)
+    ++stats_.queries_tcp;
+  else
+    ++stats_.queries_udp;
+  if (size < dns::header_size) {
+    count_drop(drop_reason::too_short);
+    return;
+  }
+  uint16_t flags = dns::flags_of(msg);
+  if (flags & dns::flag_qr) {
+    count_drop(drop_reason::not_a_query);
+    return;
+  }
+  dns::query_info q;
+  auto err = dns::parse_query(msg, size, q);
+  if (dns::opcode_of(flags) != 0) {
+    reply_error(msg, size, q, q.question_end != 0, static_cast<uint16_t>(dns::rcode::notimp), client);
+    return;
+  }
+  if (err != dns::parse_error::none) {
+    reply_error(msg, size, q, q.question_end != 0, static_cast<uint16_t>(dns::rcode::formerr), client);
+    return;
+  }
+  if (q.has_edns && q.edns_version != 0) {
+    reply_error(msg, size, q, true, dns::ext_rcode_badvers, client);
+    return;
+  }
+  if (!table_) {
+    reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
+    return;
+  }
+  if (cache_->capacity() != 0) {
+    uint8_t* out = scratch_.data();
+    size_t n = cache_->lookup(cache_key(q), q.id, now_ms(), out, scratch_.size() - 64);
+    if (n != 0 && n >= q.question_end) {
+      ++stats_.cache_hits;
+      std::memcpy(out + dns::header_size, msg + dns::header_size, q.question_end - dns::header_size);  // client's case
+      if (q.has_edns)
+        n = dns::append_opt(out, n, scratch_.size(), dns::own_udp_size, (q.edns_flags & dns::edns_do) != 0);
+      if (n != 0) {
+        if (client.kind == client_ref::udp)
+          n = fit_udp(out, n, q.question_end, q);
+        reply(client, out, n);
+        ++stats_.answers;
+        return;
+      }
+    }
+    ++stats_.cache_misses;
+  }
+  if (busy_ >= opts_.max_inflight) {
+    count_drop(drop_reason::overload);
+    reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
+    return;
+  }
+  const route& rt = table_->lookup(q.qname);
+  if (rt.resolvers.empty()) {
+    reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
+    return;
+  }
+  uint32_t s = alloc_slot();
+  pending& p = slots_[s];
+  p.client = std::move(client);
+  p.client_id = q.id;
+  p.client_had_edns = q.has_edns;
+  p.q = q;
+  p.table = table_;
+  p.rt = &rt;
+  p.up.reset();
+  p.attempt = 0;
+  p.via_tcp = false;
+  const dns::identity_option* identity = table_->identity_for(rt);
+  p.wire.resize(size + 64);
+  bool tagged = false;
+  size_t n = dns::build_upstream_query(msg, size, q, 0, identity, dns::own_udp_size, p.wire.data(), p.wire.size(),
+                                       tagged);
+  if (n == 0) {
+    reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), p.client);
+    free_slot(s);
+    return;
+  }
+  p.wire.resize(n);
+  if (identity && !tagged)
+    ++stats_.untagged_cloud;
+  send_attempt(s);
+}
+
+uint32_t worker::alloc_slot() {
+  uint32_t s;
+  if (!free_.empty()) {
+    s = free_.back();
+    free_.pop_back();
+  } else {
+    s = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  slots_[s].busy = true;
+  ++busy_;
+  return s;
+}
+
+void worker::free_slot(uint32_t s) {
+  pending& p = slots_[s];
+  if (p.waiting_udp) {
+    by_key_.erase(p.key);
+    wait_unlink(s);
+  }
+  p.busy = false;
+  ++p.gen;
+  p.client.conn.reset();
+  p.table.reset();
+  p.rt = nullptr;
+  p.up.reset();
+  p.on_probe = nullptr;
+  --busy_;
+  free_.push_back(s);
+}
+
+void worker::wait_link(uint32_t s) {
+  pending& p = slots_[s];
+  p.waiting_udp = true;
+  p.prev = wait_tail_;
+  p.next = npos;
+  if (wait_tail_ != npos)
+    slots_[wait_tail_].next = s;
+  else
+    wait_head_ = s;
+  wait_tail_ = s;
+}
+
+void worker::wait_unlink(uint32_t s) {
+  pending& p = slots_[s];
+  if (!p.waiting_udp)
+    return;
+  p.waiting_udp = false;
+  if (p.prev != npos)
+    slots_[p.prev].next = p.next;
+  else
+    wait_head_ = p.next;
+  if (p.next != npos)
+    slots_[p.next].prev = p.prev;
+  else
+    wait_tail_ = p.prev;
+  p.prev = p.next = npos;
+}
+
+void worker::send_attempt(uint32_t s) {
+  pending& p = slots_[s];
+  if (p.client.kind != client_ref::probe) {
+    // Resolvers marked up first, in configured order, then the ones marked down: never refuse to try.
+    const auto& rs = p.rt->resolvers;
+    const upstream* order[16];
+    size_t n = 0;
+    for (int pass = 0; pass < 2; ++pass)
+      for (auto& r : rs)
+        if (n < 16 && r->up.load(std::memory_order_relaxed) == (pass == 0))
+          order[n++] = r.get();
+    const upstream* chosen = order[p.attempt % n];
+    for (auto& r : rs)
+      if (r.get() == chosen)
+        p.up = r;
+  }
+  auto& counters = counters_for(*p.up);
+  const auto& pool = p.up->endpoint.address().is_v6() ? sources_v6_ : sources_v4_;
+  if (pool.empty()) {
+    ++counters.send_errors;
+    fail_attempt(s, false);
+    return;
+  }
+  size_t sock = 0;
+  uint16_t id = 0;
+  uint32_t key = 0;
+  for (int tries = 0; tries < 16; ++tries) {
+    sock = pool[rng_.below(static_cast<uint32_t>(pool.size()))];
+    id = rng_.next16();
+    key = (static_cast<uint32_t>(sock) << 16) | id;
+    if (by_key_.find(key) == by_key_.end())
+      break;
+  }
+  dns::set_id(p.wire.data(), id);
+  const auto& ep = p.up->endpoint;
+  ssize_t sent = ::sendto(sources_[sock]->sock.native_handle(), p.wire.data(), p.wire.size(), MSG_DONTWAIT,
+                          ep.data(), static_cast<socklen_t>(ep.size()));
+  if (sent < 0 || !by_key_.emplace(key, s).second) {
+    ++counters.send_errors;
+    fail_attempt(s, false);
+    return;
+  }
+  ++counters.sent;
+  p.key = key;
+  p.sent_at = steady::now();
+  p.deadline = p.sent_at + std::chrono::milliseconds(opts_.timeout_ms);
+  wait_link(s);
+  arm_timeouts();
+}
+
+void worker::fail_attempt(uint32_t s, bool timed_out) {
+  pending& p = slots_[s];
+  if (timed_out && p.up)
+    ++counters_for(*p.up).timeouts;
+  if (p.waiting_udp) {
+    by_key_.erase(p.key);
+    wait_unlink(s);
+  }
+  if (p.client.kind == client_ref::probe) {
+    auto done = std::move(p.on_probe);
+    uint32_t id = p.up ? p.up->id : 0;
+    free_slot(s);
+    if (done)
+      done(id, false, 0);
+    return;
+  }
+  if (++p.attempt >= opts_.attempts) {
+    give_up(s);
+    return;
+  }
+  send_attempt(s);
+}
+
+void worker::give_up(uint32_t s) {
+  pending& p = slots_[s];
+  dns::set_id(p.wire.data(), p.client_id);
+  reply_error(p.wire.data(), p.wire.size(), p.q, true, static_cast<uint16_t>(dns::rcode::servfail), p.client);
+  free_slot(s);
+}
+
+void worker::arm_timeouts() {
+  if (timeout_armed_ || wait_head_ == npos)
+    return;
+  timeout_armed_ = true;
+  timeout_timer_.expires_at(slots_[wait_head_].deadline);
+  timeout_timer_.async_wait([this](const boost::system::error_code& ec) {
+    timeout_armed_ = false;
+    if (!ec && !stopping_)
+      on_timeouts();
+  });
+}
+
+void worker::on_timeouts() {
+  auto now = steady::now();
+  while (wait_head_ != npos && slots_[wait_head_].deadline <= now)
+    fail_attempt(wait_head_, true);
+  flush();
+  arm_timeouts();
+}
+
+} // namespace roamd::net

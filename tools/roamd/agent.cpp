@@ -1,0 +1,120 @@
+#include "tools/roamd/agent.hpp"
+
+#include <csignal>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/query_router.hpp"
+#include "actors/upstream_io.hpp"
+#include "net/dataplane.hpp"
+#include "net/endpoint.hpp"
+
+namespace roamd {
+
+namespace {
+
+net::dataplane_options to_options(const proto::Config& cfg) {
+  net::dataplane_options o;
+  for (const auto& a : cfg.listen().addresses())
+    if (auto ep = net::parse_endpoint(a))
+      o.listen.push_back(*ep);
+  o.workers = cfg.daemon().workers();
+  o.timeout_ms = cfg.upstream().timeout_ms();
+  o.attempts = cfg.upstream().attempts();
+  o.source_ports = cfg.upstream().source_ports();
+  o.tcp_max_connections = cfg.tcp().max_connections();
+  o.tcp_idle_timeout_ms = cfg.tcp().idle_timeout_ms();
+  o.cache.capacity = cfg.cache().size();
+  o.cache.max_ttl = cfg.cache().max_ttl();
+  o.cache.negative_max_ttl = cfg.cache().negative_max_ttl();
+  return o;
+}
+
+std::string join(const google::protobuf::RepeatedPtrField<std::string>& xs) {
+  std::string out;
+  for (const auto& x : xs)
+    out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+
+/// Blocks until SIGINT or SIGTERM; SIGHUP is answered with a log line (reloading comes with the cloud policy).
+void wait_for_stop_signal(boost::asio::io_context& ctx, boost::asio::signal_set& signals) {
+  bool stop = false;
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                             int sig) {
+    if (ec)
+      return;
+    if (sig == SIGHUP) {
+      spdlog::info("roamd: SIGHUP ignored: configuration reload is not supported yet; restart to apply changes");
+      signals.async_wait(on_signal);
+      return;
+    }
+    spdlog::info("roamd: {} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    stop = true;
+  };
+  signals.async_wait(on_signal);
+  while (!stop && ctx.run_one() > 0) {
+  }
+}
+
+} // namespace
+
+int run_agent(const proto::Config& cfg) {
+  // Signal handlers go in first: from here on SIGTERM means a clean stop, never the default abrupt exit.
+  boost::asio::io_context signal_ctx;
+  boost::asio::signal_set signals{signal_ctx, SIGINT, SIGTERM, SIGHUP};
+  auto registry = std::make_shared<net::upstream_registry>();
+  actors::upstream_io_actor io;  // assigned before the data plane starts, so the sink never sees it unset
+  auto sink = [&io](net::worker_stats&& s) { caf::anon_send(io, actors::to_proto(s)); };
+  net::dataplane dp{to_options(cfg), registry, sink};
+  if (auto err = dp.open(); !err.empty()) {
+    spdlog::error("roamd: {}", err);
+    return 1;
+  }
+  caf::actor_system_config acfg;
+  acfg.set("scheduler.max-threads", 2);
+  {
+    caf::actor_system sys{acfg};
+    actors::upstream_io_options uo{cfg.upstream().down_after(), cfg.upstream().probe_interval_ms()};
+    io = sys.spawn(actors::upstream_io, uo, registry, [&dp](uint32_t id, std::function<void(proto::ProbeResult)> done) {
+      dp.probe(id, [done = std::move(done)](uint32_t uid, bool ok, uint64_t rtt) {
+        proto::ProbeResult r;
+        r.set_id(uid);
+        r.set_ok(ok);
+        r.set_rtt_us(rtt);
+        done(std::move(r));
+      });
+    });
+    auto router = sys.spawn(actors::query_router, cfg, registry,
+                            [&dp](std::shared_ptr<const net::routing_table> t) { dp.set_routing(std::move(t)); });
+    {
+      // The first snapshot must be in place before the first query is read.
+      caf::scoped_actor self{sys};
+      self->request(router, std::chrono::seconds(5), caf::get_atom::value, actors::routes_atom::value)
+        .receive([](const proto::RoutingSnapshot&) {},
+                 [](caf::error& e) { spdlog::warn("roamd: routing actor did not answer at start"); });
+    }
+    dp.start();
+    std::string listening;
+    for (const auto& ep : dp.bound_endpoints())
+      listening += (listening.empty() ? "" : ", ") + net::to_string(ep);
+    spdlog::info("roamd: answering on {} (UDP and TCP); cloud resolvers {}; {} internal domain(s); identity {}",
+                 listening, join(cfg.cloud().resolvers()), cfg.internal_size(),
+                 cfg.cloud().device_id().empty() ? "off" : "on");
+    wait_for_stop_signal(signal_ctx, signals);
+    dp.stop();
+    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
+    io = nullptr;
+  }
+  spdlog::info("roamd: stopped");
+  return 0;
+}
+
+} // namespace roamd

@@ -1,0 +1,57 @@
+// roamd: the agent's entry point. Parses arguments and the configuration, then hands over to run_agent().
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "tools/config/config_loader.hpp"
+#include "tools/roamd/agent.hpp"
+
+namespace {
+
+constexpr const char* default_config = "/etc/roamd/roamd.toml";
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("roamd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"roamd: a roaming DNS-layer security agent (loopback DNS proxy with split routing and identity)"};
+  std::string config_path = default_config;
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "configuration file (TOML)");
+  app.add_flag("--check-config", check_only, "validate the configuration, print the result and exit");
+  app.set_version_flag("--version", "roamd 0.1.0");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  roamd::proto::Config cfg;
+  std::string error;
+  bool explicit_path = app.count("--config") > 0;
+  if (!explicit_path && ::access(default_config, F_OK) != 0) {
+    cfg = roamd::config::defaults();
+  } else if (!roamd::config::load_file(config_path, cfg, error)) {
+    std::fprintf(stderr, "roamd: invalid configuration: %s\n", error.c_str());
+    return 2;
+  }
+  if (check_only) {
+    std::printf("roamd: configuration %s is valid\n", cfg.source().empty() ? "(defaults)" : cfg.source().c_str());
+    return 0;
+  }
+  setup_logging(cfg.daemon().log_level());
+  if (!explicit_path && cfg.source().empty())
+    spdlog::info("roamd: no {} found, running with the built-in defaults", default_config);
+  return roamd::run_agent(cfg);
+}
