@@ -1,0 +1,80 @@
+#include <gtest/gtest.h>
+
+#include "actors/route_compiler.hpp"
+#include "net/routing_table.hpp"
+
+using namespace roamd;
+
+namespace {
+
+proto::Config sample_config() {
+  proto::Config cfg;
+  cfg.mutable_cloud()->add_resolvers("208.67.222.222:53");
+  cfg.mutable_cloud()->add_resolvers("208.67.220.220:53");
+  cfg.mutable_cloud()->set_device_id(std::string("\x01\x23\x45\x67\x89\xab\xcd\xef", 8));
+  auto* z = cfg.add_internal();
+  z->set_domain("corp.test");
+  z->add_resolvers("127.0.0.3:53");
+  return cfg;
+}
+
+TEST(route_compiler, default_route_goes_to_the_cloud_with_identity) {
+  auto snap = actors::compile_routes(sample_config(), {}, 7);
+  EXPECT_EQ(snap.generation(), 7u);
+  EXPECT_EQ(snap.device_id_hex(), "0123456789abcdef");
+  ASSERT_EQ(snap.routes_size(), 2);
+  EXPECT_EQ(snap.routes(0).domain(), "");
+  EXPECT_TRUE(snap.routes(0).tag_identity());
+  EXPECT_EQ(snap.routes(0).resolvers_size(), 2);
+  EXPECT_EQ(snap.routes(1).domain(), "corp.test");
+  EXPECT_FALSE(snap.routes(1).tag_identity());
+}
+
+TEST(route_compiler, configured_domains_win_over_learned_ones_and_learned_are_never_tagged) {
+  std::map<std::string, proto::RouteUpdate> learned;
+  proto::RouteUpdate vpn;
+  vpn.set_source("vpn");
+  auto* r = vpn.add_routes();
+  r->set_domain("corp.test");
+  r->add_resolvers("10.0.0.1:53");
+  auto* r2 = vpn.add_routes();
+  r2->set_domain("vpn.example");
+  r2->add_resolvers("192.0.2.53:53");
+  r2->set_interface("tun0");
+  r2->set_tag_identity(true);
+  learned["vpn"] = vpn;
+  auto snap = actors::compile_routes(sample_config(), learned, 1);
+  ASSERT_EQ(snap.routes_size(), 3);
+  EXPECT_EQ(snap.routes(1).resolvers(0), "127.0.0.3:53");
+  EXPECT_EQ(snap.routes(2).domain(), "vpn.example");
+  EXPECT_EQ(snap.routes(2).interface(), "tun0");
+  EXPECT_EQ(snap.routes(2).source(), "vpn");
+  EXPECT_FALSE(snap.routes(2).tag_identity());
+}
+
+TEST(route_compiler, table_routes_names_and_shares_upstreams_through_the_registry) {
+  net::upstream_registry reg;
+  auto cfg = sample_config();
+  auto t1 = actors::to_table(actors::compile_routes(cfg, {}, 1), cfg, reg);
+  auto t2 = actors::to_table(actors::compile_routes(cfg, {}, 2), cfg, reg);
+  EXPECT_EQ(reg.size(), 3u);
+  auto host = net::routing_table::to_wire("a.corp.test");
+  auto other = net::routing_table::to_wire("example.com");
+  ASSERT_TRUE(host && other);
+  EXPECT_EQ(t1->lookup(*host).domain, "corp.test");
+  EXPECT_EQ(t1->lookup(*other).domain, "");
+  EXPECT_NE(t1->identity_for(t1->lookup(*other)), nullptr);
+  EXPECT_EQ(t1->identity_for(t1->lookup(*host)), nullptr);
+  EXPECT_EQ(t1->lookup(*host).resolvers[0], t2->lookup(*host).resolvers[0]);
+}
+
+TEST(route_compiler, no_device_id_means_nothing_is_tagged) {
+  net::upstream_registry reg;
+  auto cfg = sample_config();
+  cfg.mutable_cloud()->clear_device_id();
+  auto t = actors::to_table(actors::compile_routes(cfg, {}, 1), cfg, reg);
+  auto other = net::routing_table::to_wire("example.com");
+  EXPECT_EQ(t->identity_for(t->lookup(*other)), nullptr);
+}
+
+} // namespace
