@@ -169,7 +169,7 @@ void worker::on_listener_readable(size_t i) {
     c.addr_len = client_batch_.from_len(k);
     handle_query(client_batch_.data(k), client_batch_.size(k), std::move(c));
   }
-  flush();
+  schedule_flush();
   if (n == client_batch_.count())
     boost::asio::post(ctx_, [this, i] {
       if (!stopping_)
@@ -189,7 +189,7 @@ void worker::on_source_readable(size_t i) {
     }
     on_answer(i, answer_batch_.data(k), answer_batch_.size(k), answer_batch_.from(k), answer_batch_.from_len(k));
   }
-  flush();
+  schedule_flush();
   if (n == answer_batch_.count())
     boost::asio::post(ctx_, [this, i] {
       if (!stopping_)
@@ -239,6 +239,22 @@ void worker::flush() {
   for (auto& l : listeners_)
     if (!l->out.empty())
       stats_.drops[static_cast<size_t>(drop_reason::send_failed)] += l->out.flush(l->udp.native_handle());
+}
+
+void worker::schedule_flush() {
+  if (flush_pending_)
+    return;
+  bool queued = false;
+  for (auto& l : listeners_)
+    queued = queued || !l->out.empty();
+  if (!queued)
+    return;
+  flush_pending_ = true;
+  boost::asio::post(ctx_, [this] {
+    flush_pending_ = false;
+    if (!stopping_)
+      flush();
+  });
 }
 
 uint64_t worker::now_ms() const {

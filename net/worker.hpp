@@ -106,6 +106,9 @@ private:
   void reply_error(const uint8_t* msg, size_t size, const dns::query_info& q, bool with_question, uint16_t rcode,
                    const client_ref& c);
   void flush();
+  /// Sends queued UDP replies once the handlers already ready in this loop round have run, so that answers
+  /// arriving on different upstream sockets leave in one sendmmsg().
+  void schedule_flush();
 
   uint32_t alloc_slot();
   void free_slot(uint32_t slot);
@@ -152,6 +155,7 @@ private:
   uint32_t tcp_limit_ = 0;
   random_source rng_;
   bool stopping_ = false;
+  bool flush_pending_ = false;
   dns::response_info resp_;  // reused per answer
 };
 

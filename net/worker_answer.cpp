@@ -132,13 +132,13 @@ void worker::on_tcp_answer(uint32_t s, uint32_t gen, bool ok, std::vector<uint8_
   p.via_tcp = false;
   if (!ok || !accept_answer(p, answer.data(), answer.size(), true)) {
     fail_attempt(s, !ok);
-    flush();
+    schedule_flush();
     return;
   }
   size_t size = answer.size();
   answer.resize(size + 64);
   finish(s, answer.data(), size, answer.size(), resp_);
-  flush();
+  schedule_flush();
 }
 
 void worker::post_probe(uint32_t upstream_id, dataplane::probe_callback done) {

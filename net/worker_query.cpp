@@ -273,7 +273,7 @@ void worker::on_timeouts() {
   auto now = steady::now();
   while (wait_head_ != npos && slots_[wait_head_].deadline <= now)
     fail_attempt(wait_head_, true);
-  flush();
+  schedule_flush();
   arm_timeouts();
 }
 

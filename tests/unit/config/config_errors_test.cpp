@@ -1,0 +1,201 @@
+// Invalid configurations: each class of error names the source, the line, the column and the key path.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/config/load_helpers.hpp"
+
+namespace roamd::config {
+namespace {
+
+using test::contains_all;
+using test::load;
+using test::load_error;
+
+TEST(config_error, device_id_of_the_wrong_length) {
+  auto r = load("# roamd\n\n[listen]\naddresses = [\"127.0.0.1\"]\n\n[cloud]\ndevice_id = \"12ab\"\n",
+                "/etc/roamd.toml");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "/etc/roamd.toml:7:13: cloud.device_id: expected 16 hexadecimal digits, got \"12ab\"");
+}
+
+TEST(config_error, device_id_with_a_non_hex_digit_or_of_the_wrong_type) {
+  load_error("[cloud]\ndevice_id = \"0123456789abcdeg\"\n", {":2:13:", "cloud.device_id", "16 hexadecimal"});
+  load_error("[cloud]\ndevice_id = \"0x0123456789abcd\"\n", {":2:13:", "cloud.device_id", "16 hexadecimal"});
+  load_error("[cloud]\ndevice_id = 1234\n", {":2:13:", "cloud.device_id: expected a string, got integer 1234"});
+}
+
+TEST(config_error, unknown_key_suggests_the_close_spelling) {
+  auto r = load("# roamd\n[listen]\nadresses = [\"127.0.0.1\"]\n");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "roamd.toml:3:1: listen.adresses: unknown key (did you mean listen.addresses?)");
+}
+
+TEST(config_error, unknown_key_in_the_wrong_section_suggests_the_right_one) {
+  load_error("[listen]\ndevice_id = \"0123456789abcdef\"\n",
+             {"roamd.toml:2:1: listen.device_id: unknown key (did you mean cloud.device_id?)"});
+  load_error("workers = 2\n", {"roamd.toml:1:1: workers: unknown key (did you mean daemon.workers?)"});
+}
+
+TEST(config_error, unknown_key_without_a_close_match) {
+  auto error = load_error("[tcp]\n\n  zzz = 1\n", {"roamd.toml:3:3: tcp.zzz: unknown key"});
+  EXPECT_EQ(error.find("did you mean"), std::string::npos) << error;
+  load_error("[cache]\n\"odd key\" = 1\n", {":2:1:", "cache.\"odd key\": unknown key"});
+}
+
+TEST(config_error, unknown_table) {
+  load_error("[daemon]\nworkers = 2\n[cahce]\nsize = 5\n",
+             {"roamd.toml:3:2: cahce: unknown table (did you mean cache?)"});
+  load_error("[cache.extra]\nx = 1\n", {":1:8:", "cache.extra: unknown table"});
+  auto error = load_error("[[plugins]]\nname = \"x\"\n", {":1:3:", "plugins: unknown table"});
+  EXPECT_EQ(error.find("did you mean"), std::string::npos) << error;
+}
+
+TEST(config_error, unknown_key_in_an_internal_entry) {
+  load_error("[[internal]]\ndomian = \"a.example\"\ndomain = \"a.example\"\nresolvers = [\"10.0.0.1\"]\n",
+             {"roamd.toml:2:1: internal[0].domian: unknown key (did you mean internal[0].domain?)"});
+}
+
+TEST(config_error, section_of_the_wrong_type) {
+  load_error("cache = 5\n", {"roamd.toml:1:9: cache: expected a table, got integer 5"});
+  load_error("[internal]\ndomain = \"a.example\"\n",
+             {"roamd.toml:1:1: internal: expected an array of tables ([[internal]]), got a table"});
+  load_error("internal = [1]\n", {":1:13:", "internal[0]: expected a table, got integer 1"});
+}
+
+TEST(config_error, internal_missing_required_keys_point_at_the_entry) {
+  auto r = load(R"(# line 1
+[[internal]]
+domain = "a.example"
+resolvers = ["10.0.0.1"]
+
+[cache]
+size = 5
+
+[upstream]
+attempts = 2
+
+[[internal]]
+resolvers = ["10.0.0.2"]
+)");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "roamd.toml:12:1: internal[1].domain: missing required key");
+  load_error("[[internal]]\ndomain = \"a.example\"\n", {"roamd.toml:1:1: internal[0].resolvers: missing required key"});
+}
+
+TEST(config_error, internal_domain_must_be_a_valid_name) {
+  load_error("[[internal]]\ndomain = \"a..example\"\nresolvers = [\"10.0.0.1\"]\n",
+             {":2:10:", "internal[0].domain: expected a domain name", "got \"a..example\""});
+  load_error("[[internal]]\ndomain = \".\"\nresolvers = [\"10.0.0.1\"]\n",
+             {":2:10:", "internal[0].domain", "got \".\""});
+  load_error("[[internal]]\ndomain = 5\nresolvers = [\"10.0.0.1\"]\n",
+             {":2:10:", "internal[0].domain: expected a string, got integer 5"});
+}
+
+TEST(config_error, duplicate_internal_domains_name_both_entries) {
+  auto error = load_error(R"([[internal]]
+domain = "corp.example"
+resolvers = ["10.0.0.1"]
+
+[[internal]]
+domain = "lab.example"
+resolvers = ["10.0.0.2"]
+
+[[internal]]
+domain = "CORP.example."
+resolvers = ["10.0.0.3"]
+)",
+                          {"roamd.toml:10:10: internal[2].domain: expected each domain once",
+                           "got \"CORP.example.\"", "internal[0].domain at line 2", "corp.example"});
+  EXPECT_EQ(error.find("internal[1]"), std::string::npos) << error;
+}
+
+TEST(config_error, bad_endpoints) {
+  load_error("[listen]\naddresses = [\"127.0.0.1:53\", \"127.0.0.1:0\"]\n",
+             {":2:30:", "listen.addresses[1]: expected an endpoint", "got \"127.0.0.1:0\""});
+  load_error("[cloud]\nresolvers = [\"dns.example:53\"]\n", {":2:14:", "cloud.resolvers[0]", "got \"dns.example:53\""});
+  load_error("[cloud]\nresolvers = [\"2001:db8::1:53:\"]\n", {":2:14:", "cloud.resolvers[0]"});
+  load_error("[cloud]\nresolvers = [53]\n",
+             {":2:14:", "cloud.resolvers[0]: expected an endpoint string, got integer 53"});
+  load_error("[[internal]]\ndomain = \"a.example\"\nresolvers = [\"10.0.0.1\", \"x\"]\n",
+             {":3:26:", "internal[0].resolvers[1]", "got \"x\""});
+}
+
+TEST(config_error, endpoint_arrays_must_be_non_empty_arrays) {
+  load_error("[listen]\naddresses = []\n",
+             {"roamd.toml:2:13: listen.addresses: expected a non-empty array of endpoint strings, got an empty array"});
+  load_error("[cloud]\nresolvers = \"9.9.9.9\"\n", {":2:13:", "cloud.resolvers", "got string \"9.9.9.9\""});
+  load_error("[[internal]]\ndomain = \"a.example\"\nresolvers = []\n", {":3:13:", "internal[0].resolvers"});
+}
+
+TEST(config_error, duplicate_listen_addresses_after_normalization) {
+  load_error("[listen]\naddresses = [\"127.0.0.1\", \"[::1]:53\", \"127.0.0.1:53\"]\n",
+             {":2:39:", "listen.addresses[2]: expected each endpoint once", "got \"127.0.0.1:53\"",
+              "listen.addresses[0]"});
+  load_error("[listen]\naddresses = [\"::1\", \"[0:0::1]:53\"]\n", {"listen.addresses[1]", "listen.addresses[0]"});
+}
+
+TEST(config_error, system_mode) {
+  auto r = load("[system]\nmode = \"auto\"\n");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "roamd.toml:2:8: system.mode: \"auto\" is not available in this version (only \"none\")");
+  load_error("[system]\nmode = \"systemd\"\n",
+             {"roamd.toml:2:8: system.mode: expected one of none, auto, file, resolvconf, resolved, networkmanager, "
+              "got \"systemd\""});
+  load_error("[system]\nmode = false\n", {":2:8:", "system.mode: expected a string, got boolean false"});
+}
+
+TEST(config_error, log_level) {
+  load_error("[daemon]\nlog_level = \"verbose\"\n",
+             {"roamd.toml:2:13: daemon.log_level: expected one of trace, debug, info, warn, error, off, "
+              "got \"verbose\""});
+  load_error("[daemon]\nlog_level = \"INFO\"\n", {":2:13:", "daemon.log_level", "got \"INFO\""});
+}
+
+TEST(config_error, toml_syntax_error) {
+  load_error("[cache]\nsize = = 5\n", {"roamd.toml:2:", "TOML syntax error: "});
+  load_error("[cache]\nsize = 1\nsize = 2\n", {"roamd.toml:3:", "TOML syntax error: "});
+  load_error("[listen]\naddresses = [\"127.0.0.1\"\n", {"roamd.toml:", "TOML syntax error: "});
+}
+
+TEST(config_error, toml_syntax_errors_that_trip_toml_plus_plus_assertions) {
+  // toml++ 3.3 asserts on these (marzer/tomlplusplus#301); the loader must report them, not abort.
+  load_error("[daemon]\n[,upstream]\n", {"roamd.toml:2:", "TOML syntax error: "});
+  load_error("[daemon]\n[\n]\n", {"roamd.toml:2:", "TOML syntax error: "});
+  load_error("[[[internal]]]\n", {"roamd.toml:1:", "TOML syntax error: "});
+  load_error("[listen]\naddresses = [\"127.0.0.1\",}\n", {"roamd.toml:2:", "TOML syntax error: "});
+  load_error("[cache]\nsize = 1979-05-27T:\n", {"roamd.toml:2:", "TOML syntax error: "});
+}
+
+TEST(config_error, the_first_problem_in_the_file_is_reported) {
+  // Whichever order the loader checks sections and keys in, the problem nearest the top is the one reported.
+  load_error("[upstream]\nattempts = 0\n[cache]\nsize = -1\n", {"roamd.toml:2:12: upstream.attempts"});
+  load_error("[cache]\nsize = -1\n[upstream]\nattempts = 0\n", {"roamd.toml:2:8: cache.size"});
+  load_error("[cache]\nmax_ttl = 0\nsize = -1\n", {"roamd.toml:2:11: cache.max_ttl"});
+  load_error("[cache]\nsize = -1\nmax_ttl = 0\n", {"roamd.toml:2:8: cache.size"});
+  load_error("[cache]\nsize = -1 # first\nbogus = 1\n", {"roamd.toml:2:8: cache.size"});
+  load_error("[cache]\nbogus = 1\nsize = -1\n", {"roamd.toml:2:1: cache.bogus"});
+}
+
+TEST(config_error, messages_stay_on_one_line) {
+  auto error = load_error("[cloud]\ndevice_id = \"\"\"ab\ncd\"\"\"\n",
+                          {":2:13:", "cloud.device_id", "got \"ab\\u000acd\""});
+  auto long_value = std::string(200, 'a');
+  error = load_error("[daemon]\nlog_level = \"" + long_value + "\"\n", {"daemon.log_level", "\"..."});
+  EXPECT_LT(error.size(), 200u) << error;
+}
+
+TEST(config_error, failure_leaves_the_output_untouched) {
+  proto::Config out;
+  out.set_source("previous");
+  out.mutable_daemon()->set_workers(7);
+  std::string error;
+  EXPECT_FALSE(load_string("[daemon]\nworkers = 2\n[cache]\nsize = -1\n", "roamd.toml", out, error));
+  EXPECT_FALSE(error.empty());
+  EXPECT_EQ(out.source(), "previous");
+  EXPECT_EQ(out.daemon().workers(), 7u);
+  EXPECT_FALSE(out.has_cache());
+}
+
+} // namespace
+} // namespace roamd::config

@@ -1,0 +1,236 @@
+// Valid configurations: defaults, a full file, value normalization, integer ranges, and reading files.
+#include "tools/config/config_loader.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/config/load_helpers.hpp"
+
+namespace roamd::config {
+namespace {
+
+using test::load;
+
+TEST(config_defaults, match_the_documented_values) {
+  auto c = defaults();
+  ASSERT_EQ(c.listen().addresses_size(), 1);
+  EXPECT_EQ(c.listen().addresses(0), "127.0.2.53:53");
+  ASSERT_EQ(c.cloud().resolvers_size(), 2);
+  EXPECT_EQ(c.cloud().resolvers(0), "208.67.222.222:53");
+  EXPECT_EQ(c.cloud().resolvers(1), "208.67.220.220:53");
+  EXPECT_EQ(c.cloud().device_id(), "");
+  EXPECT_EQ(c.internal_size(), 0);
+  EXPECT_EQ(c.cache().size(), 10000u);
+  EXPECT_EQ(c.cache().max_ttl(), 86400u);
+  EXPECT_EQ(c.cache().negative_max_ttl(), 3600u);
+  EXPECT_EQ(c.upstream().timeout_ms(), 1000u);
+  EXPECT_EQ(c.upstream().attempts(), 3u);
+  EXPECT_EQ(c.upstream().source_ports(), 64u);
+  EXPECT_EQ(c.upstream().down_after(), 3u);
+  EXPECT_EQ(c.upstream().probe_interval_ms(), 2000u);
+  EXPECT_EQ(c.tcp().max_connections(), 256u);
+  EXPECT_EQ(c.tcp().idle_timeout_ms(), 10000u);
+  EXPECT_EQ(c.system().mode(), "none");
+  EXPECT_EQ(c.daemon().workers(), 1u);
+  EXPECT_EQ(c.daemon().log_level(), "info");
+  EXPECT_EQ(c.source(), "");
+}
+
+TEST(config_load, empty_text_gives_the_defaults_and_the_source) {
+  auto r = load("# nothing configured\n", "/etc/roamd.toml");
+  ASSERT_TRUE(r.ok) << r.error;
+  auto expected = defaults();
+  expected.set_source("/etc/roamd.toml");
+  EXPECT_EQ(r.config.DebugString(), expected.DebugString());
+}
+
+TEST(config_load, empty_sections_keep_the_defaults) {
+  auto r = load("[listen]\n[cloud]\n[cache]\n[upstream]\n[tcp]\n[system]\n[daemon]\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  auto expected = defaults();
+  expected.set_source("roamd.toml");
+  EXPECT_EQ(r.config.DebugString(), expected.DebugString());
+}
+
+TEST(config_load, full_file_round_trips_into_the_proto) {
+  auto r = load(R"(# every key, each with a value different from its default
+[listen]
+addresses = ["127.0.0.1:5353", "[::1]:5353", "127.0.0.2"]
+
+[cloud]
+resolvers = ["192.0.2.1:53", "[2001:db8::53]:853"]
+device_id = "0123456789abcdef"
+
+[[internal]]
+domain = "Corp.Example.COM."
+resolvers = ["10.0.0.53"]
+
+[[internal]]
+domain = "lab.example"
+resolvers = ["10.1.0.53:5353", "fd00::53"]
+
+[cache]
+size = 12345
+max_ttl = 300
+negative_max_ttl = 60
+
+[upstream]
+timeout_ms = 500
+attempts = 2
+source_ports = 1024
+down_after = 5
+probe_interval_ms = 100
+
+[tcp]
+max_connections = 1
+idle_timeout_ms = 600_000
+
+[system]
+mode = "none"
+
+[daemon]
+workers = 4
+log_level = "debug"
+)");
+  ASSERT_TRUE(r.ok) << r.error;
+  proto::Config expected;
+  expected.set_source("roamd.toml");
+  for (auto a : {"127.0.0.1:5353", "[::1]:5353", "127.0.0.2:53"})
+    expected.mutable_listen()->add_addresses(a);
+  expected.mutable_cloud()->add_resolvers("192.0.2.1:53");
+  expected.mutable_cloud()->add_resolvers("[2001:db8::53]:853");
+  expected.mutable_cloud()->set_device_id(std::string("\x01\x23\x45\x67\x89\xab\xcd\xef", 8));
+  auto* corp = expected.add_internal();
+  corp->set_domain("corp.example.com");
+  corp->add_resolvers("10.0.0.53:53");
+  auto* lab = expected.add_internal();
+  lab->set_domain("lab.example");
+  lab->add_resolvers("10.1.0.53:5353");
+  lab->add_resolvers("[fd00::53]:53");
+  expected.mutable_cache()->set_size(12345);
+  expected.mutable_cache()->set_max_ttl(300);
+  expected.mutable_cache()->set_negative_max_ttl(60);
+  expected.mutable_upstream()->set_timeout_ms(500);
+  expected.mutable_upstream()->set_attempts(2);
+  expected.mutable_upstream()->set_source_ports(1024);
+  expected.mutable_upstream()->set_down_after(5);
+  expected.mutable_upstream()->set_probe_interval_ms(100);
+  expected.mutable_tcp()->set_max_connections(1);
+  expected.mutable_tcp()->set_idle_timeout_ms(600000);
+  expected.mutable_system()->set_mode("none");
+  expected.mutable_daemon()->set_workers(4);
+  expected.mutable_daemon()->set_log_level("debug");
+  EXPECT_EQ(r.config.DebugString(), expected.DebugString());
+}
+
+TEST(config_load, device_id_upper_case_gives_the_raw_bytes) {
+  auto r = load("[cloud]\ndevice_id = \"0123456789ABCDEF\"\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  const auto& id = r.config.cloud().device_id();
+  ASSERT_EQ(id.size(), 8u);
+  const unsigned char expected[] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+  for (size_t i = 0; i < 8; ++i)
+    EXPECT_EQ(static_cast<unsigned char>(id[i]), expected[i]) << "byte " << i;
+}
+
+TEST(config_load, device_id_mixed_case_and_high_bytes) {
+  auto r = load("[cloud]\ndevice_id = \"FfeE00a0B1c2D3e4\"\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.cloud().device_id(), std::string("\xff\xee\x00\xa0\xb1\xc2\xd3\xe4", 8));
+}
+
+TEST(config_load, ipv6_endpoints_are_normalized) {
+  auto r = load("[listen]\naddresses = [\"[2001:DB8:0:0::1]:5353\", \"::1\", \"[fe80::2]\"]\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.config.listen().addresses_size(), 3);
+  EXPECT_EQ(r.config.listen().addresses(0), "[2001:db8::1]:5353");
+  EXPECT_EQ(r.config.listen().addresses(1), "[::1]:53");
+  EXPECT_EQ(r.config.listen().addresses(2), "[fe80::2]:53");
+}
+
+TEST(config_load, bare_ip_gets_port_53) {
+  auto r = load("[cloud]\nresolvers = [\"9.9.9.9\"]\n"
+                "[[internal]]\ndomain = \"a.example\"\nresolvers = [\"10.0.0.1\"]\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.config.cloud().resolvers_size(), 1);
+  EXPECT_EQ(r.config.cloud().resolvers(0), "9.9.9.9:53");
+  ASSERT_EQ(r.config.internal_size(), 1);
+  EXPECT_EQ(r.config.internal(0).resolvers(0), "10.0.0.1:53");
+}
+
+TEST(config_load, given_arrays_replace_the_default_ones) {
+  auto r = load("[listen]\naddresses = [\"127.0.0.1:53\"]\n[cloud]\nresolvers = [\"9.9.9.9:53\"]\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.listen().addresses_size(), 1);
+  EXPECT_EQ(r.config.cloud().resolvers_size(), 1);
+}
+
+TEST(config_load, internal_accepts_inline_tables_and_keeps_order) {
+  auto r = load("internal = [{domain = \"b.example\", resolvers = [\"10.0.0.2\"]},\n"
+                "            {domain = \"a.example\", resolvers = [\"10.0.0.1\"]}]\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.config.internal_size(), 2);
+  EXPECT_EQ(r.config.internal(0).domain(), "b.example");
+  EXPECT_EQ(r.config.internal(1).domain(), "a.example");
+}
+
+TEST(config_load, every_system_mode_but_none_is_refused_for_now) {
+  EXPECT_TRUE(load("[system]\nmode = \"none\"\n").ok);
+  for (auto mode : {"auto", "file", "resolvconf", "resolved", "networkmanager"}) {
+    auto r = load(std::string("[system]\nmode = \"") + mode + "\"\n");
+    EXPECT_FALSE(r.ok) << mode;
+    EXPECT_EQ(r.error, std::string("roamd.toml:2:8: system.mode: \"") + mode +
+                           "\" is not available in this version (only \"none\")");
+  }
+}
+
+TEST(config_load, every_log_level_is_accepted) {
+  for (auto level : {"trace", "debug", "info", "warn", "error", "off"}) {
+    auto r = load(std::string("[daemon]\nlog_level = \"") + level + "\"\n");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.config.daemon().log_level(), level);
+  }
+}
+
+TEST(config_load_file, reads_a_file_and_names_it_as_the_source) {
+  char dir_template[] = "/tmp/roamd_config_test_XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  std::filesystem::path dir{dir_template};
+  auto path = (dir / "roamd.toml").string();
+  std::ofstream{path} << "[daemon]\nworkers = 8\n";
+  proto::Config out;
+  std::string error;
+  bool ok = load_file(path, out, error);
+  std::ofstream{path} << "[daemon]\nworkers = 0\n";
+  proto::Config bad;
+  std::string bad_error;
+  bool bad_ok = load_file(path, bad, bad_error);
+  std::string dir_error;
+  bool dir_ok = load_file(dir.string(), bad, dir_error);
+  std::filesystem::remove_all(dir);
+
+  ASSERT_TRUE(ok) << error;
+  EXPECT_EQ(out.daemon().workers(), 8u);
+  EXPECT_EQ(out.source(), path);
+  EXPECT_FALSE(bad_ok);
+  EXPECT_EQ(bad_error, path + ":2:11: daemon.workers: expected an integer from 1 to 64, got 0");
+  EXPECT_FALSE(dir_ok);
+  EXPECT_EQ(dir_error, dir.string() + ": cannot read: Is a directory");
+}
+
+TEST(config_load_file, missing_path_names_the_path_and_the_reason) {
+  proto::Config out;
+  out.set_source("before");
+  std::string error;
+  EXPECT_FALSE(load_file("/nonexistent/roamd/roamd.toml", out, error));
+  EXPECT_EQ(error, "/nonexistent/roamd/roamd.toml: cannot read: No such file or directory");
+  EXPECT_EQ(out.source(), "before");
+}
+
+} // namespace
+} // namespace roamd::config

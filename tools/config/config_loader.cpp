@@ -1,0 +1,108 @@
+#include "tools/config/config_loader.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <system_error>
+
+#include "tools/config/sections.hpp"
+#include "tools/config/toml_reader.hpp"
+
+namespace roamd::config {
+
+namespace {
+
+/// A configuration file larger than this is refused rather than read (e.g. a path pointing at a device).
+constexpr size_t max_file_size = size_t{1} << 20;
+
+/// Reads all of `path` into `text`; returns 0 or an errno value.
+int read_file(const std::string& path, std::string& text) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{std::fopen(path.c_str(), "rb"), &std::fclose};
+  if (!file)
+    return errno;
+  char buffer[4096];
+  for (;;) {
+    errno = 0;
+    auto n = std::fread(buffer, 1, sizeof buffer, file.get());
+    text.append(buffer, n);
+    if (text.size() > max_file_size)
+      return EFBIG;
+    if (n < sizeof buffer)
+      return std::ferror(file.get()) ? (errno != 0 ? errno : EIO) : 0;
+  }
+}
+
+std::string one_line(std::string text) {
+  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return text;
+}
+
+} // namespace
+
+proto::Config defaults() {
+  proto::Config config;
+  config.mutable_listen()->add_addresses("127.0.2.53:53");
+  config.mutable_cloud()->add_resolvers("208.67.222.222:53");
+  config.mutable_cloud()->add_resolvers("208.67.220.220:53");
+  auto* cache = config.mutable_cache();
+  cache->set_size(10'000);
+  cache->set_max_ttl(86'400);
+  cache->set_negative_max_ttl(3'600);
+  auto* upstream = config.mutable_upstream();
+  upstream->set_timeout_ms(1'000);
+  upstream->set_attempts(3);
+  upstream->set_source_ports(64);
+  upstream->set_down_after(3);
+  upstream->set_probe_interval_ms(2'000);
+  auto* tcp = config.mutable_tcp();
+  tcp->set_max_connections(256);
+  tcp->set_idle_timeout_ms(10'000);
+  config.mutable_system()->set_mode("none");
+  config.mutable_daemon()->set_workers(1);
+  config.mutable_daemon()->set_log_level("info");
+  return config;
+}
+
+bool load_string(std::string_view text, std::string_view source_name, proto::Config& out, std::string& error) {
+  try {
+    auto parsed = toml::parse(text, std::string_view{source_name});
+    if (!parsed) {
+      const auto& failure = parsed.error();
+      auto where = failure.source().begin;
+      error = one_line(std::string{source_name} + ':' + std::to_string(where.line) + ':' +
+                       std::to_string(where.column) + ": TOML syntax error: " + std::string{failure.description()});
+      return false;
+    }
+    auto config = defaults();
+    config.set_source(std::string{source_name});
+    detail::toml_reader reader;
+    detail::read_document(reader, parsed.table(), config);
+    if (reader.failed()) {
+      error = reader.message(source_name);
+      return false;
+    }
+    out = std::move(config);
+    return true;
+  } catch (const std::exception& e) {  // only std::bad_alloc is expected here
+    error = one_line(std::string{source_name} + ": cannot load: " + e.what());
+    return false;
+  }
+}
+
+bool load_file(const std::string& path, proto::Config& out, std::string& error) {
+  try {
+    std::string text;
+    if (int code = read_file(path, text); code != 0) {
+      error = one_line(path + ": cannot read: " + std::generic_category().message(code));
+      return false;
+    }
+    return load_string(text, path, out, error);
+  } catch (const std::exception& e) {
+    error = one_line(path + ": cannot load: " + e.what());
+    return false;
+  }
+}
+
+} // namespace roamd::config

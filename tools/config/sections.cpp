@@ -1,0 +1,228 @@
+#include "tools/config/sections.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/endpoint.hpp"
+#include "tools/config/toml_reader.hpp"
+
+namespace roamd::config::detail {
+
+namespace {
+
+constexpr std::string_view system_modes[] = {"none", "auto", "file", "resolvconf", "resolved", "networkmanager"};
+constexpr std::string_view log_levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+
+template <size_t N>
+bool contains(const std::string_view (&names)[N], std::string_view name) {
+  return std::find(std::begin(names), std::end(names), name) != std::end(names);
+}
+
+template <size_t N>
+std::string one_of(const std::string_view (&names)[N]) {
+  std::string out = "expected one of ";
+  for (size_t i = 0; i < N; ++i)
+    out += (i == 0 ? "" : ", ") + std::string{names[i]};
+  return out;
+}
+
+/// Decodes exactly 16 hexadecimal digits (either case) into 8 bytes.
+std::optional<std::string> decode_device_id(std::string_view text) {
+  if (text.size() != 16)
+    return std::nullopt;
+  std::string bytes(8, '\0');
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    unsigned digit = 0;
+    if (c >= '0' && c <= '9')
+      digit = static_cast<unsigned>(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      digit = static_cast<unsigned>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      digit = static_cast<unsigned>(c - 'A' + 10);
+    else
+      return std::nullopt;
+    auto high = static_cast<unsigned char>(bytes[i / 2]);
+    bytes[i / 2] = static_cast<char>((high << 4) | digit);
+  }
+  return bytes;
+}
+
+void set_endpoints(const std::vector<std::string>& from, google::protobuf::RepeatedPtrField<std::string>& to) {
+  to.Clear();
+  for (const auto& endpoint : from)
+    to.Add()->assign(endpoint);
+}
+
+void read_listen(toml_reader& r, const toml::table& t, proto::Config::Listen& out) {
+  r.reject_unknown(t, "listen", "listen");
+  if (auto addresses = r.endpoints(t, "listen", "addresses", true))
+    set_endpoints(*addresses, *out.mutable_addresses());
+}
+
+void read_cloud(toml_reader& r, const toml::table& t, proto::Config::Cloud& out) {
+  r.reject_unknown(t, "cloud", "cloud");
+  if (auto resolvers = r.endpoints(t, "cloud", "resolvers", false))
+    set_endpoints(*resolvers, *out.mutable_resolvers());
+  if (auto text = r.string(t, "cloud", "device_id")) {
+    if (auto bytes = decode_device_id(*text))
+      out.set_device_id(*bytes);
+    else
+      r.expected(*t.get("device_id"), "cloud.device_id", "expected 16 hexadecimal digits");
+  }
+}
+
+/// Where an [[internal]] domain was first seen, to name both entries of a duplicate.
+struct seen_domain {
+  std::string domain;
+  size_t index;
+  uint32_t line;
+};
+
+/// Reads an entry's domain, normalized; nullopt when it is missing, invalid or a repeat (recorded).
+std::optional<std::string> read_domain(toml_reader& r, const toml::table& t, size_t index,
+                                       std::vector<seen_domain>& seen) {
+  auto path = join(at("internal", index), "domain");
+  auto* node = t.get("domain");
+  if (!node) {
+    r.fail(t.source().begin, path, "missing required key");
+    return std::nullopt;
+  }
+  auto text = r.string(t, at("internal", index), "domain");
+  if (!text)
+    return std::nullopt;
+  auto domain = net::normalize_domain(*text);
+  if (!domain) {
+    r.expected(*node, path, "expected a domain name (dot-separated labels of letters, digits, '-' and '_')");
+    return std::nullopt;
+  }
+  auto same = std::find_if(seen.begin(), seen.end(), [&](const seen_domain& s) { return s.domain == *domain; });
+  if (same != seen.end()) {
+    r.fail(node->source().begin, path,
+           "expected each domain once, got " + quote(*text) + ", the same as " +
+               join(at("internal", same->index), "domain") + " at line " + std::to_string(same->line) + " (" +
+               *domain + ")");
+    return std::nullopt;
+  }
+  seen.push_back({*domain, index, node->source().begin.line});
+  return domain;
+}
+
+void read_internal_entry(toml_reader& r, const toml::table& t, size_t index, std::vector<seen_domain>& seen,
+                         google::protobuf::RepeatedPtrField<proto::Config::Internal>& out) {
+  auto path = at("internal", index);
+  r.reject_unknown(t, path, "internal");
+  auto domain = read_domain(r, t, index, seen);
+  std::optional<std::vector<std::string>> resolvers;
+  if (!t.get("resolvers"))
+    r.fail(t.source().begin, join(path, "resolvers"), "missing required key");
+  else
+    resolvers = r.endpoints(t, path, "resolvers", false);
+  if (!domain || !resolvers)
+    return;
+  auto* entry = out.Add();
+  entry->set_domain(*domain);
+  set_endpoints(*resolvers, *entry->mutable_resolvers());
+}
+
+void read_internal(toml_reader& r, const toml::node& node,
+                   google::protobuf::RepeatedPtrField<proto::Config::Internal>& out) {
+  auto* array = node.as_array();
+  if (!array) {
+    r.expected(node, "internal", "expected an array of tables ([[internal]])", true);
+    return;
+  }
+  std::vector<seen_domain> seen;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const auto& element = *array->get(i);
+    if (auto* entry = element.as_table())
+      read_internal_entry(r, *entry, i, seen, out);
+    else
+      r.expected(element, at("internal", i), "expected a table", true);
+  }
+}
+
+void read_cache(toml_reader& r, const toml::table& t, proto::Config::Cache& out) {
+  r.reject_unknown(t, "cache", "cache");
+  if (auto v = r.integer(t, "cache", "size", 0, 10'000'000))
+    out.set_size(static_cast<uint64_t>(*v));
+  if (auto v = r.integer(t, "cache", "max_ttl", 1, 604'800))
+    out.set_max_ttl(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "cache", "negative_max_ttl", 0, 86'400))
+    out.set_negative_max_ttl(static_cast<uint32_t>(*v));
+}
+
+void read_upstream(toml_reader& r, const toml::table& t, proto::Config::Upstream& out) {
+  r.reject_unknown(t, "upstream", "upstream");
+  if (auto v = r.integer(t, "upstream", "timeout_ms", 50, 30'000))
+    out.set_timeout_ms(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "upstream", "attempts", 1, 10))
+    out.set_attempts(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "upstream", "source_ports", 1, 1024))
+    out.set_source_ports(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "upstream", "down_after", 1, 100))
+    out.set_down_after(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "upstream", "probe_interval_ms", 100, 600'000))
+    out.set_probe_interval_ms(static_cast<uint32_t>(*v));
+}
+
+void read_tcp(toml_reader& r, const toml::table& t, proto::Config::Tcp& out) {
+  r.reject_unknown(t, "tcp", "tcp");
+  if (auto v = r.integer(t, "tcp", "max_connections", 1, 65'535))
+    out.set_max_connections(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "tcp", "idle_timeout_ms", 100, 600'000))
+    out.set_idle_timeout_ms(static_cast<uint32_t>(*v));
+}
+
+void read_system(toml_reader& r, const toml::table& t, proto::Config::System& out) {
+  r.reject_unknown(t, "system", "system");
+  auto mode = r.string(t, "system", "mode");
+  if (!mode)
+    return;
+  if (*mode == "none")
+    out.set_mode(*mode);
+  else if (contains(system_modes, *mode))
+    r.fail(t.get("mode")->source().begin, "system.mode",
+           quote(*mode) + " is not available in this version (only \"none\")");
+  else
+    r.expected(*t.get("mode"), "system.mode", one_of(system_modes));
+}
+
+void read_daemon(toml_reader& r, const toml::table& t, proto::Config::Daemon& out) {
+  r.reject_unknown(t, "daemon", "daemon");
+  if (auto v = r.integer(t, "daemon", "workers", 1, 64))
+    out.set_workers(static_cast<uint32_t>(*v));
+  if (auto level = r.string(t, "daemon", "log_level")) {
+    if (contains(log_levels, *level))
+      out.set_log_level(*level);
+    else
+      r.expected(*t.get("log_level"), "daemon.log_level", one_of(log_levels));
+  }
+}
+
+} // namespace
+
+void read_document(toml_reader& r, const toml::table& root, proto::Config& out) {
+  r.reject_unknown(root, "", "");
+  if (auto* t = r.table(root, "", "listen"))
+    read_listen(r, *t, *out.mutable_listen());
+  if (auto* t = r.table(root, "", "cloud"))
+    read_cloud(r, *t, *out.mutable_cloud());
+  if (auto* node = root.get("internal"))
+    read_internal(r, *node, *out.mutable_internal());
+  if (auto* t = r.table(root, "", "cache"))
+    read_cache(r, *t, *out.mutable_cache());
+  if (auto* t = r.table(root, "", "upstream"))
+    read_upstream(r, *t, *out.mutable_upstream());
+  if (auto* t = r.table(root, "", "tcp"))
+    read_tcp(r, *t, *out.mutable_tcp());
+  if (auto* t = r.table(root, "", "system"))
+    read_system(r, *t, *out.mutable_system());
+  if (auto* t = r.table(root, "", "daemon"))
+    read_daemon(r, *t, *out.mutable_daemon());
+}
+
+} // namespace roamd::config::detail
