@@ -22,6 +22,8 @@ const char* to_string(drop_reason r) {
       return "overload";
     case drop_reason::tcp_limit:
       return "tcp_limit";
+    case drop_reason::tcp_evicted:
+      return "tcp_evicted";
     case drop_reason::tcp_bad_frame:
       return "tcp_bad_frame";
     case drop_reason::tcp_idle:

@@ -17,7 +17,8 @@ enum class drop_reason : uint8_t {
   answer_wrong_source,// upstream answer from an address/port the query was not sent to
   answer_mismatch,    // upstream answer whose question differs from the query's
   overload,           // too many queries in flight: SERVFAIL sent
-  tcp_limit,          // TCP connection refused at the connection limit
+  tcp_limit,          // TCP connection refused at the connection limit (every slot busy with queries)
+  tcp_evicted,        // idle TCP connection closed to make room for a new client at the limit
   tcp_bad_frame,      // TCP frame shorter than a DNS header
   tcp_idle,           // TCP connection closed after the idle timeout
   tcp_slow_reader,    // TCP connection closed because its reply queue overflowed

@@ -41,6 +41,7 @@ void tcp_client::read_body(size_t n) {
     if (ec || self->closed_)
       return self->close();
     ++self->activity_;
+    self->last_active_ = std::chrono::steady_clock::now();
     ++self->in_flight_;
     client_ref c;
     c.kind = client_ref::tcp;
@@ -89,6 +90,7 @@ void tcp_client::write_next() {
     self->queued_bytes_ -= self->out_.front().size();
     self->out_.pop_front();
     ++self->activity_;
+    self->last_active_ = std::chrono::steady_clock::now();
     self->write_next();
   });
 }
@@ -106,6 +108,13 @@ void tcp_client::arm_idle() {
     }
     self->arm_idle();
   });
+}
+
+void tcp_client::evict() {
+  if (closed_)
+    return;
+  worker_.count_drop(drop_reason::tcp_evicted);
+  close();
 }
 
 void tcp_client::close() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -22,6 +23,18 @@ public:
   tcp_client(worker& w, boost::asio::ip::tcp::socket sock);
 
   void start();
+  /// Closes the connection to make room for another client (counted as tcp_evicted).
+  void evict();
+  /// True when no query of this client is unanswered: it may be evicted at the connection limit.
+  bool idle() const {
+    return !closed_ && in_flight_ == 0 && out_.empty();
+  }
+  bool closed() const {
+    return closed_;
+  }
+  std::chrono::steady_clock::time_point last_active() const {
+    return last_active_;
+  }
   /// Queues one answer (framed here). Safe after close: then it is dropped.
   void send(const uint8_t* msg, size_t size);
 
@@ -44,6 +57,7 @@ private:
   bool writing_ = false;
   bool closed_ = false;
   uint64_t activity_ = 0;  // bumped on every complete frame and every answer written
+  std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
 };
 
 } // namespace roamd::net

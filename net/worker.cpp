@@ -1,5 +1,6 @@
 #include "net/worker.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -279,16 +280,45 @@ void worker::arm_accept(size_t i) {
       });
       return;
     }
-    if (tcp_clients_ >= tcp_limit_) {
+    if (tcp_clients_ >= tcp_limit_ && !evict_idle_tcp()) {
       count_drop(drop_reason::tcp_limit);
       boost::system::error_code ignored;
       sock.close(ignored);
     } else {
       ++tcp_clients_;
-      std::make_shared<tcp_client>(*this, std::move(sock))->start();
+      auto client = std::make_shared<tcp_client>(*this, std::move(sock));
+      if (tcp_list_.size() >= 2 * size_t{tcp_limit_})
+        prune_tcp_list();
+      tcp_list_.push_back(client);
+      client->start();
     }
     arm_accept(i);
   });
+}
+
+void worker::prune_tcp_list() {
+  tcp_list_.erase(std::remove_if(tcp_list_.begin(), tcp_list_.end(),
+                                 [](const std::weak_ptr<tcp_client>& w) {
+                                   auto c = w.lock();
+                                   return !c || c->closed();
+                                 }),
+                  tcp_list_.end());
+}
+
+bool worker::evict_idle_tcp() {
+  // Idle clients must not lock others out (RFC 7766 section 6.2.3 lets a server close them when short of
+  // resources): the least recently active idle one makes room.
+  prune_tcp_list();
+  std::shared_ptr<tcp_client> victim;
+  for (auto& w : tcp_list_) {
+    auto c = w.lock();
+    if (c && c->idle() && (!victim || c->last_active() < victim->last_active()))
+      victim = c;
+  }
+  if (!victim)
+    return false;
+  victim->evict();
+  return true;
 }
 
 void worker::tcp_closed() {

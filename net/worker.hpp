@@ -97,6 +97,9 @@ private:
   void arm_listener(size_t i);
   void arm_source(size_t i);
   void arm_accept(size_t i);
+  /// At the connection limit: closes the idle client that was active least recently; false if all are busy.
+  bool evict_idle_tcp();
+  void prune_tcp_list();
   void on_listener_readable(size_t i);
   void on_source_readable(size_t i);
   void on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_storage& from, socklen_t from_len);
@@ -152,6 +155,7 @@ private:
   worker_stats stats_;
   std::vector<upstream_counters> up_stats_;  // indexed by upstream id
   uint32_t tcp_clients_ = 0;
+  std::vector<std::weak_ptr<tcp_client>> tcp_list_;  // for evicting the least recently active idle client
   uint32_t tcp_limit_ = 0;
   random_source rng_;
   bool stopping_ = false;

@@ -1,0 +1,330 @@
+# Shared helpers for roamd's lab tests (tests/lab/*.sh) and tools/sandbox. Source it, then call `lab_init "$@"`.
+#
+# lab_init re-runs the calling script inside private mount, network and pid namespaces
+# (`unshare -m -n -p -f --kill-child --mount-proc`): every process it starts dies with it, port 53 and
+# /etc/resolv.conf are the namespace's own, and only 127.0.0.0/8 exists. Work files live on a private tmpfs.
+# Checks print "ok"/"FAIL" lines; lab_finish prints the verdict and exits 0 (all held), 1 (some failed) or
+# 77 (skipped: not root or a tool missing; ctest's SKIP_RETURN_CODE).
+
+set -uo pipefail
+
+LAB_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Who listens where, inside the namespace. TEST-NET addresses appear only as answer data.
+ROAMD_IP=127.0.2.53
+CLOUD_IP=127.0.10.1    # "cloud" resolver: dnsdist, answers by whether the identity option is present
+CORP_IP=127.0.20.1     # "corp" resolver: dnsdist, serves corp.test only, flags leaked identity
+VPN_IP=127.0.20.2      # dnsmasq: vpn.corp.test (split_routing), corp.test data behind corp (tools/sandbox)
+BIG_IP=127.0.30.1      # nsd with a zone whose TXT RRset does not fit in a 1232-byte UDP answer
+WEDGED_IP=127.0.0.77   # dnsdist that receives and never answers
+DEAD_IP=127.0.0.66     # nothing listens here
+DEVICE_ID=0123456789abcdef
+IDENTITY_HEX=4f70656e444e53$DEVICE_ID   # payload of option 0x6942: "OpenDNS" + the 8-byte device id
+
+# The A answer of each dnsdist upstream tells what the query carried (see upstream.lua).
+CLOUD_A_TAGGED=192.0.2.1 CLOUD_A_TAGGED_DO=192.0.2.2 CLOUD_A_PLAIN=192.0.2.99 CLOUD_A_PLAIN_DO=192.0.2.98
+CORP_A=198.51.100.7 CORP_A_DO=198.51.100.8 CORP_A_LEAKED=198.51.100.66
+VPN_A=198.51.100.9
+CLOUD_PROFILE="serve = {'.'}, refuse = {'corp.test.'},
+  a = {tagged = '$CLOUD_A_TAGGED', tagged_do = '$CLOUD_A_TAGGED_DO', plain = '$CLOUD_A_PLAIN', plain_do = '$CLOUD_A_PLAIN_DO'}"
+CORP_PROFILE="serve = {'corp.test.'},
+  a = {tagged = '$CORP_A_LEAKED', tagged_do = '198.51.100.67', plain = '$CORP_A', plain_do = '$CORP_A_DO'}"
+WEDGED_PROFILE="drop = true"
+
+declare -A LAB_PIDS=()
+LAB_CHECKS=0 LAB_FAILS=0
+LAST_CMD="" ANS_TEXT=""
+
+# --- namespace and lifecycle -----------------------------------------------------------------------------------
+
+# lab_init "$@": parses --roamd PATH (default: $ROAMD if the caller set it) and enters the namespaces.
+lab_init() {
+  if [ -n "${LAB_INSIDE:-}" ]; then
+    lab_enter
+    return
+  fi
+  local args=("$@")
+  ROAMD=${ROAMD:-}
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --roamd) ROAMD=${2:-}; shift 2 || shift ;;
+      --roamd=*) ROAMD=${1#--roamd=}; shift ;;
+      -h|--help) echo "usage: $0 [--roamd PATH]"; exit 0 ;;
+      *) echo "$0: unknown argument '$1' (usage: $0 [--roamd PATH])" >&2; exit 2 ;;
+    esac
+  done
+  [ "$(id -u)" = 0 ] || lab_skip "needs root (namespaces, port 53)"
+  local t
+  lab_need unshare ip ss dig dnsdist python3 getent
+  [ -n "$ROAMD" ] && [ -x "$ROAMD" ] || { echo "$0: roamd binary not found or not executable: '$ROAMD'" >&2; exit 2; }
+  ROAMD=$(readlink -f "$ROAMD")
+  exec unshare -m -n -p -f --kill-child --mount-proc env LAB_INSIDE=1 ROAMD="$ROAMD" "$0" "${args[@]}"
+}
+
+# Inside the namespaces: loopback up, private work dir, cleanup on exit.
+lab_enter() {
+  mount --make-rprivate /
+  ip link set lo up
+  LAB_DIR=$(mktemp -d /tmp/roamd-lab.XXXXXX)
+  mount -t tmpfs -o size=64m,mode=0700 roamd-lab "$LAB_DIR"
+  trap lab_cleanup EXIT
+}
+
+lab_skip() { echo "SKIP: $*"; exit 77; }
+
+# lab_need TOOL...: skip the script when a tool is not installed.
+lab_need() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || lab_skip "$t is not installed (tools/install-deps)"
+  done
+}
+
+# Kills what we started, then drops the work dir. /etc/resolv.conf's bind mount is never unmounted here:
+# it disappears with the mount namespace, after the last process in it is gone.
+lab_cleanup() {
+  local name
+  exec 2>/dev/null # no "Killed" job notices
+  for name in "${!LAB_PIDS[@]}"; do kill -KILL "${LAB_PIDS[$name]}"; done
+  wait
+  cd /
+  umount -l "$LAB_DIR" 2>/dev/null && rmdir "$LAB_DIR"
+}
+
+# lab_start NAME COMMAND...: runs COMMAND in the background, output in $LAB_DIR/NAME.out.
+# SIGINT/SIGQUIT are reset to default: a non-interactive shell would otherwise start it with them ignored.
+lab_start() {
+  local name=$1; shift
+  env --default-signal=INT,QUIT "$@" >"$LAB_DIR/$name.out" 2>&1 &
+  LAB_PIDS[$name]=$!
+}
+
+# lab_stop NAME: SIGKILL and reap (for peers; roamd's own shutdown is tested with real signals).
+lab_stop() {
+  local pid=${LAB_PIDS[$1]:-}
+  [ -n "$pid" ] || return 0
+  { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null
+  unset "LAB_PIDS[$1]"
+}
+
+# alive NAME: the process is running (not exited, not a zombie).
+alive() {
+  local pid=${LAB_PIDS[$1]:-}
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$pid/stat"
+}
+
+exited() { ! alive "$1"; }
+
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+# wait_until MILLISECONDS COMMAND...: polls COMMAND every 20 ms until it succeeds; fails after the deadline.
+wait_until() {
+  local deadline=$(($(now_ms) + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(now_ms)" -lt "$deadline" ] || return 1
+    sleep 0.02
+  done
+}
+
+# listening ADDR [PORT]: something is bound there on both UDP and TCP.
+listening() {
+  local ep="$1:${2:-53}"
+  [ -n "$(ss -Hlnu "src $ep")" ] && [ -n "$(ss -Hlnt "src $ep")" ]
+}
+
+# --- peers ------------------------------------------------------------------------------------------------------
+
+# start_upstream NAME ADDR PROFILE: dnsdist running upstream.lua with PROFILE (Lua table fields, see
+# upstream.lua). Every query it receives is logged as one line in $LAB_DIR/NAME.queries.
+start_upstream() {
+  local name=$1 addr=$2 profile=$3
+  cat >"$LAB_DIR/$name.lua" <<EOF
+lab = { listen = "$addr:53", log = "$LAB_DIR/$name.queries", $profile }
+dofile("$LAB_HOME/upstream.lua")
+EOF
+  : >"$LAB_DIR/$name.queries"
+  lab_start "$name" dnsdist --supervised --disable-syslog -C "$LAB_DIR/$name.lua"
+  wait_until 10000 listening "$addr" || lab_abort "$name (dnsdist) did not start" "$name"
+}
+
+# start_dnsmasq NAME ADDR DNSMASQ-OPTIONS...: answers only what the options define, REFUSED for the rest.
+start_dnsmasq() {
+  local name=$1 addr=$2; shift 2
+  lab_start "$name" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
+    --listen-address="$addr" --pid-file= --user=root --local-ttl=300 --log-queries --log-facility=- "$@"
+  wait_until 10000 listening "$addr" || lab_abort "$name (dnsmasq) did not start" "$name"
+}
+
+# start_nsd NAME ADDR ZONE ZONEFILE: authoritative; UDP answers are capped at 1232 bytes (larger: TC=1).
+start_nsd() {
+  local name=$1 addr=$2 zone=$3 zonefile=$4 d="$LAB_DIR/$1"
+  mkdir -p "$d"
+  cat >"$d/nsd.conf" <<EOF
+server:
+  ip-address: $addr
+  port: 53
+  do-ip6: no
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "$d"
+  database: ""
+  zonelistfile: "$d/zone.list"
+  xfrdfile: "$d/xfrd.state"
+  pidfile: "$d/nsd.pid"
+  ipv4-edns-size: 1232
+  rrl-ratelimit: 0
+remote-control:
+  control-enable: no
+zone:
+  name: "$zone"
+  zonefile: "$zonefile"
+EOF
+  lab_start "$name" nsd -d -c "$d/nsd.conf"
+  wait_until 10000 listening "$addr" || lab_abort "$name (nsd) did not start" "$name"
+}
+
+# --- roamd ------------------------------------------------------------------------------------------------------
+
+# write_roamd_config FILE: [listen], [system] and [daemon] sections, then the caller's TOML from stdin.
+write_roamd_config() {
+  {
+    printf '[listen]\naddresses = ["%s:53"]\n\n[system]\nmode = "none"\n\n[daemon]\nworkers = 1\nlog_level = "info"\n\n' \
+      "$ROAMD_IP"
+    cat
+  } >"$1"
+}
+
+# start_roamd < TOML: starts roamd with write_roamd_config's file and waits until it listens on UDP and TCP.
+start_roamd() {
+  write_roamd_config "$LAB_DIR/roamd.toml"
+  lab_start roamd "$ROAMD" --config "$LAB_DIR/roamd.toml"
+  if ! wait_until 10000 listening "$ROAMD_IP"; then
+    alive roamd && lab_abort "roamd did not listen on $ROAMD_IP:53 (UDP and TCP) within 10 s" roamd
+    wait "${LAB_PIDS[roamd]}"
+    lab_abort "roamd exited with status $? at startup" roamd
+  fi
+}
+
+# use_roamd_as_system_resolver: /etc/resolv.conf (in this mount namespace only) points at roamd.
+use_roamd_as_system_resolver() {
+  printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$ROAMD_IP" >"$LAB_DIR/resolv.conf"
+  mount --bind "$LAB_DIR/resolv.conf" /etc/resolv.conf
+}
+
+# --- queries ----------------------------------------------------------------------------------------------------
+
+# ask_at SERVER DIG-ARGS...: one dig query. Sets ANS_STATUS (rcode, or NOREPLY), ANS_FLAGS, ANS_DATA (answer
+# rdata, space separated), ANS_TTL (first answer's TTL), ANS_EDNS (OPT udp size or "none"), ANS_SIZE,
+# ANS_MS (wall time, with dig's start-up), ANS_QMS (dig's own "Query time"), ANS_TEXT (dig's output), LAST_CMD.
+ask_at() {
+  local server=$1; shift
+  LAST_CMD="dig @$server +time=3 +tries=1 $*"
+  local t0; t0=$(now_ms)
+  ANS_TEXT=$(dig @"$server" +time=3 +tries=1 "$@" 2>&1)
+  ANS_MS=$(($(now_ms) - t0))
+  ANS_STATUS=$(sed -n 's/.*status: \([A-Z0-9]*\),.*/\1/p' <<<"$ANS_TEXT" | tail -1)
+  ANS_STATUS=${ANS_STATUS:-NOREPLY}
+  ANS_FLAGS=$(sed -n 's/^;; flags: \([^;]*\);.*/\1/p' <<<"$ANS_TEXT" | tail -1)
+  ANS_DATA=$(awk '/^;; ANSWER SECTION:/ {a = 1; next} /^$/ {a = 0}
+                  a && !/^;/ {$1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); print}' <<<"$ANS_TEXT" | paste -sd' ')
+  ANS_TTL=$(awk '/^;; ANSWER SECTION:/ {getline; print $2; exit}' <<<"$ANS_TEXT")
+  ANS_EDNS=$(sed -n 's/^; EDNS: .*udp: \([0-9]*\).*/\1/p' <<<"$ANS_TEXT" | tail -1)
+  ANS_EDNS=${ANS_EDNS:-none}
+  ANS_SIZE=$(sed -n 's/^;; MSG SIZE  rcvd: \([0-9]*\).*/\1/p' <<<"$ANS_TEXT" | tail -1)
+  ANS_QMS=$(sed -n 's/^;; Query time: \([0-9]*\) msec.*/\1/p' <<<"$ANS_TEXT" | tail -1)
+}
+ask() { ask_at "$ROAMD_IP" "$@"; }
+
+# resolve NAME: asks the system resolver (glibc through /etc/resolv.conf, as `getent hosts`); sets ANS_DATA to
+# the addresses it returned, ANS_TEXT and LAST_CMD.
+resolve() {
+  LAST_CMD="getent hosts $1"
+  ANS_TEXT=$(getent hosts "$1" 2>&1)
+  ANS_DATA=$(awk '{print $1}' <<<"$ANS_TEXT" | paste -sd' ')
+}
+
+# has_flag FLAG: the last answer's header has FLAG (tc, aa, ra, ...).
+has_flag() { [[ " $ANS_FLAGS " == *" $1 "* ]] && echo yes || echo no; }
+
+# queries_for NAME UPSTREAM: how many queries for NAME (any type) UPSTREAM received.
+queries_for() { grep -ciF " ${1%.}. " "$LAB_DIR/$2.queries"; }
+
+# echo_field KEY: a field of the upstream's description in the last echo.* TXT answer (e.g. edns, do, identity).
+echo_field() { sed -n "s/.*[\" ]$1=\([^ \"]*\).*/\1/p" <<<"$ANS_DATA" | head -1; }
+
+# Debian's python3 first: a pyenv shim earlier in PATH costs ~0.7 s per start.
+LAB_PYTHON=/usr/bin/python3
+[ -x "$LAB_PYTHON" ] || LAB_PYTHON=$(command -v python3)
+dnsraw() { "$LAB_PYTHON" "$LAB_HOME/dnsraw.py" "$@"; }
+
+# --- checks -----------------------------------------------------------------------------------------------------
+
+# expect DESCRIPTION ACTUAL OP EXPECTED: OP is = != ~ (regex) !~ -lt -le -gt -ge. A failure shows the last query.
+expect() {
+  local desc=$1 actual=$2 op=$3 want=$4 ok
+  case $op in
+    =) [ "$actual" = "$want" ] ;;
+    !=) [ "$actual" != "$want" ] ;;
+    '~') [[ $actual =~ $want ]] ;;
+    '!~') ! [[ $actual =~ $want ]] ;;
+    -lt|-le|-gt|-ge) [[ $actual =~ ^-?[0-9]+$ ]] && [ "$actual" "$op" "$want" ] ;;
+    *) echo "expect: bad operator $op" >&2; false ;;
+  esac
+  ok=$?
+  LAB_CHECKS=$((LAB_CHECKS + 1))
+  if [ $ok = 0 ]; then
+    echo "ok   $desc"
+  else
+    LAB_FAILS=$((LAB_FAILS + 1))
+    echo "FAIL $desc"
+    echo "     got: '$actual', expected: $op '$want'"
+    if [ -n "$LAST_CMD" ]; then
+      echo "     last command: $LAST_CMD"
+      grep -v -e '^$' -e '^; <<>>' -e '^;; global options' -e '^; (1 server' -e '^;; WHEN' <<<"$ANS_TEXT" |
+        sed 's/^/     | /'
+    fi
+  fi
+  return $ok
+}
+
+# expect_roamd_serving: roamd is still running and answers a normal query (a fresh name, so not from cache).
+LAB_SERIAL=0
+expect_roamd_serving() {
+  LAB_SERIAL=$((LAB_SERIAL + 1))
+  expect "roamd is still running ($1)" "$(alive roamd && echo running || echo gone)" = running || return 1
+  ask "alive$LAB_SERIAL.example" A
+  expect "roamd still answers normal queries ($1)" "$ANS_STATUS $ANS_DATA" '~' "^NOERROR [0-9.]+$"
+}
+
+# section TITLE: a heading in the test's output.
+section() { printf '\n== %s\n' "$*"; }
+
+# show_logs NAME...: the last lines of each process's output, for failure reports.
+show_logs() {
+  local name
+  for name in "$@"; do
+    [ -s "$LAB_DIR/$name.out" ] || continue
+    echo "--- last lines of $name's output:"
+    tail -n 25 "$LAB_DIR/$name.out" | sed 's/^/    /'
+  done
+}
+
+# lab_abort MESSAGE [NAME...]: the lab itself could not be set up.
+lab_abort() {
+  echo "ABORT: $1"
+  shift
+  show_logs "$@"
+  exit 1
+}
+
+lab_finish() {
+  echo
+  if [ "$LAB_FAILS" = 0 ]; then
+    echo "PASS: all $LAB_CHECKS checks held"
+    exit 0
+  fi
+  show_logs roamd
+  echo "FAILED: $LAB_FAILS of $LAB_CHECKS checks"
+  exit 1
+}
