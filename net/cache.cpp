@@ -14,7 +14,9 @@ thread_local std::string scratch_key;
 } // namespace
 
 dns_cache::dns_cache(limits lim) : lim_(lim) {
-  size_t n = lim_.capacity == 0 ? 0 : (lim_.capacity < 16 ? lim_.capacity : 16);
+  // One exact LRU for ordinary sizes; large caches are split into 16 independently locked LRUs of at least 1024
+  // entries each, which makes eviction approximately least-recently-used across the whole cache.
+  size_t n = lim_.capacity == 0 ? 0 : (lim_.capacity >= 16 * 1024 ? 16 : 1);
   for (size_t i = 0; i < n; ++i) {
     auto s = std::make_unique<stripe>();
     s->capacity = lim_.capacity / n + (i < lim_.capacity % n ? 1 : 0);

@@ -15,8 +15,9 @@ namespace roamd::net {
 /// A bounded, TTL-respecting answer cache shared by the data-plane workers. Entries hold an answer without its OPT
 /// record; their TTL is the smallest TTL of the answer and authority records capped at `max_ttl`, or for NXDOMAIN
 /// and NODATA answers min(SOA TTL, SOA MINIMUM) capped at `negative_max_ttl` (RFC 2308; no SOA: not cached).
-/// Served copies have every TTL reduced by the entry's age. Least recently used entries go first when full.
-/// Lock-striped; `now_ms` is a monotonic clock reading supplied by the caller (injected time).
+/// Served copies have every TTL reduced by the entry's age. Least recently used entries go first when full
+/// (exactly for up to 16383 entries; beyond that across 16 lock stripes, approximately).
+/// `now_ms` is a monotonic clock reading supplied by the caller (injected time).
 class dns_cache {
 public:
   struct key {

@@ -141,8 +141,13 @@ size_t skip_name(const uint8_t* msg, size_t size, size_t offset) {
     if (pos >= size)
       return 0;
     uint8_t len = msg[pos];
-    if ((len & 0xC0) == 0xC0)
-      return pos + 2 <= size ? pos + 2 : 0;
+    if ((len & 0xC0) == 0xC0) {
+      // A pointer must refer to a prior occurrence (RFC 1035 4.1.4): after the header, before itself.
+      if (pos + 2 > size)
+        return 0;
+      size_t target = (size_t{len & 0x3Fu} << 8) | msg[pos + 1];
+      return target >= header_size && target < pos ? pos + 2 : 0;
+    }
     if (len & 0xC0)
       return 0;
     if (len == 0)

@@ -29,7 +29,8 @@ struct wire_name {
 /// (past the first pointer if any) and fills `out`; returns 0 on any error.
 size_t read_name(const uint8_t* msg, size_t size, size_t offset, wire_name& out);
 
-/// Skips the name at `offset` without following pointers. Returns the offset past it, or 0 on error.
+/// Skips the name at `offset` without following pointers (a pointer must still point after the header and before
+/// itself). Returns the offset past it, or 0 on error.
 size_t skip_name(const uint8_t* msg, size_t size, size_t offset);
 
 /// Why a message was rejected.
