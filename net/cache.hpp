@@ -1,11 +1,8 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
-#include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "net/dns_codec.hpp"
@@ -18,6 +15,9 @@ namespace roamd::net {
 /// Served copies have every TTL reduced by the entry's age. Least recently used entries go first when full
 /// (exactly for up to 16383 entries; beyond that across 16 lock stripes, approximately).
 /// `now_ms` is a monotonic clock reading supplied by the caller (injected time).
+///
+/// Memory: one allocation per entry holding a small header, the answer and its TTL offsets; the key is not stored
+/// apart, it is the answer's own question (compared case-insensitively) plus the DO and CD bits.
 class dns_cache {
 public:
   struct key {
@@ -35,13 +35,14 @@ public:
   };
 
   explicit dns_cache(limits lim);
+  ~dns_cache();
 
   /// Copies a live entry into `out` with the caller's ID and aged TTLs. Returns its size, or 0 on a miss (absent,
   /// expired, or larger than `cap`).
   size_t lookup(const key& k, uint16_t id, uint64_t now_ms, uint8_t* out, size_t cap);
 
-  /// Stores an answer when it is cacheable (NOERROR or NXDOMAIN, not truncated, one question, OPT absent or
-  /// last). `msg` is not modified. Returns true when stored.
+  /// Stores an answer when it is cacheable (NOERROR or NXDOMAIN, not truncated, one question equal to the key's,
+  /// OPT absent or last). `msg` is not modified. Returns true when stored.
   bool insert(const key& k, const uint8_t* msg, size_t size, const dns::response_info& r, uint64_t now_ms);
 
   void clear();
@@ -50,24 +51,9 @@ public:
     return lim_.capacity;
   }
 
+  class stripe;
+
 private:
-  struct entry {
-    std::vector<uint8_t> bytes;
-    std::vector<uint16_t> ttl_offsets;
-    uint64_t stored_ms = 0;
-    uint64_t expires_ms = 0;
-    std::list<std::string>::iterator lru;
-  };
-  struct stripe {
-    std::mutex mtx;
-    std::unordered_map<std::string, entry> map;
-    std::list<std::string> lru;  // front = most recent
-    size_t capacity = 0;
-  };
-
-  static void make_key(const key& k, std::string& out);
-  stripe& stripe_for(const std::string& k);
-
   limits lim_;
   std::vector<std::unique_ptr<stripe>> stripes_;
 };
