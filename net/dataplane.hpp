@@ -24,7 +24,8 @@ struct dataplane_options {
   uint32_t workers = 1;
   uint32_t timeout_ms = 1000;        // per attempt
   uint32_t attempts = 3;             // tries per query across the route's resolvers
-  uint32_t source_ports = 64;        // upstream sockets per worker and address family
+  uint32_t source_ports = 4;         // active upstream sockets per worker and address family
+  uint32_t port_rotation_ms = 1000;  // each is replaced by a fresh random port within this period (0 = never)
   uint32_t max_inflight = 16384;     // pending upstream queries per worker
   uint32_t tcp_max_connections = 256;
   uint32_t tcp_idle_timeout_ms = 10000;

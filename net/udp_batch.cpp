@@ -1,6 +1,7 @@
 #include "net/udp_batch.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include <netinet/in.h>
@@ -32,17 +33,18 @@ size_t udp_receive_batch::receive(int fd) {
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-uint8_t* udp_send_queue::push(const sockaddr_storage& to, socklen_t to_len, size_t size) {
+uint8_t* udp_send_queue::push(const sockaddr* to, socklen_t to_len, size_t size, uint64_t tag) {
   if (used_ == items_.size())
     items_.emplace_back();
   auto& it = items_[used_++];
-  std::memcpy(&it.to, &to, to_len);
+  std::memcpy(&it.to, to, std::min<size_t>(to_len, sizeof(sockaddr_storage)));
   it.to_len = to_len;
+  it.tag = tag;
   it.bytes.resize(size);
   return it.bytes.data();
 }
 
-size_t udp_send_queue::flush(int fd) {
+size_t udp_send_queue::flush(int fd, std::vector<uint64_t>* failed_tags) {
   constexpr size_t chunk = 64;
   mmsghdr msgs[chunk];
   iovec iov[chunk];
@@ -65,8 +67,10 @@ size_t udp_send_queue::flush(int fd) {
       sent = ::sendmmsg(fd, msgs, static_cast<unsigned>(n), MSG_DONTWAIT);
     } while (sent < 0 && errno == EINTR);
     if (sent <= 0) {
-      // The first datagram failed (buffer full, unreachable client): skip it and go on with the rest.
+      // The first datagram failed (buffer full, unreachable destination): skip it and go on with the rest.
       ++failed;
+      if (failed_tags)
+        failed_tags->push_back(items_[done].tag);
       done += 1;
     } else {
       done += static_cast<size_t>(sent);

@@ -47,21 +47,27 @@ private:
   std::vector<sockaddr_storage> addrs_;
 };
 
-/// Replies queued for one socket and flushed with sendmmsg(); buffers are reused between flushes.
+/// Datagrams queued for one socket and flushed with sendmmsg(); buffers are reused between flushes.
 class udp_send_queue {
 public:
-  /// A buffer of `size` bytes for the next datagram to `to`; valid until flush().
-  uint8_t* push(const sockaddr_storage& to, socklen_t to_len, size_t size);
+  /// A buffer of `size` bytes for the next datagram to `to`; valid until flush(). `tag` comes back for a datagram
+  /// that could not be sent.
+  uint8_t* push(const sockaddr* to, socklen_t to_len, size_t size, uint64_t tag = 0);
+  uint8_t* push(const sockaddr_storage& to, socklen_t to_len, size_t size) {
+    return push(reinterpret_cast<const sockaddr*>(&to), to_len, size);
+  }
   bool empty() const {
     return used_ == 0;
   }
-  /// Sends everything queued; returns the number of datagrams that could not be sent.
-  size_t flush(int fd);
+  /// Sends everything queued; returns the number of datagrams that could not be sent and appends their tags to
+  /// `failed` when given.
+  size_t flush(int fd, std::vector<uint64_t>* failed = nullptr);
 
 private:
   struct item {
     sockaddr_storage to;
     socklen_t to_len;
+    uint64_t tag;
     std::vector<uint8_t> bytes;
   };
   std::vector<item> items_;

@@ -50,7 +50,8 @@ worker::worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dn
       answer_batch_(answer_batch_count, answer_slot_size),
       scratch_(scratch_size),
       timeout_timer_(ctx_),
-      stats_timer_(ctx_) {
+      stats_timer_(ctx_),
+      rotate_timer_(ctx_) {
   slots_.reserve(opts_.max_inflight);  // never reallocates: references into slots_ stay valid
   uint32_t workers = opts_.workers ? opts_.workers : 1;
   tcp_limit_ = std::max<uint32_t>(1, opts_.tcp_max_connections / workers);
@@ -89,24 +90,12 @@ std::string worker::open(const std::vector<udp::endpoint>& listen) {
       return "cannot listen on TCP " + to_string(ep) + ": " + ec.message();
     listeners_.push_back(std::move(l));
   }
-  for (bool v6 : {false, true}) {
-    for (uint32_t i = 0; i < opts_.source_ports; ++i) {
-      auto s = std::unique_ptr<source_socket>(new source_socket{udp::socket{ctx_}, v6});
-      s->sock.open(v6 ? udp::v6() : udp::v4(), ec);
-      if (!ec && v6)
-        s->sock.set_option(boost::asio::ip::v6_only{true}, ec);
-      if (!ec)
-        s->sock.bind(udp::endpoint{v6 ? udp::v6() : udp::v4(), 0}, ec);  // the kernel picks a random port
-      if (ec) {
-        if (!v6)
-          return "cannot open an upstream socket: " + ec.message();
-        break;  // no IPv6 on this host: IPv6 upstreams will count send errors
-      }
-      s->sock.non_blocking(true, ec);
-      (v6 ? sources_v6_ : sources_v4_).push_back(sources_.size());
-      sources_.push_back(std::move(s));
-    }
-  }
+  for (uint32_t i = 0; i < opts_.source_ports; ++i)
+    if (!open_source(false))
+      return "cannot open an upstream socket: " + std::string(std::strerror(errno));
+  for (uint32_t i = 0; i < opts_.source_ports; ++i)
+    if (!open_source(true))
+      break;  // no IPv6 on this host: IPv6 upstreams will count send errors
   return {};
 }
 
@@ -123,8 +112,10 @@ void worker::run() {
     arm_accept(i);
   }
   for (size_t i = 0; i < sources_.size(); ++i)
-    arm_source(i);
+    if (sources_[i])
+      arm_source(i);
   arm_stats();
+  arm_rotation();
   ctx_.run();
 }
 
@@ -147,8 +138,9 @@ void worker::arm_listener(size_t i) {
 }
 
 void worker::arm_source(size_t i) {
-  sources_[i]->sock.async_wait(udp::socket::wait_read, [this, i](const boost::system::error_code& ec) {
-    if (!ec && !stopping_)
+  uint32_t gen = sources_[i]->gen;
+  sources_[i]->sock.async_wait(udp::socket::wait_read, [this, i, gen](const boost::system::error_code& ec) {
+    if (!ec && !stopping_ && sources_[i] && sources_[i]->gen == gen)
       on_source_readable(i);
   });
 }
@@ -191,9 +183,10 @@ void worker::on_source_readable(size_t i) {
     on_answer(i, answer_batch_.data(k), answer_batch_.size(k), answer_batch_.from(k), answer_batch_.from_len(k));
   }
   schedule_flush();
+  uint32_t gen = sources_[i]->gen;
   if (n == answer_batch_.count())
-    boost::asio::post(ctx_, [this, i] {
-      if (!stopping_)
+    boost::asio::post(ctx_, [this, i, gen] {
+      if (!stopping_ && sources_[i] && sources_[i]->gen == gen)
         on_source_readable(i);
     });
   else
@@ -237,9 +230,19 @@ void worker::reply_error(const uint8_t* msg, size_t size, const dns::query_info&
 }
 
 void worker::flush() {
+  failed_sends_.clear();
+  for (auto& s : sources_)
+    if (s && !s->out.empty())
+      s->out.flush(s->sock.native_handle(), &failed_sends_);
   for (auto& l : listeners_)
     if (!l->out.empty())
       stats_.drops[static_cast<size_t>(drop_reason::send_failed)] += l->out.flush(l->udp.native_handle());
+  // Upstream queries that could not leave fail their attempt now (the next resolver is tried at once); their
+  // replacements are queued and sent by the flush this schedules.
+  auto failed = std::move(failed_sends_);
+  for (uint64_t tag : failed)
+    send_failed(tag);
+  failed_sends_ = std::move(failed);
 }
 
 void worker::schedule_flush() {
@@ -248,6 +251,8 @@ void worker::schedule_flush() {
   bool queued = false;
   for (auto& l : listeners_)
     queued = queued || !l->out.empty();
+  for (auto& src : sources_)
+    queued = queued || (src && !src->out.empty());
   if (!queued)
     return;
   flush_pending_ = true;

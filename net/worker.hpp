@@ -68,9 +68,16 @@ private:
     boost::asio::ip::tcp::acceptor tcp;
     udp_send_queue out;
   };
+  /// An upstream socket bound to a kernel-chosen random port. Active sockets take new queries; every
+  /// port_rotation_ms the oldest active one of each family is retired (it keeps receiving until its last waiting
+  /// query is answered or given up, then closes) and a fresh one takes its place.
   struct source_socket {
     boost::asio::ip::udp::socket sock;
-    bool v6;
+    bool v6 = false;
+    bool retired = false;
+    uint32_t gen = 0;      // guards handlers of an earlier socket at the same index
+    uint32_t waiting = 0;  // queries sent (or queued) on it and not yet answered or given up
+    udp_send_queue out;    // upstream queries queued in this loop round, sent with one sendmmsg()
   };
   struct pending {
     uint32_t gen = 0;
@@ -96,6 +103,12 @@ private:
 
   void arm_listener(size_t i);
   void arm_source(size_t i);
+  bool open_source(bool v6);
+  void retire_source(size_t i);
+  void release_source(size_t i);
+  void arm_rotation();
+  void rotate_sources();
+  void send_failed(uint64_t tag);
   void arm_accept(size_t i);
   /// At the connection limit: closes the idle client that was active least recently; false if all are busy.
   bool evict_idle_tcp();
@@ -120,6 +133,8 @@ private:
   void finish(uint32_t slot, uint8_t* msg, size_t size, size_t cap, const dns::response_info& r);
   bool accept_answer(pending& p, const uint8_t* msg, size_t size, bool tcp);
   void wait_link(uint32_t slot);
+  /// Ends a UDP wait: the key, the deadline list, and the socket's count (closing a drained retired socket).
+  void stop_waiting(uint32_t slot);
   void wait_unlink(uint32_t slot);
   void give_up(uint32_t slot);
   void start_tcp_fallback(uint32_t slot);
@@ -137,8 +152,11 @@ private:
   dataplane::stats_sink sink_;
   boost::asio::io_context ctx_;
   std::vector<std::unique_ptr<listener>> listeners_;
-  std::vector<std::unique_ptr<source_socket>> sources_;
-  std::vector<size_t> sources_v4_, sources_v6_;
+  std::vector<std::unique_ptr<source_socket>> sources_;  // by index; null where free
+  std::vector<size_t> free_sources_;
+  std::vector<size_t> active_v4_, active_v6_;  // oldest first
+  uint32_t source_gen_ = 0;
+  std::vector<uint64_t> failed_sends_;
   udp_receive_batch client_batch_;
   udp_receive_batch answer_batch_;
   std::vector<uint8_t> scratch_;
@@ -152,6 +170,7 @@ private:
   boost::asio::steady_timer timeout_timer_;
   bool timeout_armed_ = false;
   boost::asio::steady_timer stats_timer_;
+  boost::asio::steady_timer rotate_timer_;
   worker_stats stats_;
   std::vector<upstream_counters> up_stats_;  // indexed by upstream id
   uint32_t tcp_clients_ = 0;

@@ -69,8 +69,7 @@ void worker::on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_st
   }
   if (!accept_answer(p, msg, size, false))
     return;
-  by_key_.erase(it);
-  wait_unlink(s);
+  stop_waiting(s);
   auto& counters = counters_for(*p.up);
   auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - p.sent_at).count();
   ++counters.answered;

@@ -134,10 +134,7 @@ uint32_t worker::alloc_slot() {
 
 void worker::free_slot(uint32_t s) {
   pending& p = slots_[s];
-  if (p.waiting_udp) {
-    by_key_.erase(p.key);
-    wait_unlink(s);
-  }
+  stop_waiting(s);
   p.busy = false;
   ++p.gen;
   p.client.conn.reset();
@@ -147,6 +144,20 @@ void worker::free_slot(uint32_t s) {
   p.on_probe = nullptr;
   --busy_;
   free_.push_back(s);
+}
+
+void worker::stop_waiting(uint32_t s) {
+  pending& p = slots_[s];
+  if (!p.waiting_udp)
+    return;
+  by_key_.erase(p.key);
+  wait_unlink(s);
+  size_t sock = p.key >> 16;
+  if (sock < sources_.size() && sources_[sock]) {
+    auto& src = *sources_[sock];
+    if (src.waiting > 0 && --src.waiting == 0 && src.retired)
+      release_source(sock);
+  }
 }
 
 void worker::wait_link(uint32_t s) {
@@ -194,8 +205,8 @@ void worker::send_attempt(uint32_t s) {
         p.up = r;
   }
   auto& counters = counters_for(*p.up);
-  const auto& pool = p.up->endpoint.address().is_v6() ? sources_v6_ : sources_v4_;
-  if (pool.empty()) {
+  const auto& active = p.up->endpoint.address().is_v6() ? active_v6_ : active_v4_;
+  if (active.empty()) {
     ++counters.send_errors;
     fail_attempt(s, false);
     return;
@@ -204,21 +215,26 @@ void worker::send_attempt(uint32_t s) {
   uint16_t id = 0;
   uint32_t key = 0;
   for (int tries = 0; tries < 16; ++tries) {
-    sock = pool[rng_.below(static_cast<uint32_t>(pool.size()))];
+    sock = active[rng_.below(static_cast<uint32_t>(active.size()))];
     id = rng_.next16();
     key = (static_cast<uint32_t>(sock) << 16) | id;
     if (by_key_.find(key) == by_key_.end())
       break;
   }
-  dns::set_id(p.wire.data(), id);
-  const auto& ep = p.up->endpoint;
-  ssize_t sent = ::sendto(sources_[sock]->sock.native_handle(), p.wire.data(), p.wire.size(), MSG_DONTWAIT,
-                          ep.data(), static_cast<socklen_t>(ep.size()));
-  if (sent < 0 || !by_key_.emplace(key, s).second) {
+  if (!by_key_.emplace(key, s).second) {
     ++counters.send_errors;
     fail_attempt(s, false);
     return;
   }
+  dns::set_id(p.wire.data(), id);
+  // Queued, not sent: every query of this loop round leaves its socket in one sendmmsg() (see flush()).
+  auto& src = *sources_[sock];
+  const auto& ep = p.up->endpoint;
+  uint64_t tag = (uint64_t{s} << 32) | p.gen;
+  std::memcpy(src.out.push(ep.data(), static_cast<socklen_t>(ep.size()), p.wire.size(), tag), p.wire.data(),
+              p.wire.size());
+  ++src.waiting;
+  schedule_flush();
   ++counters.sent;
   p.key = key;
   p.sent_at = steady::now();
@@ -231,10 +247,7 @@ void worker::fail_attempt(uint32_t s, bool timed_out) {
   pending& p = slots_[s];
   if (timed_out && p.up)
     ++counters_for(*p.up).timeouts;
-  if (p.waiting_udp) {
-    by_key_.erase(p.key);
-    wait_unlink(s);
-  }
+  stop_waiting(s);
   if (p.client.kind == client_ref::probe) {
     auto done = std::move(p.on_probe);
     uint32_t id = p.up ? p.up->id : 0;

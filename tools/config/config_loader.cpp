@@ -53,9 +53,10 @@ proto::Config defaults() {
   auto* upstream = config.mutable_upstream();
   upstream->set_timeout_ms(1'000);
   upstream->set_attempts(3);
-  upstream->set_source_ports(64);
+  upstream->set_source_ports(4);
   upstream->set_down_after(3);
   upstream->set_probe_interval_ms(2'000);
+  upstream->set_port_rotation_ms(1'000);
   auto* tcp = config.mutable_tcp();
   tcp->set_max_connections(256);
   tcp->set_idle_timeout_ms(10'000);

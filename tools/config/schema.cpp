@@ -22,6 +22,7 @@ constexpr suggestion known_keys[] = {
   {"upstream", "source_ports"},
   {"upstream", "down_after"},
   {"upstream", "probe_interval_ms"},
+  {"upstream", "port_rotation_ms"},
   {"tcp", "max_connections"},
   {"tcp", "idle_timeout_ms"},
   {"system", "mode"},

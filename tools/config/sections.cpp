@@ -167,6 +167,8 @@ void read_upstream(toml_reader& r, const toml::table& t, proto::Config::Upstream
     out.set_down_after(static_cast<uint32_t>(*v));
   if (auto v = r.integer(t, "upstream", "probe_interval_ms", 100, 600'000))
     out.set_probe_interval_ms(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "upstream", "port_rotation_ms", 0, 3'600'000))
+    out.set_port_rotation_ms(static_cast<uint32_t>(*v));
 }
 
 void read_tcp(toml_reader& r, const toml::table& t, proto::Config::Tcp& out) {

@@ -28,6 +28,7 @@ net::dataplane_options to_options(const proto::Config& cfg) {
   o.timeout_ms = cfg.upstream().timeout_ms();
   o.attempts = cfg.upstream().attempts();
   o.source_ports = cfg.upstream().source_ports();
+  o.port_rotation_ms = cfg.upstream().port_rotation_ms();
   o.tcp_max_connections = cfg.tcp().max_connections();
   o.tcp_idle_timeout_ms = cfg.tcp().idle_timeout_ms();
   o.cache.capacity = cfg.cache().size();

@@ -30,9 +30,10 @@ TEST(config_defaults, match_the_documented_values) {
   EXPECT_EQ(c.cache().negative_max_ttl(), 3600u);
   EXPECT_EQ(c.upstream().timeout_ms(), 1000u);
   EXPECT_EQ(c.upstream().attempts(), 3u);
-  EXPECT_EQ(c.upstream().source_ports(), 64u);
+  EXPECT_EQ(c.upstream().source_ports(), 4u);
   EXPECT_EQ(c.upstream().down_after(), 3u);
   EXPECT_EQ(c.upstream().probe_interval_ms(), 2000u);
+  EXPECT_EQ(c.upstream().port_rotation_ms(), 1000u);
   EXPECT_EQ(c.tcp().max_connections(), 256u);
   EXPECT_EQ(c.tcp().idle_timeout_ms(), 10000u);
   EXPECT_EQ(c.system().mode(), "none");
@@ -85,6 +86,7 @@ attempts = 2
 source_ports = 1024
 down_after = 5
 probe_interval_ms = 100
+port_rotation_ms = 0
 
 [tcp]
 max_connections = 1
@@ -120,6 +122,7 @@ log_level = "debug"
   expected.mutable_upstream()->set_source_ports(1024);
   expected.mutable_upstream()->set_down_after(5);
   expected.mutable_upstream()->set_probe_interval_ms(100);
+  expected.mutable_upstream()->set_port_rotation_ms(0);
   expected.mutable_tcp()->set_max_connections(1);
   expected.mutable_tcp()->set_idle_timeout_ms(600000);
   expected.mutable_system()->set_mode("none");

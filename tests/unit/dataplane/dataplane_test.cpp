@@ -255,3 +255,24 @@ TEST_F(dataplane_test, edns_version_above_zero_gets_badvers) {
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(dataplane_test, source_ports_rotate_while_queries_keep_being_answered) {
+  fake_server up{answer_with({"192.0.2.70"})};
+  net::dataplane_options o;
+  o.source_ports = 1;
+  o.port_rotation_ms = 50;
+  o.cache.capacity = 0;
+  start({up.address()}, {}, o);
+  // Keep asking until the upstream has seen three different source ports (bounded by a query count).
+  std::set<uint16_t> ports;
+  for (int i = 0; i < 20000 && ports.size() < 3; ++i) {
+    auto a = udp_exchange(addr_, make_query(static_cast<uint16_t>(100 + i), "rotate.example", 1));
+    ASSERT_EQ(answer_addresses(a), std::vector<std::string>{"192.0.2.70"}) << "query " << i;
+    ports.insert(up.source_ports().back());
+  }
+  EXPECT_GE(ports.size(), 3u);
+}
+
+} // namespace

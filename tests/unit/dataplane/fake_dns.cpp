@@ -261,6 +261,11 @@ std::vector<bytes> fake_server::queries() const {
   return queries_;
 }
 
+std::vector<uint16_t> fake_server::source_ports() const {
+  std::lock_guard<std::mutex> g{mtx_};
+  return ports_;
+}
+
 size_t fake_server::query_count() const {
   std::lock_guard<std::mutex> g{mtx_};
   return queries_.size();
@@ -281,6 +286,7 @@ void fake_server::udp_loop() {
     {
       std::lock_guard<std::mutex> g{mtx_};
       queries_.push_back(q);
+      ports_.push_back(ntohs(from.sin_port));
     }
     if (on_udp_)
       on_udp_(*this, q, from);

@@ -71,6 +71,8 @@ public:
   void send_from_other_port(const bytes& msg, const sockaddr_in& to);
 
   std::vector<bytes> queries() const;
+  /// The source ports the queries came from, in order.
+  std::vector<uint16_t> source_ports() const;
   size_t query_count() const;
 
 private:
@@ -86,6 +88,7 @@ private:
   std::atomic<bool> stop_{false};
   mutable std::mutex mtx_;
   std::vector<bytes> queries_;
+  std::vector<uint16_t> ports_;
   std::thread udp_thread_;
   std::thread tcp_thread_;
 };
