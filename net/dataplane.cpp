@@ -45,6 +45,7 @@ void dataplane::start() {
 }
 
 void dataplane::stop() {
+  std::lock_guard<std::mutex> guard{mtx_};
   if (!started_)
     return;
   for (auto& w : workers_)
@@ -57,12 +58,14 @@ void dataplane::stop() {
 }
 
 void dataplane::set_routing(std::shared_ptr<const routing_table> table) {
+  std::lock_guard<std::mutex> guard{mtx_};
   cache_->clear();
   for (auto& w : workers_)
     w->post_routing(table);
 }
 
 void dataplane::probe(uint32_t upstream_id, probe_callback done) {
+  std::lock_guard<std::mutex> guard{mtx_};
   if (workers_.empty()) {
     done(upstream_id, false, 0);
     return;
@@ -71,6 +74,7 @@ void dataplane::probe(uint32_t upstream_id, probe_callback done) {
 }
 
 std::vector<boost::asio::ip::udp::endpoint> dataplane::bound_endpoints() const {
+  std::lock_guard<std::mutex> guard{mtx_};
   if (workers_.empty())
     return {};
   return workers_.front()->bound();

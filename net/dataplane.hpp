@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,6 +77,7 @@ private:
   std::shared_ptr<upstream_registry> registry_;
   std::shared_ptr<dns_cache> cache_;
   stats_sink sink_;
+  mutable std::mutex mtx_;  // guards workers_ against stop() racing set_routing()/probe() from actor threads
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   bool started_ = false;
