@@ -5,17 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 lab_init "$@"
 
-start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
-start_upstream corp "$CORP_IP" "$CORP_PROFILE"
-start_roamd <<EOF2
-[cloud]
-resolvers = ["$CLOUD_IP:53"]
-device_id = "$DEVICE_ID"
-
-[[internal]]
-domain = "corp.test"
-resolvers = ["$CORP_IP:53"]
-EOF2
+start_split_lab </dev/null
 
 section "controls: the upstreams tell tagged from untagged queries"
 ask_at "$CLOUD_IP" control.example

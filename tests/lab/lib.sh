@@ -206,6 +206,25 @@ start_roamd() {
   fi
 }
 
+# start_split_lab: the cloud and corp upstreams, then roamd sending corp.test to corp and everything else to the
+# cloud with the device identity. Extra TOML on stdin (more [[internal]] entries, other sections) is appended.
+start_split_lab() {
+  local extra=""
+  [ -t 0 ] || extra=$(cat)
+  start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
+  start_upstream corp "$CORP_IP" "$CORP_PROFILE"
+  start_roamd <<EOF2
+[cloud]
+resolvers = ["$CLOUD_IP:53"]
+device_id = "$DEVICE_ID"
+
+[[internal]]
+domain = "corp.test"
+resolvers = ["$CORP_IP:53"]
+$extra
+EOF2
+}
+
 # use_roamd_as_system_resolver: /etc/resolv.conf (in this mount namespace only) points at roamd.
 use_roamd_as_system_resolver() {
   printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$ROAMD_IP" >"$LAB_DIR/resolv.conf"

@@ -6,18 +6,8 @@
 lab_init "$@"
 lab_need dnsmasq
 
-start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
-start_upstream corp "$CORP_IP" "$CORP_PROFILE"
 start_dnsmasq vpn "$VPN_IP" --local=/vpn.corp.test/ --host-record=db.vpn.corp.test,"$VPN_A"
-start_roamd <<EOF2
-[cloud]
-resolvers = ["$CLOUD_IP:53"]
-device_id = "$DEVICE_ID"
-
-[[internal]]
-domain = "corp.test"
-resolvers = ["$CORP_IP:53"]
-
+start_split_lab <<EOF2
 [[internal]]
 domain = "vpn.corp.test"
 resolvers = ["$VPN_IP:53"]

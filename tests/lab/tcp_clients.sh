@@ -6,17 +6,7 @@
 lab_init "$@"
 lab_need kdig
 
-start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
-start_upstream corp "$CORP_IP" "$CORP_PROFILE"
-start_roamd <<EOF2
-[cloud]
-resolvers = ["$CLOUD_IP:53"]
-device_id = "$DEVICE_ID"
-
-[[internal]]
-domain = "corp.test"
-resolvers = ["$CORP_IP:53"]
-EOF2
+start_split_lab </dev/null
 
 section "one query per connection"
 ask +tcp www.example
