@@ -169,15 +169,25 @@ def warm(addr, datafile):
     return parse_summary(r.stdout)
 
 
-def run_dnsperf(measured_pid, addr, datafile, outfile, clients, outstanding, duration, once):
-    """Runs dnsperf -v into `outfile` and samples the measured process tree around it; returns the run's numbers."""
-    argv = dnsperf_argv(addr, datafile, clients, outstanding, duration, once) + ["-v"]
+def threads(root):
+    pids, _ = tree(root)
+    return sum(len(os.listdir(f"/proc/{p}/task")) for p in pids if os.path.isdir(f"/proc/{p}/task"))
+
+
+def run_dnsperf(measured_pid, upstream_pids, addr, datafile, outfile, clients, outstanding, duration, once,
+                verbose):
+    """Runs dnsperf (with -v per-query lines when `verbose`: they give p50/p99 but cost q/s) into `outfile` and
+    samples the measured process tree (and, for the record, the upstreams) around it; returns the run's numbers."""
+    argv = dnsperf_argv(addr, datafile, clients, outstanding, duration, once) + (["-v"] if verbose else [])
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    up0 = {k: cpu_seconds(p) for k, p in upstream_pids.items()}
     cpu0, m0, t0 = cpu_seconds(measured_pid), machine_ticks(), time.monotonic()
     with open(outfile, "wb") as out:
         rc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT).returncode
     wall = time.monotonic() - t0
     cpu1, m1 = cpu_seconds(measured_pid), machine_ticks()
+    upstream_cpu = {k: cpu_seconds(p) - up0[k] for k, p in upstream_pids.items()}
+    n_threads = threads(measured_pid)
     usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     rss_kb, hwm_kb = memory_kb(measured_pid)
 
@@ -188,7 +198,7 @@ def run_dnsperf(measured_pid, addr, datafile, outfile, clients, outstanding, dur
         with open(outfile, "rb") as f:
             tail = f.read()[-2000:].decode(errors="replace")
         raise RuntimeError(f"dnsperf failed (exit {rc}): {' '.join(argv)}\n{tail}")
-    lat = latencies_from_verbose(outfile)
+    lat = latencies_from_verbose(outfile) if verbose else []
 
     run_time = summary["run_time_s"] or wall
     cpu = cpu1 - cpu0
@@ -198,10 +208,11 @@ def run_dnsperf(measured_pid, addr, datafile, outfile, clients, outstanding, dur
         "rcodes": summary["rcodes"], "rcode_errors": errors, "run_time_s": run_time, "wall_s": wall,
         "names_exhausted": bool(once and summary["end_of_file"] and run_time < 0.95 * duration),
         "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "avg_ms": summary["avg_latency_ms"],
-        "latency_samples": len(lat),
+        "latency_samples": len(lat), "verbose": verbose,
         "cpu_s": cpu, "cpu_pct": 100.0 * cpu / run_time if run_time else None,
         "q_per_cpu_s": summary["completed"] / cpu if cpu > 0 else None,
-        "rss_mb": rss_kb / 1024.0, "hwm_mb": hwm_kb / 1024.0,
+        "rss_mb": rss_kb / 1024.0, "hwm_mb": hwm_kb / 1024.0, "threads": n_threads,
+        "upstream_cpu_pct": {k: 100.0 * v / run_time for k, v in upstream_cpu.items()} if run_time else None,
         "dnsperf_cpu_pct": 100.0 * ((usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)) / wall,
         "machine_busy_pct": busy_pct(m0, m1),
     }

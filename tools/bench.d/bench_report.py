@@ -43,10 +43,11 @@ def summarize(runs, workloads, systems, labels):
                           "dnsperf_cpu_pct", "machine_busy_pct", "background_busy_pct"):
                     row[m] = _median(r[m] for r in rs)
                 row["max_hwm_mb"] = max(r["hwm_mb"] for r in rs)
-                row["lost"] = sum(r["lost"] or 0 for r in rs)
-                row["rcode_errors"] = sum(r["rcode_errors"] for r in rs)
+                parts = rs + [r["latency_run"] for r in rs if r.get("latency_run")]   # nothing hides in them
+                row["lost"] = sum(r["lost"] or 0 for r in parts)
+                row["rcode_errors"] = sum(r["rcode_errors"] for r in parts)
                 codes = {}
-                for r in rs:
+                for r in parts:
                     for k, v in r["rcodes"].items():
                         if k != "NOERROR":
                             codes[k] = codes.get(k, 0) + v

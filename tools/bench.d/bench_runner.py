@@ -9,8 +9,15 @@ import bench_measure as measure
 import bench_peers as peers
 import bench_report as report
 
-LATENCY_TEXT = ("latency: p50/p99 from dnsperf -v per-query lines of the same measured run (nearest rank over "
-                "completed queries; -v costs every system a few % q/s)")
+
+
+def latency_text(args):
+    if args.latency == "inline":
+        return ("latency: p50/p99 (nearest rank over completed queries) from dnsperf -v per-query lines of the "
+                "measured run itself; -v costs ~10% q/s at 100k q/s, more for faster systems")
+    return (f"latency: p50/p99 (nearest rank over completed queries) from a separate {latency_duration(args)} s "
+            f"dnsperf -v run at the same -c/-q right after each measured run, same daemon, fresh names for misses; "
+            f"q/s, CPU and RSS come from the measured run without -v (-v costs ~10% q/s at 100k q/s)")
 
 
 def log(msg):
@@ -30,14 +37,13 @@ def select_systems(wanted, roamd_path):
 
 
 def one_run(args, d, logdir, rep, workload, system, hit_files, quiet):
-    """Starts fresh upstreams and a fresh forwarder, measures once, stops everything; returns the run record."""
+    """Starts fresh upstreams and a fresh forwarder, measures, stops everything; returns the run record.
+
+    With --latency separate (the default) the measured run has no -v, and a second, shorter run with -v on fresh
+    names right after it gives p50/p99; with --latency inline the one measured run has -v."""
     direct = system == "direct"
     background = quiet()
-    if workload == "miss":
-        datafile = os.path.join(d, "names-miss.txt")
-        count, token = measure.write_miss_names(datafile, args.duration, direct)
-    else:
-        datafile, count, token = hit_files[direct], measure.HIT_NAMES, "hit"
+    inline = args.latency == "inline"
     ups = fwd = None
     run_logs = os.path.join(logdir, f"rep{rep}-{workload}-{system}")
     os.makedirs(run_logs)
@@ -52,27 +58,51 @@ def one_run(args, d, logdir, rep, workload, system, hit_files, quiet):
             log(f"  WARNING {system}: routing probe answered {bad}; the run's rcode errors will show it")
         warmed = None
         if workload == "hit":
-            warmed = measure.warm(addr, datafile)
-            if warmed["rcodes"].get("NOERROR") != count:
-                log(f"  WARNING {system}: warming got {warmed['rcodes']} for {count} names")
-        measured = fwd or ups["cloud"]
-        outfile = os.path.join(d, "dnsperf-v.txt")
-        result = measure.run_dnsperf(measured.pid, addr, datafile, outfile, args.clients, args.outstanding,
-                                     args.duration, once=(workload == "miss"))
-        for p in [fwd, ups["cloud"], ups["corp"]]:
-            if p is not None and not p.alive():
-                raise p.failure("died during the measured run")
-        os.unlink(outfile)
+            warmed = measure.warm(addr, hit_files[direct])
+            if warmed["rcodes"].get("NOERROR") != measure.HIT_NAMES:
+                log(f"  WARNING {system}: warming got {warmed['rcodes']} for {measure.HIT_NAMES} names")
+        measured, procs = fwd or ups["cloud"], [fwd, ups["cloud"], ups["corp"]]
+        upstreams = {k: p.pid for k, p in ups.items()}
+
+        def dnsperf(duration, verbose):
+            if workload == "miss":
+                datafile = os.path.join(d, "names-miss.txt")
+                count, token = measure.write_miss_names(datafile, duration, direct)
+            else:
+                datafile, count, token = hit_files[direct], measure.HIT_NAMES, "hit"
+            outfile = os.path.join(d, "dnsperf-out.txt")
+            try:
+                r = measure.run_dnsperf(measured.pid, upstreams, addr, datafile, outfile, args.clients,
+                                        args.outstanding, duration, once=(workload == "miss"), verbose=verbose)
+            finally:
+                for f in [outfile] + ([datafile] if workload == "miss" else []):
+                    if os.path.exists(f):
+                        os.unlink(f)
+            for p in procs:
+                if p is not None and not p.alive():
+                    raise p.failure("died during the measured run")
+            if r["names_exhausted"]:
+                log(f"  WARNING {system}: ran out of unique names before {duration} s; raise NAMES_PER_SECOND")
+            r.update(names=count, token=token)
+            return r
+
+        result = dnsperf(args.duration, verbose=inline)
+        if not inline:
+            lat = dnsperf(latency_duration(args), verbose=True)
+            result.update(p50_ms=lat["p50_ms"], p99_ms=lat["p99_ms"], latency_samples=lat["latency_samples"],
+                          hwm_mb=lat["hwm_mb"],
+                          latency_run={k: lat[k] for k in ("qps", "completed", "lost", "rcodes", "rcode_errors",
+                                                           "p50_ms", "p99_ms", "latency_samples", "cpu_pct",
+                                                           "names", "token", "run_time_s")})
     finally:
         peers.stop_all([fwd] + (list(ups.values()) if ups else []))
-        if workload == "miss" and os.path.exists(datafile):
-            os.unlink(datafile)
         _reap_orphans()
-    if result["names_exhausted"]:
-        log(f"  WARNING {system}: ran out of unique names before {args.duration} s; raise NAMES_PER_SECOND")
-    return dict(rep=rep, workload=workload, system=system, label=peers.label(system, workload), names=count,
-                token=token, background_busy_pct=background, routing=routing,
-                warm=warmed and warmed["rcodes"], **result)
+    return dict(rep=rep, workload=workload, system=system, label=peers.label(system, workload),
+                background_busy_pct=background, routing=routing, warm=warmed and warmed["rcodes"], **result)
+
+
+def latency_duration(args):
+    return min(2, args.duration)
 
 
 class QuietWaiter:
@@ -124,15 +154,16 @@ def run(args, d):
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "kernel": platform.release(), "cpus": os.cpu_count(),
             "systems": systems, "workloads": args.workloads, "reps": args.reps, "duration_s": args.duration,
             "clients": args.clients, "outstanding": args.outstanding, "mix": measure.MIX_TEXT,
-            "latency": LATENCY_TEXT, "versions": peers.versions(systems, args.roamd), "addresses": peers.ADDRESS}
+            "latency": latency_text(args), "versions": peers.versions(systems, args.roamd), "addresses": peers.ADDRESS}
     header = [f"roamd bench {meta['date']}  kernel {meta['kernel']}, {meta['cpus']} CPUs, private net+pid namespace",
               f"dnsperf -c {args.clients} -q {args.outstanding} -l {args.duration}; {args.reps} repetitions, "
               f"systems interleaved and restarted every run; medians shown",
-              measure.MIX_TEXT, LATENCY_TEXT,
+              measure.MIX_TEXT, latency_text(args),
               "CPU% = forwarder process tree utime+stime / run time (100 = one core); q/CPU-s = completed queries / "
-              "its CPU seconds; RSS at the end of the run, HWM = VmHWM; direct = dnsperf straight at the bench.test "
-              "nsd (its CPU and memory are nsd's); lost and rcode err are totals over all runs; bg% = median CPU other "
-              "processes used just before the runs (100 = one core; > 25 means a shared, contended machine)",
+              "its CPU seconds; RSS at the end of the measured run, HWM = VmHWM at the very end (latency run "
+              "included); direct = dnsperf straight at the bench.test nsd (its CPU and memory are nsd's); lost and "
+              "rcode err are totals over all runs, latency runs included; bg% = median CPU other processes used just "
+              "before the runs (100 = one core; > 25 means a shared, contended machine)",
               "versions: " + "; ".join(f"{k}: {v}" for k, v in meta["versions"].items()), ""]
 
     runs, status, quiet = [], 0, QuietWaiter(args.wait_idle)
@@ -168,7 +199,9 @@ def run(args, d):
     rows = report.summarize(runs, args.workloads, systems, peers.label)
     tgts = report.targets(runs, rows)
     if runs:
-        print(report.render(rows, tgts, header if status == 0 else ["PARTIAL RESULTS (interrupted or a run failed)"] + header))
+        if status != 0:
+            header.insert(0, "PARTIAL RESULTS (interrupted or a run failed)")
+        print(report.render(rows, tgts, header))
     if args.json:
         meta["status"] = "ok" if status == 0 else "failed"
         report.write_json(args.json, meta, runs, rows, tgts)
