@@ -29,7 +29,7 @@ struct rr_view {
 /// Reads the fixed part of the record at `pos`; false if anything runs past `size`.
 bool read_rr(const uint8_t* msg, size_t size, size_t pos, rr_view& rr) {
   rr.start = pos;
-  rr.name_end = skip_name(msg, size, pos);
+  rr.name_end = check_name(msg, size, pos);  // the owner must decode, pointers and all
   if (rr.name_end == 0 || rr.name_end + 10 > size)
     return false;
   const uint8_t* p = msg + rr.name_end;
@@ -95,7 +95,11 @@ std::string wire_name::to_text() const {
   return out;
 }
 
-size_t read_name(const uint8_t* msg, size_t size, size_t offset, wire_name& out) {
+namespace {
+
+/// read_name's walk: follows pointers strictly backwards, checks every label and the 255-byte limit; copies the
+/// lower-cased name into `out` when it is not null.
+size_t walk_name(const uint8_t* msg, size_t size, size_t offset, wire_name* out) {
   size_t pos = offset;
   size_t limit = offset;  // a pointer must target strictly before the sequence that contains it
   size_t end_in_place = 0;
@@ -121,17 +125,32 @@ size_t read_name(const uint8_t* msg, size_t size, size_t offset, wire_name& out)
     if (len == 0) {
       if (n + 1 > max_name_wire)
         return 0;
-      out.bytes[n++] = 0;
-      out.size = static_cast<uint8_t>(n);
+      if (out) {
+        out->bytes[n] = 0;
+        out->size = static_cast<uint8_t>(n + 1);
+      }
       return end_in_place != 0 ? end_in_place : pos + 1;
     }
     if (pos + 1 + len > size || n + 1 + len + 1 > max_name_wire)
       return 0;
-    out.bytes[n++] = len;
-    for (size_t i = 1; i <= len; ++i)
-      out.bytes[n++] = lower(msg[pos + i]);
+    if (out) {
+      out->bytes[n] = len;
+      for (size_t i = 1; i <= len; ++i)
+        out->bytes[n + i] = lower(msg[pos + i]);
+    }
+    n += 1u + len;
     pos += 1 + len;
   }
+}
+
+} // namespace
+
+size_t read_name(const uint8_t* msg, size_t size, size_t offset, wire_name& out) {
+  return walk_name(msg, size, offset, &out);
+}
+
+size_t check_name(const uint8_t* msg, size_t size, size_t offset) {
+  return walk_name(msg, size, offset, nullptr);
 }
 
 size_t skip_name(const uint8_t* msg, size_t size, size_t offset) {

@@ -29,6 +29,10 @@ struct wire_name {
 /// (past the first pointer if any) and fills `out`; returns 0 on any error.
 size_t read_name(const uint8_t* msg, size_t size, size_t offset, wire_name& out);
 
+/// Validates the name at `offset` as read_name does (following pointers) without copying it. Returns the offset
+/// past the name in place, or 0 on any error.
+size_t check_name(const uint8_t* msg, size_t size, size_t offset);
+
 /// Skips the name at `offset` without following pointers (a pointer must still point after the header and before
 /// itself). Returns the offset past it, or 0 on error.
 size_t skip_name(const uint8_t* msg, size_t size, size_t offset);

@@ -190,6 +190,21 @@ TEST(dns_cache, negative_answer_without_soa_is_not_cached) {
   EXPECT_TRUE(lookup(c, nx, 0).empty());
 }
 
+TEST(dns_cache, negative_answer_without_soa_is_not_cached_with_a_reused_response_info) {
+  // The data plane reuses one response_info per worker: an earlier answer's SOA must not leak into a later one.
+  dns_cache c(limits());
+  auto with_soa = negative("old.test", nxdomain, 600, 600);
+  auto without = wire{}.header(1, qr_rd_ra | nxdomain, 1, 0, 0, 0).question("gone.test").get();
+  response_info r;
+  ASSERT_EQ(dns::parse_response(with_soa.data(), with_soa.size(), r, true), dns::parse_error::none);
+  ASSERT_TRUE(r.has_soa);
+  ASSERT_EQ(dns::parse_response(without.data(), without.size(), r, true), dns::parse_error::none);
+  EXPECT_FALSE(r.has_soa);
+  dns_cache::key k{r.qname, r.qtype, r.qclass, false, false};
+  EXPECT_FALSE(c.insert(k, without.data(), without.size(), r, 0));
+  EXPECT_EQ(c.size(), 0u);
+}
+
 TEST(dns_cache, servfail_refused_and_truncated_answers_are_not_cached) {
   dns_cache c(limits());
   EXPECT_FALSE(answer(positive("a.test", 300, 1, false, qr_rd_ra | 2)).insert_into(c, 0));
@@ -314,6 +329,28 @@ TEST(dns_cache, qtype_and_qclass_key_separate_entries) {
   EXPECT_EQ(c.lookup(aaaa, 1, 0, out.data(), out.size()), 0u);
   EXPECT_EQ(c.lookup(chaos, 1, 0, out.data(), out.size()), 0u);
   EXPECT_EQ(c.lookup(a.key(), 1, 0, out.data(), out.size()), a.msg.size());
+}
+
+TEST(dns_cache, question_case_does_not_split_entries) {
+  // The answer's question is in mixed case on the wire; keys carry the lower-cased name parse_response produces.
+  dns_cache c(limits());
+  answer mixed(positive("WwW.Example.TEST", 300));
+  ASSERT_EQ(mixed.r.qname.to_text(), "www.example.test");
+  ASSERT_TRUE(mixed.insert_into(c, 0));
+  answer lower(positive("www.example.test", 300));
+  auto hit = lookup(c, lower, 0);
+  ASSERT_EQ(hit.size(), mixed.msg.size());
+  EXPECT_EQ(hit[13], 'W');  // served as stored, the original case kept
+}
+
+TEST(dns_cache, answer_for_another_question_than_the_key_is_not_stored) {
+  dns_cache c(limits());
+  answer a(positive("a.test", 300)), b(positive("b.test", 300));
+  EXPECT_FALSE(c.insert(b.key(), a.msg.data(), a.msg.size(), a.r, 0));  // name differs
+  dns_cache::key aaaa{a.r.qname, 28, dns::class_in, false, false};
+  EXPECT_FALSE(c.insert(aaaa, a.msg.data(), a.msg.size(), a.r, 0));  // type differs
+  EXPECT_EQ(c.size(), 0u);
+  EXPECT_TRUE(lookup(c, b, 0).empty());
 }
 
 TEST(dns_cache, buffer_smaller_than_entry_is_a_miss_that_keeps_the_entry) {

@@ -344,7 +344,10 @@ TEST(append_opt, refuses_when_it_does_not_fit_or_counts_overflow) {
 }
 
 TEST(truncate_to_question, sets_tc_and_drops_every_record) {
-  auto m = answer_head(2, 1).rr("a.test", 1, 60, {1, 2, 3, 4}).rr("a.test", 1, 60, {5, 6, 7, 8}).opt(1232).get();
+  // Two answers, one authority record, one additional OPT: every count must drop to zero.
+  auto m = wire{}.header(0x4242, flag_qr | flag_rd | flag_ra, 1, 2, 1, 1).question("a.test")
+               .rr("a.test", 1, 60, {1, 2, 3, 4}).rr("a.test", 1, 60, {5, 6, 7, 8})
+               .rr("test", type_ns, 60, wire{}.name("ns.test").get()).opt(1232).get();
   response_info r;
   ASSERT_EQ(parse_response(m.data(), m.size(), r, false), parse_error::none);
   size_t n = truncate_to_question(m.data(), r.question_end);

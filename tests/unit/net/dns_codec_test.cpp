@@ -555,6 +555,33 @@ TEST(parse_response, compression_pointer_outside_message_is_rejected) {
   EXPECT_EQ(parse_response(m.data(), m.size(), r, false), parse_error::bad_record);
 }
 
+// A backward pointer is necessary but not sufficient: the name it leads to must itself be a valid name.
+TEST(parse_response, backward_pointer_to_bytes_that_are_not_a_name_is_rejected) {
+  // Answer 1 (at 24) has RDATA 41 00 00 00 at 36; answer 2's owner (at 40) points there: a reserved 0x40 label.
+  auto m = response_head(0, 2, 0, 0).pointer(12).rr_fixed(1, class_in, 60, 4).raw({0x41, 0, 0, 0})
+               .pointer(36).rr_fixed(1, class_in, 60, 4).raw({1, 2, 3, 4}).get();
+  wire_name n;
+  ASSERT_EQ(read_name(m.data(), m.size(), 40, n), 0u);  // the name does not decode
+  response_info r;
+  EXPECT_EQ(parse_response(m.data(), m.size(), r, false), parse_error::bad_record);
+}
+
+TEST(parse_response, compressed_owner_longer_than_255_bytes_is_rejected) {
+  // A TXT answer's RDATA holds a 193-byte name (3 x 63-byte labels); the next owner is a 62-byte label + a pointer
+  // to it: 63 + 193 = 256 bytes uncompressed.
+  std::string base = label(63) + "." + label(63, 'b') + "." + label(63, 'c');
+  bytes base_wire = wire{}.name(base).get();
+  ASSERT_EQ(base_wire.size(), 193u);
+  wire w = response_head(0, 2, 0, 0);
+  w.pointer(12).rr_fixed(16, class_in, 60, static_cast<uint16_t>(base_wire.size())).raw(base_wire);
+  size_t owner = w.size();
+  w.u8(62).raw(bytes(62, 'd')).pointer(36).rr_fixed(1, class_in, 60, 4).raw({1, 2, 3, 4});
+  wire_name n;
+  ASSERT_EQ(read_name(w.data(), w.size(), owner, n), 0u);
+  response_info r;
+  EXPECT_EQ(parse_response(w.data(), w.size(), r, false), parse_error::bad_record);
+}
+
 TEST(parse_response, opt_location_is_recorded_and_excluded_from_ttls) {
   auto m = response_head(0, 1, 0, 2).rr("a.test", 1, 300, {1, 1, 1, 1}).rr("ns.test", 1, 30, {2, 2, 2, 2})
                .opt(1232, edns_do, option(10, bytes(16, 5)))
