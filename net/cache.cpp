@@ -21,6 +21,7 @@ struct entry {
   uint32_t next;
   uint16_t size;
   uint16_t ttl_count;
+  uint32_t generation;
   uint8_t flags;  // DO | CD << 1
   uint8_t name_size;
 
@@ -42,7 +43,7 @@ uint32_t hash_of(const dns_cache::key& k) {
   uint32_t h = 2166136261u;  // FNV-1a
   for (size_t i = 0; i < k.qname.size; ++i)
     h = (h ^ k.qname.bytes[i]) * 16777619u;
-  for (uint32_t v : {uint32_t{k.qtype}, uint32_t{k.qclass}, uint32_t{flags_of(k)}})
+  for (uint32_t v : {uint32_t{k.qtype}, uint32_t{k.qclass}, uint32_t{flags_of(k)}, k.generation})
     h = (h ^ v) * 16777619u;
   return h;
 }
@@ -53,7 +54,7 @@ inline uint8_t lower(uint8_t c) {
 
 /// Does the entry answer exactly this key? Its question is at offset 12, uncompressed, in the original case.
 bool matches(entry* e, const dns_cache::key& k, uint32_t h) {
-  if (e->hash != h || e->flags != flags_of(k) || e->name_size != k.qname.size)
+  if (e->hash != h || e->flags != flags_of(k) || e->name_size != k.qname.size || e->generation != k.generation)
     return false;
   const uint8_t* q = e->bytes() + dns::header_size;
   for (size_t i = 0; i < k.qname.size; ++i)
@@ -273,6 +274,7 @@ bool dns_cache::insert(const key& k, const uint8_t* msg, size_t size, const dns:
   e->size = static_cast<uint16_t>(stored_size);
   e->ttl_count = static_cast<uint16_t>(ttl_count);
   e->flags = flags_of(k);
+  e->generation = k.generation;
   e->name_size = k.qname.size;
   uint8_t* b = e->bytes();
   std::memcpy(b, msg, stored_size);

@@ -26,6 +26,7 @@ public:
     uint16_t qclass;
     bool dnssec_ok;
     bool checking_disabled;
+    uint32_t generation = 0;  // of the routing table the answer was resolved under: a swap never serves stale routes
   };
 
   struct limits {

@@ -61,16 +61,6 @@ bool check_opt(const uint8_t* msg, const rr_view& rr, bool& has_identity) {
   return true;
 }
 
-/// Parses the question at offset 12 into name/type/class; returns the offset past it or 0.
-size_t read_question(const uint8_t* msg, size_t size, wire_name& name, uint16_t& qtype, uint16_t& qclass) {
-  size_t pos = read_name(msg, size, header_size, name);
-  if (pos == 0 || pos + 4 > size)
-    return 0;
-  qtype = get16(msg + pos);
-  qclass = get16(msg + pos + 2);
-  return pos + 4;
-}
-
 } // namespace
 
 std::string wire_name::to_text() const {
@@ -147,6 +137,15 @@ size_t walk_name(const uint8_t* msg, size_t size, size_t offset, wire_name* out)
 
 size_t read_name(const uint8_t* msg, size_t size, size_t offset, wire_name& out) {
   return walk_name(msg, size, offset, &out);
+}
+
+size_t read_question(const uint8_t* msg, size_t size, wire_name& name, uint16_t& qtype, uint16_t& qclass) {
+  size_t pos = read_name(msg, size, header_size, name);
+  if (pos == 0 || pos + 4 > size)
+    return 0;
+  qtype = get16(msg + pos);
+  qclass = get16(msg + pos + 2);
+  return pos + 4;
 }
 
 size_t check_name(const uint8_t* msg, size_t size, size_t offset) {

@@ -33,6 +33,9 @@ size_t read_name(const uint8_t* msg, size_t size, size_t offset, wire_name& out)
 /// past the name in place, or 0 on any error.
 size_t check_name(const uint8_t* msg, size_t size, size_t offset);
 
+/// Reads the (first) question at offset 12 into name, type and class; returns the offset past it, or 0.
+size_t read_question(const uint8_t* msg, size_t size, wire_name& name, uint16_t& qtype, uint16_t& qclass);
+
 /// Skips the name at `offset` without following pointers (a pointer must still point after the header and before
 /// itself). Returns the offset past it, or 0 on error.
 size_t skip_name(const uint8_t* msg, size_t size, size_t offset);

@@ -26,7 +26,7 @@ void tcp_client::read_length() {
     if (ec || self->closed_)
       return self->close();
     size_t n = dns::get16(self->len_);
-    if (n < dns::header_size) {
+    if (n < dns::header_size || n > max_query_size) {
       self->worker_.count_drop(drop_reason::tcp_bad_frame);
       return self->close();
     }
@@ -61,6 +61,10 @@ void tcp_client::send(const uint8_t* msg, size_t size) {
     return;
   if (in_flight_ > 0)
     --in_flight_;
+  if (size > 0xFFFF) {
+    worker_.count_drop(drop_reason::send_failed);  // cannot be framed; never expected (callers keep to 65535)
+    return;
+  }
   if (queued_bytes_ + size + 2 > max_queued_bytes) {
     worker_.count_drop(drop_reason::tcp_slow_reader);
     return close();
@@ -73,6 +77,15 @@ void tcp_client::send(const uint8_t* msg, size_t size) {
   if (!writing_)
     write_next();
   if (!reading_ && !closed_ && in_flight_ < max_in_flight)
+    read_length();
+}
+
+void tcp_client::dropped() {
+  if (closed_)
+    return;
+  if (in_flight_ > 0)
+    --in_flight_;
+  if (!reading_ && in_flight_ < max_in_flight)
     read_length();
 }
 

@@ -19,6 +19,7 @@ class tcp_client : public std::enable_shared_from_this<tcp_client> {
 public:
   static constexpr size_t max_in_flight = 32;          // stop reading while this many queries are unanswered
   static constexpr size_t max_queued_bytes = 1 << 20;  // a client that does not read its answers is dropped
+  static constexpr size_t max_query_size = 4096;       // as for UDP: a larger query frame closes the connection
 
   tcp_client(worker& w, boost::asio::ip::tcp::socket sock);
 
@@ -37,6 +38,9 @@ public:
   }
   /// Queues one answer (framed here). Safe after close: then it is dropped.
   void send(const uint8_t* msg, size_t size);
+  /// One of this client's queries was dropped without an answer (counted by the worker): it no longer counts as
+  /// in flight.
+  void dropped();
 
 private:
   void read_length();

@@ -243,6 +243,8 @@ void worker::flush() {
   for (uint64_t tag : failed)
     send_failed(tag);
   failed_sends_ = std::move(failed);
+  if (!failed_sends_.empty())
+    schedule_flush();  // retries and SERVFAILs those failures produced
 }
 
 void worker::schedule_flush() {

@@ -132,6 +132,7 @@ private:
   void fail_attempt(uint32_t slot, bool timed_out);
   void finish(uint32_t slot, uint8_t* msg, size_t size, size_t cap, const dns::response_info& r);
   bool accept_answer(pending& p, const uint8_t* msg, size_t size, bool tcp);
+  bool answers_question(const pending& p, const uint8_t* msg, size_t size) const;
   void wait_link(uint32_t slot);
   /// Ends a UDP wait: the key, the deadline list, and the socket's count (closing a drained retired socket).
   void stop_waiting(uint32_t slot);

@@ -30,6 +30,13 @@ upstream_counters& worker::counters_for(const upstream& u) {
   return c;
 }
 
+bool worker::answers_question(const pending& p, const uint8_t* msg, size_t size) const {
+  dns::wire_name name;
+  uint16_t qtype = 0, qclass = 0;
+  return dns::get16(msg + 4) == 1 && dns::read_question(msg, size, name, qtype, qclass) != 0 && name == p.q.qname
+         && qtype == p.q.qtype && qclass == p.q.qclass;
+}
+
 bool worker::accept_answer(pending& p, const uint8_t* msg, size_t size, bool tcp) {
   uint16_t flags = dns::flags_of(msg);
   bool want_ttls = cache_->capacity() != 0 && p.client.kind != client_ref::probe && cacheable_rcode(flags);
@@ -67,10 +74,28 @@ void worker::on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_st
     count_drop(drop_reason::answer_wrong_source);
     return;  // the query stays pending: a forged answer must not cancel the real one
   }
+  auto& counters = counters_for(*p.up);
+  uint16_t early_flags = dns::flags_of(msg);
+  if ((early_flags & dns::flag_qr) && !answers_question(p, msg, size)) {
+    // Right address, port and ID but no usable question: a question-less FORMERR/NOTIMP/REFUSED/SERVFAIL from a
+    // resolver that rejected the query. Fail over now instead of waiting out the timeout.
+    if (dns::get16(msg + 4) == 0 && dns::rcode_of(early_flags) != 0) {
+      ++counters.bad_answers;
+      fail_attempt(s, false);
+      return;
+    }
+  }
+  if ((early_flags & dns::flag_qr) && (early_flags & dns::flag_tc) && answers_question(p, msg, size)) {
+    // A truncated answer may be cut anywhere after the question: only the header and question are checked.
+    stop_waiting(s);
+    ++counters.answered;
+    ++counters.tcp_fallbacks;
+    start_tcp_fallback(s);
+    return;
+  }
   if (!accept_answer(p, msg, size, false))
     return;
   stop_waiting(s);
-  auto& counters = counters_for(*p.up);
   auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - p.sent_at).count();
   ++counters.answered;
   counters.rtt_sum_us += static_cast<uint64_t>(rtt);
@@ -86,11 +111,6 @@ void worker::on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_st
       done(id, true, static_cast<uint64_t>(rtt));
     return;
   }
-  if (flags & dns::flag_tc) {
-    ++counters.tcp_fallbacks;
-    start_tcp_fallback(s);
-    return;
-  }
   finish(s, msg, size, answer_batch_.slot_size(), resp_);
 }
 
@@ -98,7 +118,7 @@ void worker::finish(uint32_t s, uint8_t* msg, size_t size, size_t cap, const dns
   pending& p = slots_[s];
   if (cache_->capacity() != 0)
     cache_->insert(dns_cache::key{p.q.qname, p.q.qtype, p.q.qclass, (p.q.edns_flags & dns::edns_do) != 0,
-                                  (p.q.flags & dns::flag_cd) != 0},
+                                  (p.q.flags & dns::flag_cd) != 0, static_cast<uint32_t>(p.table->generation())},
                    msg, size, r, now_ms());
   dns::set_id(msg, p.client_id);
   if (!p.client_had_edns)

@@ -1,4 +1,5 @@
 // The per-query path of a worker: client query -> cache or upstream attempt -> validated answer -> client.
+#include <algorithm>
 #include <cstring>
 
 #include <boost/asio/post.hpp>
@@ -14,9 +15,9 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-dns_cache::key cache_key(const dns::query_info& q) {
+dns_cache::key cache_key(const dns::query_info& q, const routing_table& table) {
   return dns_cache::key{q.qname, q.qtype, q.qclass, (q.edns_flags & dns::edns_do) != 0,
-                        (q.flags & dns::flag_cd) != 0};
+                        (q.flags & dns::flag_cd) != 0, static_cast<uint32_t>(table.generation())};
 }
 
 /// Fits an answer to a UDP client's buffer: header and question with TC set (and an OPT if it sent one).
@@ -43,6 +44,8 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   uint16_t flags = dns::flags_of(msg);
   if (flags & dns::flag_qr) {
     count_drop(drop_reason::not_a_query);
+    if (client.kind == client_ref::tcp && client.conn)
+      client.conn->dropped();
     return;
   }
   dns::query_info q;
@@ -65,12 +68,13 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   }
   if (cache_->capacity() != 0) {
     uint8_t* out = scratch_.data();
-    size_t n = cache_->lookup(cache_key(q), q.id, now_ms(), out, scratch_.size() - 64);
+    size_t n = cache_->lookup(cache_key(q, *table_), q.id, now_ms(), out, scratch_.size() - 64);
     if (n != 0 && n >= q.question_end) {
       ++stats_.cache_hits;
       std::memcpy(out + dns::header_size, msg + dns::header_size, q.question_end - dns::header_size);  // client's case
       if (q.has_edns)
-        n = dns::append_opt(out, n, scratch_.size(), dns::own_udp_size, (q.edns_flags & dns::edns_do) != 0);
+        n = dns::append_opt(out, n, std::min<size_t>(scratch_.size(), dns::max_message), dns::own_udp_size,
+                            (q.edns_flags & dns::edns_do) != 0);
       if (n != 0) {
         if (client.kind == client_ref::udp)
           n = fit_udp(out, n, q.question_end, q);
