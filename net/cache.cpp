@@ -28,6 +28,9 @@ struct entry {
   uint8_t* bytes() {
     return reinterpret_cast<uint8_t*>(this + 1);
   }
+  size_t footprint() const {
+    return sizeof(entry) + size + 2u * ttl_count;
+  }
   uint16_t ttl_offset(size_t i) {
     uint16_t v;
     std::memcpy(&v, bytes() + size + 2 * i, 2);
@@ -69,7 +72,7 @@ bool matches(entry* e, const dns_cache::key& k, uint32_t h) {
 /// intrusive doubly linked recency list through the slots.
 class dns_cache::stripe {
 public:
-  explicit stripe(size_t capacity) : capacity_(capacity) {
+  stripe(size_t capacity, size_t max_bytes) : capacity_(capacity), max_bytes_(max_bytes) {
     size_t n = 16;
     while (n < capacity * 2)
       n <<= 1;
@@ -100,6 +103,7 @@ public:
   void erase_at(size_t pos) {
     uint32_t s = index_[pos];
     unlink(s);
+    bytes_ -= slots_[s]->footprint();
     std::free(slots_[s]);
     slots_[s] = nullptr;
     free_.push_back(s);
@@ -117,11 +121,16 @@ public:
     index_[hole] = none;
   }
 
-  void put(entry* e, const key& k) {
+  /// Takes ownership of `e`; false (and `e` freed) when it alone exceeds the byte budget.
+  bool put(entry* e, const key& k) {
     size_t pos;
     if (find(k, e->hash, pos))
       erase_at(pos);
-    while (count_ >= capacity_ && tail_ != none) {
+    if (e->footprint() > max_bytes_ / 8) {
+      std::free(e);
+      return false;
+    }
+    while ((count_ >= capacity_ || bytes_ + e->footprint() > max_bytes_) && tail_ != none) {
       size_t victim_pos;
       entry* victim = slots_[tail_];
       // Locate the victim's index position through its own question.
@@ -145,6 +154,8 @@ public:
     index_[pos] = s;
     push_front(s);
     ++count_;
+    bytes_ += e->footprint();
+    return true;
   }
 
   uint32_t slot_at(size_t pos) const {
@@ -159,6 +170,7 @@ public:
     std::fill(index_.begin(), index_.end(), none);
     head_ = tail_ = none;
     count_ = 0;
+    bytes_ = 0;
   }
 
   size_t count() const {
@@ -189,6 +201,8 @@ private:
   }
 
   size_t capacity_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   std::vector<uint32_t> index_;
   std::vector<entry*> slots_;
   std::vector<uint32_t> free_;
@@ -201,8 +215,9 @@ dns_cache::dns_cache(limits lim) : lim_(lim) {
   // One exact LRU for ordinary sizes; large caches are split into 16 independently locked LRUs of at least 1024
   // entries each, which makes eviction approximately least-recently-used across the whole cache.
   size_t n = lim_.capacity == 0 ? 0 : (lim_.capacity >= 16 * 1024 ? 16 : 1);
+  size_t budget = lim_.max_bytes != 0 ? lim_.max_bytes : std::max<size_t>(lim_.capacity * 512, 1 << 20);
   for (size_t i = 0; i < n; ++i)
-    stripes_.push_back(std::make_unique<stripe>(lim_.capacity / n + (i < lim_.capacity % n ? 1 : 0)));
+    stripes_.push_back(std::make_unique<stripe>(lim_.capacity / n + (i < lim_.capacity % n ? 1 : 0), budget / n));
 }
 
 dns_cache::~dns_cache() = default;
@@ -291,8 +306,7 @@ bool dns_cache::insert(const key& k, const uint8_t* msg, size_t size, const dns:
   }
   auto& s = *stripes_[(e->hash >> 16) % stripes_.size()];
   std::lock_guard<std::mutex> guard{s.mtx};
-  s.put(e, k);
-  return true;
+  return s.put(e, k);
 }
 
 void dns_cache::clear() {

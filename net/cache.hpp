@@ -33,6 +33,9 @@ public:
     size_t capacity = 10000;
     uint32_t max_ttl = 86400;
     uint32_t negative_max_ttl = 3600;
+    /// Bytes the entries may take in all (0: 512 per entry of capacity, at least 1 MiB), so that a client asking
+    /// for huge answers cannot grow the cache past the size its entry count suggests.
+    size_t max_bytes = 0;
   };
 
   explicit dns_cache(limits lim);

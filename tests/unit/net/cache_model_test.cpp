@@ -90,3 +90,46 @@ INSTANTIATE_TEST_SUITE_P(sizes, cache_model, ::testing::Values(size_t{1}, size_t
 
 } // namespace
 } // namespace roamd::net
+
+namespace roamd::net {
+namespace {
+
+TEST(dns_cache_bytes, the_byte_budget_bounds_the_cache_and_refuses_giant_entries) {
+  dns_cache::limits lim;
+  lim.capacity = 1000;
+  lim.max_bytes = 8192;
+  dns_cache cache{lim};
+  size_t stored = 0;
+  for (int i = 0; i < 500; ++i) {
+    auto msg = test::wire{}
+                 .header(1, 0x8180, 1, 1, 0, 0)
+                 .question("name" + std::to_string(i) + ".test")
+                 .pointer(12)
+                 .rr_fixed(1, dns::class_in, 300, 4)
+                 .raw({192, 0, 2, 1})
+                 .get();
+    dns::response_info r;
+    ASSERT_EQ(dns::parse_response(msg.data(), msg.size(), r, true), dns::parse_error::none);
+    stored += cache.insert(dns_cache::key{r.qname, r.qtype, r.qclass, false, false}, msg.data(), msg.size(), r, 0);
+  }
+  EXPECT_EQ(stored, 500u);
+  // Each entry takes well over 50 bytes, so 8 KiB holds far fewer than the 1000 the count allows.
+  EXPECT_LT(cache.size(), 8192u / 50);
+  EXPECT_GT(cache.size(), 10u);
+
+  // One answer larger than an eighth of the budget is not stored at all.
+  std::vector<uint8_t> big_rdata(1500, 'x');
+  auto big = test::wire{}
+               .header(1, 0x8180, 1, 1, 0, 0)
+               .question("big.test")
+               .pointer(12)
+               .rr_fixed(16, dns::class_in, 300, static_cast<uint16_t>(big_rdata.size()))
+               .raw(big_rdata)
+               .get();
+  dns::response_info r;
+  ASSERT_EQ(dns::parse_response(big.data(), big.size(), r, true), dns::parse_error::none);
+  EXPECT_FALSE(cache.insert(dns_cache::key{r.qname, r.qtype, r.qclass, false, false}, big.data(), big.size(), r, 0));
+}
+
+} // namespace
+} // namespace roamd::net
