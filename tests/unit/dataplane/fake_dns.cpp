@@ -339,29 +339,45 @@ bytes udp_exchange(const std::string& to, const bytes& query, int timeout_ms) {
   return n > 0 ? bytes(buf, buf + n) : bytes{};
 }
 
-std::vector<bytes> tcp_exchange(const std::string& to, const std::vector<bytes>& queries, size_t expect,
-                                int timeout_ms) {
-  std::vector<bytes> out;
+int tcp_connect(const std::string& to) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  set_timeout(fd, timeout_ms);
+  set_timeout(fd, 2000);
   sockaddr_in sa = parse(to);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
     ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void tcp_send(int fd, const bytes& msg) {
+  bytes framed{static_cast<uint8_t>(msg.size() >> 8), static_cast<uint8_t>(msg.size())};
+  framed.insert(framed.end(), msg.begin(), msg.end());
+  ::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL);
+}
+
+bytes tcp_read(int fd) {
+  uint8_t len[2];
+  if (!read_all(fd, len, 2))
+    return {};
+  bytes a((len[0] << 8) | len[1]);
+  if (!read_all(fd, a.data(), a.size()))
+    return {};
+  return a;
+}
+
+std::vector<bytes> tcp_exchange(const std::string& to, const std::vector<bytes>& queries, size_t expect,
+                                int timeout_ms) {
+  std::vector<bytes> out;
+  int fd = tcp_connect(to);
+  if (fd < 0)
     return out;
-  }
-  bytes all;
-  for (const auto& q : queries) {
-    all.push_back(static_cast<uint8_t>(q.size() >> 8));
-    all.push_back(static_cast<uint8_t>(q.size()));
-    all.insert(all.end(), q.begin(), q.end());
-  }
-  ::send(fd, all.data(), all.size(), MSG_NOSIGNAL);
+  set_timeout(fd, timeout_ms);
+  for (const auto& q : queries)
+    tcp_send(fd, q);
   for (size_t i = 0; i < expect; ++i) {
-    uint8_t len[2];
-    if (!read_all(fd, len, 2))
-      break;
-    bytes a((len[0] << 8) | len[1]);
-    if (!read_all(fd, a.data(), a.size()))
+    bytes a = tcp_read(fd);
+    if (a.empty())
       break;
     out.push_back(std::move(a));
   }

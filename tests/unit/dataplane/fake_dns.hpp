@@ -103,6 +103,13 @@ bytes udp_exchange(const std::string& to, const bytes& query, int timeout_ms = 3
 std::vector<bytes> tcp_exchange(const std::string& to, const std::vector<bytes>& queries, size_t expect,
                                 int timeout_ms = 3000);
 
+/// A blocking TCP connection to `to` with a 2 s receive timeout; -1 on failure.
+int tcp_connect(const std::string& to);
+/// Sends one length-prefixed message.
+void tcp_send(int fd, const bytes& msg);
+/// Reads one length-prefixed message (empty on timeout, close or error).
+bytes tcp_read(int fd);
+
 /// Waits (bounded) until `pred` holds, re-checking whenever `notify` is signalled.
 class waiter {
 public:

@@ -55,42 +55,6 @@ struct rig {
   }
 };
 
-int tcp_connect(const std::string& to) {
-  auto ep = *net::parse_endpoint(to);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(ep.data()), static_cast<socklen_t>(ep.size())) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-void tcp_send(int fd, const bytes& q) {
-  bytes f{static_cast<uint8_t>(q.size() >> 8), static_cast<uint8_t>(q.size())};
-  f.insert(f.end(), q.begin(), q.end());
-  ::send(fd, f.data(), f.size(), MSG_NOSIGNAL);
-}
-bool read_n(int fd, uint8_t* p, size_t n) {
-  while (n > 0) {
-    ssize_t r = ::recv(fd, p, n, 0);
-    if (r <= 0)
-      return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-bytes tcp_read(int fd) {
-  uint8_t len[2];
-  if (!read_n(fd, len, 2))
-    return {};
-  bytes a((len[0] << 8) | len[1]);
-  if (!read_n(fd, a.data(), a.size()))
-    return {};
-  return a;
-}
-
 // every attempt fails in sendmmsg -> give_up() runs inside flush() after the listeners were flushed; the
 // SERVFAIL is queued but nothing schedules another flush.
 TEST(dataplane_robustness, servfail_after_send_errors_is_delivered) {
