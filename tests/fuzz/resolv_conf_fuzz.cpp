@@ -1,0 +1,41 @@
+// libFuzzer target for the resolv.conf parser and owner detection: any bytes, no crash, and invariants that hold
+// for every input (settings never contain empty tokens; search domains are lower case without a trailing dot).
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "os/resolv_conf.hpp"
+
+namespace {
+
+void check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "resolv_conf_fuzz: invariant violated: %s\n", what);
+    std::abort();
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto s = roamd::os::parse_resolv_conf(text);
+  for (const auto& ns : s.nameservers)
+    check(!ns.empty() && ns.find_first_of(" \t\n#;") == std::string::npos, "nameserver token");
+  for (const auto& d : s.search) {
+    check(d.empty() || d.back() != '.', "search domain keeps a trailing dot");
+    for (char c : d)
+      check(!(c >= 'A' && c <= 'Z'), "search domain not lower case");
+  }
+  for (const auto& o : s.options)
+    check(!o.empty(), "empty option");
+  // The same text as facts of a regular file and of a symlink: detection must be total.
+  roamd::os::resolv_file_facts f;
+  f.first_line = std::string(text.substr(0, text.find('\n')));
+  (void)roamd::os::to_string(roamd::os::detect_owner(f));
+  f.is_symlink = true;
+  f.link_target = f.first_line;
+  (void)roamd::os::to_string(roamd::os::detect_owner(f));
+  return 0;
+}
