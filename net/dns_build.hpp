@@ -42,11 +42,25 @@ size_t append_opt(uint8_t* msg, size_t size, size_t cap, uint16_t udp_size, bool
 /// Returns the new size (question_end).
 size_t truncate_to_question(uint8_t* msg, size_t question_end);
 
+/// Fits an answer to a UDP client of query `q`: unchanged when it fits client_udp_limit(q), else cut to header and
+/// question (ending at `question_end`) with TC set, plus an OPT when the client sent one. The buffer must hold the
+/// original message (the cut one with its OPT is always shorter). Returns the new size.
+size_t fit_to_udp_client(uint8_t* msg, size_t size, size_t question_end, const query_info& q);
+
 /// The largest UDP answer a client can take: 512 without EDNS, else its advertised size (at least 512).
 inline size_t client_udp_limit(const query_info& q) {
   if (!q.has_edns)
     return max_udp_classic;
   return q.edns_udp_size < max_udp_classic ? max_udp_classic : q.edns_udp_size;
+}
+
+inline size_t fit_to_udp_client(uint8_t* msg, size_t size, size_t question_end, const query_info& q) {
+  if (size <= client_udp_limit(q))
+    return size;
+  size = truncate_to_question(msg, question_end);
+  if (q.has_edns)
+    size = append_opt(msg, size, size + 11, own_udp_size, (q.edns_flags & edns_do) != 0);
+  return size;
 }
 
 } // namespace roamd::net::dns

@@ -84,7 +84,6 @@ private:
     bool busy = false;
     client_ref client;
     uint16_t client_id = 0;
-    bool client_had_edns = false;
     dns::query_info q;
     std::vector<uint8_t> wire;  // the query as sent upstream (our ID patched in per attempt)
     std::shared_ptr<const routing_table> table;
@@ -130,7 +129,11 @@ private:
   void free_slot(uint32_t slot);
   void send_attempt(uint32_t slot);
   void fail_attempt(uint32_t slot, bool timed_out);
-  void finish(uint32_t slot, uint8_t* msg, size_t size, size_t cap, const dns::response_info& r);
+  void finish(uint32_t slot, uint8_t* msg, size_t size, const dns::response_info& r);
+  /// Ends a probe: frees its slot, then reports to whoever asked.
+  void complete_probe(uint32_t slot, bool ok, uint64_t rtt_us);
+  /// The cache key of a query resolved under `table`.
+  static dns_cache::key cache_key(const dns::query_info& q, const routing_table& table);
   bool accept_answer(pending& p, const uint8_t* msg, size_t size, bool tcp);
   bool answers_question(const pending& p, const uint8_t* msg, size_t size) const;
   void wait_link(uint32_t slot);

@@ -75,17 +75,16 @@ void worker::on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_st
     return;  // the query stays pending: a forged answer must not cancel the real one
   }
   auto& counters = counters_for(*p.up);
-  uint16_t early_flags = dns::flags_of(msg);
-  if ((early_flags & dns::flag_qr) && !answers_question(p, msg, size)) {
-    // Right address, port and ID but no usable question: a question-less FORMERR/NOTIMP/REFUSED/SERVFAIL from a
-    // resolver that rejected the query. Fail over now instead of waiting out the timeout.
-    if (dns::get16(msg + 4) == 0 && dns::rcode_of(early_flags) != 0) {
-      ++counters.bad_answers;
-      fail_attempt(s, false);
-      return;
-    }
+  uint16_t flags = dns::flags_of(msg);
+  bool same_question = (flags & dns::flag_qr) && answers_question(p, msg, size);
+  if ((flags & dns::flag_qr) && !same_question && dns::get16(msg + 4) == 0 && dns::rcode_of(flags) != 0) {
+    // Right address, port and ID but no question: a FORMERR/NOTIMP/REFUSED/SERVFAIL from a resolver that
+    // rejected the query. Fail over now instead of waiting out the timeout.
+    ++counters.bad_answers;
+    fail_attempt(s, false);
+    return;
   }
-  if ((early_flags & dns::flag_qr) && (early_flags & dns::flag_tc) && answers_question(p, msg, size)) {
+  if (same_question && (flags & dns::flag_tc)) {
     // A truncated answer may be cut anywhere after the question: only the header and question are checked.
     stop_waiting(s);
     ++counters.answered;
@@ -100,34 +99,24 @@ void worker::on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_st
   ++counters.answered;
   counters.rtt_sum_us += static_cast<uint64_t>(rtt);
   ++counters.rtt_count;
-  uint16_t flags = dns::flags_of(msg);
   if (dns::rcode_of(flags) == static_cast<uint8_t>(dns::rcode::servfail))
     ++counters.servfail;
   if (p.client.kind == client_ref::probe) {
-    auto done = std::move(p.on_probe);
-    uint32_t id = p.up->id;
-    free_slot(s);
-    if (done)
-      done(id, true, static_cast<uint64_t>(rtt));
+    complete_probe(s, true, static_cast<uint64_t>(rtt));
     return;
   }
-  finish(s, msg, size, answer_batch_.slot_size(), resp_);
+  finish(s, msg, size, resp_);
 }
 
-void worker::finish(uint32_t s, uint8_t* msg, size_t size, size_t cap, const dns::response_info& r) {
+void worker::finish(uint32_t s, uint8_t* msg, size_t size, const dns::response_info& r) {
   pending& p = slots_[s];
   if (cache_->capacity() != 0)
-    cache_->insert(dns_cache::key{p.q.qname, p.q.qtype, p.q.qclass, (p.q.edns_flags & dns::edns_do) != 0,
-                                  (p.q.flags & dns::flag_cd) != 0, static_cast<uint32_t>(p.table->generation())},
-                   msg, size, r, now_ms());
+    cache_->insert(cache_key(p.q, *p.table), msg, size, r, now_ms());
   dns::set_id(msg, p.client_id);
-  if (!p.client_had_edns)
+  if (!p.q.has_edns)
     size = dns::strip_trailing_opt(msg, size, r);
-  if (p.client.kind == client_ref::udp && size > dns::client_udp_limit(p.q)) {
-    size = dns::truncate_to_question(msg, r.question_end);
-    if (p.client_had_edns && size + 11 <= cap)
-      size = dns::append_opt(msg, size, cap, dns::own_udp_size, (p.q.edns_flags & dns::edns_do) != 0);
-  }
+  if (p.client.kind == client_ref::udp)
+    size = dns::fit_to_udp_client(msg, size, r.question_end, p.q);
   reply(p.client, msg, size);
   ++stats_.answers;
   free_slot(s);
@@ -154,10 +143,17 @@ void worker::on_tcp_answer(uint32_t s, uint32_t gen, bool ok, std::vector<uint8_
     schedule_flush();
     return;
   }
-  size_t size = answer.size();
-  answer.resize(size + 64);
-  finish(s, answer.data(), size, answer.size(), resp_);
+  finish(s, answer.data(), answer.size(), resp_);
   schedule_flush();
+}
+
+void worker::complete_probe(uint32_t s, bool ok, uint64_t rtt_us) {
+  pending& p = slots_[s];
+  auto done = std::move(p.on_probe);
+  uint32_t id = p.up ? p.up->id : 0;
+  free_slot(s);
+  if (done)
+    done(id, ok, rtt_us);
 }
 
 void worker::post_probe(uint32_t upstream_id, dataplane::probe_callback done) {

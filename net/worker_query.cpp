@@ -15,22 +15,12 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-dns_cache::key cache_key(const dns::query_info& q, const routing_table& table) {
+} // namespace
+
+dns_cache::key worker::cache_key(const dns::query_info& q, const routing_table& table) {
   return dns_cache::key{q.qname, q.qtype, q.qclass, (q.edns_flags & dns::edns_do) != 0,
                         (q.flags & dns::flag_cd) != 0, static_cast<uint32_t>(table.generation())};
 }
-
-/// Fits an answer to a UDP client's buffer: header and question with TC set (and an OPT if it sent one).
-size_t fit_udp(uint8_t* msg, size_t size, size_t question_end, const dns::query_info& q) {
-  if (size <= dns::client_udp_limit(q))
-    return size;
-  size = dns::truncate_to_question(msg, question_end);
-  if (q.has_edns)
-    size = dns::append_opt(msg, size, size + 11, dns::own_udp_size, (q.edns_flags & dns::edns_do) != 0);
-  return size;
-}
-
-} // namespace
 
 void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   if (client.kind == client_ref::tcp)
@@ -77,7 +67,7 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
                             (q.edns_flags & dns::edns_do) != 0);
       if (n != 0) {
         if (client.kind == client_ref::udp)
-          n = fit_udp(out, n, q.question_end, q);
+          n = dns::fit_to_udp_client(out, n, q.question_end, q);
         reply(client, out, n);
         ++stats_.answers;
         return;
@@ -99,7 +89,6 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   pending& p = slots_[s];
   p.client = std::move(client);
   p.client_id = q.id;
-  p.client_had_edns = q.has_edns;
   p.q = q;
   p.table = table_;
   p.rt = &rt;
@@ -253,11 +242,7 @@ void worker::fail_attempt(uint32_t s, bool timed_out) {
     ++counters_for(*p.up).timeouts;
   stop_waiting(s);
   if (p.client.kind == client_ref::probe) {
-    auto done = std::move(p.on_probe);
-    uint32_t id = p.up ? p.up->id : 0;
-    free_slot(s);
-    if (done)
-      done(id, false, 0);
+    complete_probe(s, false, 0);
     return;
   }
   if (++p.attempt >= opts_.attempts) {
