@@ -5,10 +5,7 @@
 lab_init "$@"
 
 start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
-start_roamd <<EOF2
-[cloud]
-resolvers = ["$CLOUD_IP:53"]
-device_id = "$DEVICE_ID"
+start_cloud_roamd <<EOF2
 
 [tcp]
 max_connections = 8

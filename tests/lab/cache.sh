@@ -9,10 +9,7 @@ start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
 # cache_roamd SIZE MAX_TTL: (re)start roamd with that cache.
 cache_roamd() {
   lab_stop roamd
-  start_roamd <<EOF2
-[cloud]
-resolvers = ["$CLOUD_IP:53"]
-device_id = "$DEVICE_ID"
+  start_cloud_roamd <<EOF2
 
 [upstream]
 timeout_ms = 300

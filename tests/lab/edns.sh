@@ -5,11 +5,7 @@
 lab_init "$@"
 
 start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
-start_roamd <<EOF2
-[cloud]
-resolvers = ["$CLOUD_IP:53"]
-device_id = "$DEVICE_ID"
-EOF2
+start_cloud_roamd </dev/null
 
 section "DO bit"
 ask_at "$CLOUD_IP" +dnssec control.example

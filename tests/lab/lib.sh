@@ -206,18 +206,27 @@ start_roamd() {
   fi
 }
 
+# start_cloud_roamd: roamd sending everything to the cloud upstream with the device identity. Extra TOML on stdin
+# ([[internal]] entries, other sections) is appended.
+start_cloud_roamd() {
+  local extra=""
+  [ -t 0 ] || extra=$(cat)
+  start_roamd <<EOF2
+[cloud]
+resolvers = ["$CLOUD_IP:53"]
+device_id = "$DEVICE_ID"
+$extra
+EOF2
+}
+
 # start_split_lab: the cloud and corp upstreams, then roamd sending corp.test to corp and everything else to the
-# cloud with the device identity. Extra TOML on stdin (more [[internal]] entries, other sections) is appended.
+# cloud (start_cloud_roamd). Extra TOML on stdin is appended.
 start_split_lab() {
   local extra=""
   [ -t 0 ] || extra=$(cat)
   start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
   start_upstream corp "$CORP_IP" "$CORP_PROFILE"
-  start_roamd <<EOF2
-[cloud]
-resolvers = ["$CLOUD_IP:53"]
-device_id = "$DEVICE_ID"
-
+  start_cloud_roamd <<EOF2
 [[internal]]
 domain = "corp.test"
 resolvers = ["$CORP_IP:53"]
