@@ -10,5 +10,10 @@ using routes_atom = caf::atom_constant<caf::atom("routes")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using totals_atom = caf::atom_constant<caf::atom("totals")>;
+using take_atom = caf::atom_constant<caf::atom("take")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using canary_atom = caf::atom_constant<caf::atom("canary")>;
+using adapters_atom = caf::atom_constant<caf::atom("adapters")>;
 
 } // namespace roamd::actors

@@ -3,17 +3,70 @@
 #include <caf/event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/egress.hpp"
 #include "actors/route_compiler.hpp"
 
 namespace roamd::actors {
 
 namespace {
 
-void rebuild(query_router_ptr self) {
+/// One line per route for the log: "corp.example -> 10.0.0.53:53 via tun0 (system)".
+std::string describe(const proto::RoutingSnapshot& snap) {
+  std::string out;
+  for (const auto& r : snap.routes()) {
+    out += "\n  " + (r.domain().empty() ? std::string{"."} : r.domain()) + " ->";
+    for (const auto& x : r.resolvers())
+      out += " " + x;
+    if (!r.interface().empty())
+      out += " bound to " + r.interface();
+    if (!r.egress().empty())
+      out += " via " + r.egress();
+    if (r.fallback_resolvers_size() > 0) {
+      out += ", NXDOMAIN fallback";
+      for (const auto& x : r.fallback_resolvers())
+        out += " " + x;
+    }
+    out += " (" + r.source() + ")";
+  }
+  return out;
+}
+
+/// A learned route whose link is gone or has no carrier is left out: its resolvers cannot be reached through it.
+std::map<std::string, proto::RouteUpdate> live_routes(const query_router_state& st) {
+  auto out = st.learned;
+  if (st.adapters.links_size() == 0)
+    return out;  // no adapter snapshot yet: nothing is known to be gone
+  for (auto& [source, update] : out) {
+    auto* routes = update.mutable_routes();
+    for (int i = routes->size(); i-- > 0;) {
+      const auto& ifname = routes->Get(i).interface();
+      if (ifname.empty())
+        continue;
+      bool alive = false;
+      for (const auto& l : st.adapters.links())
+        alive = alive || (l.name() == ifname && l.up() && l.carrier());
+      if (!alive)
+        routes->DeleteSubrange(i, 1);
+    }
+  }
+  return out;
+}
+
+/// Compiles the next snapshot and hands it to the data plane, unless nothing but the generation would change
+/// (a netlink burst that moves no route must not clear the cache).
+void rebuild(query_router_ptr self, bool force = false) {
   auto& st = self->state;
-  st.current = compile_routes(st.config, st.learned, ++st.generation);
+  auto next = compile_routes(st.config, live_routes(st), st.generation + 1);
+  annotate_egress(next, st.adapters);
+  auto same = next.routes_size() == st.current.routes_size();
+  for (int i = 0; same && i < next.routes_size(); ++i)
+    same = next.routes(i).SerializeAsString() == st.current.routes(i).SerializeAsString();
+  if (same && !force)
+    return;
+  st.current = std::move(next);
+  ++st.generation;
   auto table = to_table(st.current, st.config, *st.registry);
-  spdlog::debug("query_router: routing generation {} with {} routes", st.generation, st.current.routes_size());
+  spdlog::info("query_router: routing generation {}:{}", st.generation, describe(st.current));
   if (st.publish)
     st.publish(std::move(table));
 }
@@ -25,7 +78,7 @@ query_router_actor::behavior_type query_router(query_router_ptr self, proto::Con
   self->state.config = std::move(config);
   self->state.registry = std::move(registry);
   self->state.publish = std::move(publish);
-  rebuild(self);
+  rebuild(self, true);
   return {
     [self](const proto::RouteUpdate& update) {
       auto& learned = self->state.learned;
@@ -33,6 +86,10 @@ query_router_actor::behavior_type query_router(query_router_ptr self, proto::Con
         learned.erase(update.source());
       else
         learned[update.source()] = update;
+      rebuild(self);
+    },
+    [self](const proto::AdapterSnapshot& snap) {
+      self->state.adapters = snap;
       rebuild(self);
     },
     [self](caf::get_atom, routes_atom) -> proto::RoutingSnapshot { return self->state.current; },

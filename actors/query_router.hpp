@@ -24,6 +24,7 @@ namespace roamd::actors {
 /// learned from adapters, VPNs and the cloud, and hands the data plane a new immutable snapshot on every change.
 using query_router_actor = caf::typed_actor<
   caf::reacts_to<proto::RouteUpdate>,                                        // replace one source's routes
+  caf::reacts_to<proto::AdapterSnapshot>,                                    // links, addresses, kernel routes
   caf::replies_to<caf::get_atom, routes_atom>::with<proto::RoutingSnapshot>  // the snapshot in force
   >;
 
@@ -35,6 +36,7 @@ struct query_router_state {
   std::shared_ptr<net::upstream_registry> registry;
   publish_fn publish;
   std::map<std::string, proto::RouteUpdate> learned;
+  proto::AdapterSnapshot adapters;
   proto::RoutingSnapshot current;
   uint64_t generation = 0;
 

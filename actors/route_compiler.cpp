@@ -28,6 +28,10 @@ net::route to_net_route(const proto::Route& r, net::upstream_registry& registry)
   for (const auto& text : r.resolvers())
     if (auto ep = net::parse_endpoint(text))
       out.resolvers.push_back(registry.get(*ep, r.interface()));
+  // The fallback resolvers leave through the route's link too: a VPN route's queries never leak to another link.
+  for (const auto& text : r.fallback_resolvers())
+    if (auto ep = net::parse_endpoint(text))
+      out.fallback.push_back(registry.get(*ep, r.interface()));
   return out;
 }
 
@@ -57,7 +61,13 @@ proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<s
   }
   for (const auto& [source, update] : learned)
     for (const auto& lr : update.routes()) {
-      if (lr.domain().empty() || lr.resolvers_size() == 0 || !seen.insert(lr.domain()).second)
+      if (lr.domain().empty()) {
+        // A learned default route contributes only fallback resolvers (the recorded local DNS) to the cloud route.
+        for (const auto& f : lr.fallback_resolvers())
+          fallback->add_fallback_resolvers(f);
+        continue;
+      }
+      if (lr.resolvers_size() == 0 || !seen.insert(lr.domain()).second)
         continue;
       auto* r = snap.add_routes();
       *r = lr;

@@ -17,6 +17,9 @@ namespace roamd::net {
 struct route {
   std::string domain;  // canonical text (lower case, no trailing dot); "" for the default route
   std::vector<std::shared_ptr<upstream>> resolvers;
+  /// Asked when `resolvers` answer NXDOMAIN (never with the identity option); their NOERROR answer (NODATA too)
+  /// replaces the NXDOMAIN, anything else keeps it. Empty: the NXDOMAIN is final.
+  std::vector<std::shared_ptr<upstream>> fallback;
   bool tag_identity = false;
   std::string source;  // "config", "cloud", "vpn", ... for inspection
 };

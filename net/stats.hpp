@@ -60,6 +60,9 @@ struct worker_stats {
   uint64_t formerr_sent = 0;
   uint64_t notimp_sent = 0;
   uint64_t untagged_cloud = 0;  // cloud queries sent without identity (signed queries)
+  uint64_t local_answers = 0;   // answered by roamd itself (canary names), also counted in `answers`
+  uint64_t fallback_sent = 0;   // NXDOMAIN answers that sent the query on to the route's fallback resolvers
+  uint64_t fallback_used = 0;   // ... of which the client got the fallback's (NOERROR) answer
   std::array<uint64_t, drop_reason_count> drops{};
   std::vector<upstream_counters> upstreams;  // only those with activity
 

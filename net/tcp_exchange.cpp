@@ -1,15 +1,17 @@
 #include "net/tcp_exchange.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
 #include "net/dns_wire.hpp"
+#include "net/link_binding.hpp"
 
 namespace roamd::net {
 
 tcp_exchange::tcp_exchange(boost::asio::io_context& ctx, boost::asio::ip::tcp::endpoint to,
-                           const std::vector<uint8_t>& query, std::chrono::milliseconds timeout)
-    : sock_(ctx), timer_(ctx), to_(to), timeout_(timeout) {
+                           const std::vector<uint8_t>& query, std::chrono::milliseconds timeout, std::string link)
+    : sock_(ctx), timer_(ctx), to_(to), timeout_(timeout), link_(std::move(link)) {
   out_.resize(2 + query.size());
   dns::put16(out_.data(), static_cast<uint16_t>(query.size()));
   std::copy(query.begin(), query.end(), out_.begin() + 2);
@@ -23,6 +25,15 @@ void tcp_exchange::start(callback done) {
     if (!ec)
       self->fail();  // closing the socket aborts whatever operation is outstanding
   });
+  if (!link_.empty()) {
+    boost::system::error_code ec;
+    sock_.open(to_.protocol(), ec);
+    if (ec || bind_to_link(sock_.native_handle(), to_.address().is_v6(), link_, link_index(link_)) != 0) {
+      // Reported from a fresh handler, as every other outcome is.
+      boost::asio::post(sock_.get_executor(), [self] { self->complete(false); });
+      return;
+    }
+  }
   sock_.async_connect(to_, [self](const boost::system::error_code& ec) {
     if (ec)
       return self->complete(false);

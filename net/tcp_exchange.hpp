@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -14,12 +15,13 @@ namespace roamd::net {
 
 /// One query over a fresh TCP connection to an upstream (RFC 7766), used when a UDP answer came back truncated.
 /// The whole exchange (connect, write, read) is bounded by `timeout`; answers are at most 65535 bytes by framing.
+/// With a non-empty `link` the connection is bound to that network link (see bind_to_link).
 class tcp_exchange : public std::enable_shared_from_this<tcp_exchange> {
 public:
   using callback = std::function<void(bool ok, std::vector<uint8_t>& answer)>;
 
   tcp_exchange(boost::asio::io_context& ctx, boost::asio::ip::tcp::endpoint to, const std::vector<uint8_t>& query,
-               std::chrono::milliseconds timeout);
+               std::chrono::milliseconds timeout, std::string link = {});
 
   void start(callback done);
 
@@ -34,6 +36,7 @@ private:
   uint8_t len_[2] = {0, 0};
   std::vector<uint8_t> in_;
   std::chrono::milliseconds timeout_;
+  std::string link_;
   callback done_;
 };
 

@@ -44,7 +44,7 @@ uint8_t* udp_send_queue::push(const sockaddr* to, socklen_t to_len, size_t size,
   return it.bytes.data();
 }
 
-size_t udp_send_queue::flush(int fd, std::vector<uint64_t>* failed_tags) {
+size_t udp_send_queue::flush(int fd, std::vector<udp_send_failure>* failed_tags) {
   constexpr size_t chunk = 64;
   mmsghdr msgs[chunk];
   iovec iov[chunk];
@@ -70,7 +70,7 @@ size_t udp_send_queue::flush(int fd, std::vector<uint64_t>* failed_tags) {
       // The first datagram failed (buffer full, unreachable destination): skip it and go on with the rest.
       ++failed;
       if (failed_tags)
-        failed_tags->push_back(items_[done].tag);
+        failed_tags->push_back(udp_send_failure{items_[done].tag, sent < 0 ? errno : 0});
       done += 1;
     } else {
       done += static_cast<size_t>(sent);

@@ -47,6 +47,12 @@ private:
   std::vector<sockaddr_storage> addrs_;
 };
 
+/// A queued datagram that could not be sent: its tag and the errno of the failed send.
+struct udp_send_failure {
+  uint64_t tag = 0;
+  int error = 0;
+};
+
 /// Datagrams queued for one socket and flushed with sendmmsg(); buffers are reused between flushes.
 class udp_send_queue {
 public:
@@ -59,9 +65,9 @@ public:
   bool empty() const {
     return used_ == 0;
   }
-  /// Sends everything queued; returns the number of datagrams that could not be sent and appends their tags to
-  /// `failed` when given.
-  size_t flush(int fd, std::vector<uint64_t>* failed = nullptr);
+  /// Sends everything queued; returns the number of datagrams that could not be sent and appends their tags and
+  /// errors to `failed` when given.
+  size_t flush(int fd, std::vector<udp_send_failure>* failed = nullptr);
 
 private:
   struct item {

@@ -90,11 +90,15 @@ std::string worker::open(const std::vector<udp::endpoint>& listen) {
       return "cannot listen on TCP " + to_string(ep) + ": " + ec.message();
     listeners_.push_back(std::move(l));
   }
+  for (bool v6 : {false, true}) {
+    sets_.push_back(std::make_unique<source_set>());
+    sets_.back()->v6 = v6;
+  }
   for (uint32_t i = 0; i < opts_.source_ports; ++i)
-    if (!open_source(false))
+    if (!open_source(*sets_[0]))
       return "cannot open an upstream socket: " + std::string(std::strerror(errno));
   for (uint32_t i = 0; i < opts_.source_ports; ++i)
-    if (!open_source(true))
+    if (!open_source(*sets_[1]))
       break;  // no IPv6 on this host: IPv6 upstreams will count send errors
   return {};
 }
@@ -127,7 +131,15 @@ void worker::stop() {
 }
 
 void worker::post_routing(std::shared_ptr<const routing_table> table) {
-  boost::asio::post(ctx_, [this, table = std::move(table)]() mutable { table_ = std::move(table); });
+  boost::asio::post(ctx_, [this, table = std::move(table)]() mutable {
+    table_ = std::move(table);
+    // New routes often follow a link change (a VPN reconnect): links are looked up again before their next use.
+    for (auto& set : sets_)
+      if (!set->interface.empty()) {
+        set->recheck = true;
+        set->retry_at = {};
+      }
+  });
 }
 
 void worker::arm_listener(size_t i) {
@@ -230,20 +242,27 @@ void worker::reply_error(const uint8_t* msg, size_t size, const dns::query_info&
 }
 
 void worker::flush() {
-  failed_sends_.clear();
-  for (auto& s : sources_)
-    if (s && !s->out.empty())
-      s->out.flush(s->sock.native_handle(), &failed_sends_);
+  failures_.clear();
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    auto& s = sources_[i];
+    if (!s || s->out.empty())
+      continue;
+    failed_sends_.clear();
+    s->out.flush(s->sock.native_handle(), &failed_sends_);
+    for (const auto& f : failed_sends_)
+      failures_.emplace_back(f, i);
+  }
   for (auto& l : listeners_)
     if (!l->out.empty())
       stats_.drops[static_cast<size_t>(drop_reason::send_failed)] += l->out.flush(l->udp.native_handle());
   // Upstream queries that could not leave fail their attempt now (the next resolver is tried at once); their
   // replacements are queued and sent by the flush this schedules.
-  auto failed = std::move(failed_sends_);
-  for (uint64_t tag : failed)
-    send_failed(tag);
-  failed_sends_ = std::move(failed);
-  if (!failed_sends_.empty())
+  auto failed = std::move(failures_);
+  for (const auto& [f, sock] : failed)
+    send_failed(f, sock);
+  bool any = !failed.empty();
+  failures_ = std::move(failed);
+  if (any)
     schedule_flush();  // retries and SERVFAILs those failures produced
 }
 

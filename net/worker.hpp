@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "net/canary.hpp"
 #include "net/dataplane.hpp"
 #include "net/dns_codec.hpp"
 #include "net/random.hpp"
@@ -68,12 +70,26 @@ private:
     boost::asio::ip::tcp::acceptor tcp;
     udp_send_queue out;
   };
+  /// The upstream sockets of one address family and one link: "" (not bound: the routing table decides) or an
+  /// interface name, to which every socket of the set is bound (SO_BINDTODEVICE or IP(V6)_UNICAST_IF). The two
+  /// unbound sets are opened with the worker; a bound set is filled on first use, closed when unused for a
+  /// rotation period, and rebuilt when its link is recreated (a new ifindex, or a send failing with ENODEV/ENXIO).
+  struct source_set {
+    std::string interface;
+    bool v6 = false;
+    unsigned ifindex = 0;        // the interface's index when the active sockets were bound to it
+    std::vector<size_t> active;  // socket indexes, oldest first
+    std::chrono::steady_clock::time_point last_used{};
+    std::chrono::steady_clock::time_point retry_at{};  // after a failure to open sockets: not before then
+    bool recheck = false;        // look up the interface's index again before the next use
+    bool failing = false;        // the failure was logged; success is logged once again
+  };
   /// An upstream socket bound to a kernel-chosen random port. Active sockets take new queries; every
-  /// port_rotation_ms the oldest active one of each family is retired (it keeps receiving until its last waiting
+  /// port_rotation_ms the oldest active one of each set is retired (it keeps receiving until its last waiting
   /// query is answered or given up, then closes) and a fresh one takes its place.
   struct source_socket {
     boost::asio::ip::udp::socket sock;
-    bool v6 = false;
+    source_set* set = nullptr;
     bool retired = false;
     uint32_t gen = 0;      // guards handlers of an earlier socket at the same index
     uint32_t waiting = 0;  // queries sent (or queued) on it and not yet answered or given up
@@ -92,6 +108,8 @@ private:
     uint32_t key = 0;  // socket index << 16 | DNS ID, while waiting on UDP
     uint8_t attempt = 0;
     bool via_tcp = false;
+    bool fallback = false;  // second phase: the route's fallback resolvers, after an NXDOMAIN from its resolvers
+    std::vector<uint8_t> first_answer;  // that NXDOMAIN, the client's answer unless a fallback says NOERROR
     bool waiting_udp = false;
     std::chrono::steady_clock::time_point sent_at;
     std::chrono::steady_clock::time_point deadline;
@@ -102,12 +120,21 @@ private:
 
   void arm_listener(size_t i);
   void arm_source(size_t i);
-  bool open_source(bool v6);
+  /// Opens one more active socket in `set` (bound to its link, if any); false with errno set on failure.
+  bool open_source(source_set& set);
   void retire_source(size_t i);
   void release_source(size_t i);
+  /// The set an upstream with an interface sends from: resolved once per upstream (the unbound set of its family
+  /// for a loopback address, which is never bound).
+  source_set& bound_set(const upstream& u);
+  /// Makes a set usable before a send (fills a bound set, rebuilds it after a link change); false when it has no
+  /// socket to send from (logged once per failing link).
+  bool prepare_set(source_set& set);
+  /// Retires every active socket of the set (they still take the answers to their queries).
+  void drop_set(source_set& set);
   void arm_rotation();
   void rotate_sources();
-  void send_failed(uint64_t tag);
+  void send_failed(const udp_send_failure& f, size_t sock);
   void arm_accept(size_t i);
   /// At the connection limit: closes the idle client that was active least recently; false if all are busy.
   bool evict_idle_tcp();
@@ -129,7 +156,15 @@ private:
   void free_slot(uint32_t slot);
   void send_attempt(uint32_t slot);
   void fail_attempt(uint32_t slot, bool timed_out);
+  /// A validated final answer (in resp_) for a client query: relayed, or the start of the NXDOMAIN fallback.
+  void deliver(uint32_t slot, uint8_t* msg, size_t size);
+  void start_nxdomain_fallback(uint32_t slot, const uint8_t* msg, size_t size);
+  /// Ends the fallback phase with the first resolvers' NXDOMAIN.
+  void finish_with_first_answer(uint32_t slot);
   void finish(uint32_t slot, uint8_t* msg, size_t size, const dns::response_info& r);
+  /// Answers a query for a name under the canary suffix itself (see net/canary.hpp).
+  void answer_canary(const uint8_t* msg, size_t size, const dns::query_info& q, canary_match m,
+                     std::string_view label, const client_ref& c);
   /// Ends a probe: frees its slot, then reports to whoever asked.
   void complete_probe(uint32_t slot, bool ok, uint64_t rtt_us);
   /// The cache key of a query resolved under `table`.
@@ -158,9 +193,11 @@ private:
   std::vector<std::unique_ptr<listener>> listeners_;
   std::vector<std::unique_ptr<source_socket>> sources_;  // by index; null where free
   std::vector<size_t> free_sources_;
-  std::vector<size_t> active_v4_, active_v6_;  // oldest first
+  std::vector<std::unique_ptr<source_set>> sets_;  // [0] unbound IPv4, [1] unbound IPv6, then bound sets
+  std::vector<source_set*> set_of_upstream_;       // by upstream id, for upstreams with an interface
   uint32_t source_gen_ = 0;
-  std::vector<uint64_t> failed_sends_;
+  std::vector<udp_send_failure> failed_sends_;
+  std::vector<std::pair<udp_send_failure, size_t>> failures_;  // with the socket index, handled after a flush
   udp_receive_batch client_batch_;
   udp_receive_batch answer_batch_;
   std::vector<uint8_t> scratch_;

@@ -105,7 +105,61 @@ void worker::on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_st
     complete_probe(s, true, static_cast<uint64_t>(rtt));
     return;
   }
+  deliver(s, msg, size);
+}
+
+void worker::deliver(uint32_t s, uint8_t* msg, size_t size) {
+  pending& p = slots_[s];
+  auto rc = static_cast<dns::rcode>(dns::rcode_of(dns::flags_of(msg)));
+  if (!p.fallback) {
+    if (rc == dns::rcode::nxdomain && !p.rt->fallback.empty()) {
+      start_nxdomain_fallback(s, msg, size);
+      return;
+    }
+  } else if (rc != dns::rcode::noerror) {
+    finish_with_first_answer(s);  // the fallback does not know the name either (or failed): keep the first answer
+    return;
+  } else {
+    ++stats_.fallback_used;
+  }
   finish(s, msg, size, resp_);
+}
+
+void worker::start_nxdomain_fallback(uint32_t s, const uint8_t* msg, size_t size) {
+  pending& p = slots_[s];
+  p.first_answer.assign(msg, msg + size);
+  if (p.table->identity_for(*p.rt) != nullptr) {
+    // The first query carried the device identity; the local resolvers must not see it. (Untagged routes never
+    // send one: a client's own 0x6942 option was removed from the first query already.)
+    dns::query_info sent;
+    bool tagged = false;
+    size_t n = 0;
+    if (dns::parse_query(p.wire.data(), p.wire.size(), sent) == dns::parse_error::none)
+      n = dns::build_upstream_query(p.wire.data(), p.wire.size(), sent, 0, nullptr, dns::own_udp_size,
+                                    scratch_.data(), scratch_.size(), tagged);
+    if (n == 0) {
+      finish_with_first_answer(s);
+      return;
+    }
+    p.wire.assign(scratch_.data(), scratch_.data() + n);
+  }
+  p.fallback = true;
+  p.attempt = 0;
+  p.up.reset();
+  ++stats_.fallback_sent;
+  send_attempt(s);
+}
+
+void worker::finish_with_first_answer(uint32_t s) {
+  pending& p = slots_[s];
+  auto& a = p.first_answer;
+  bool want_ttls = cache_->capacity() != 0;
+  if (dns::parse_response(a.data(), a.size(), resp_, want_ttls) != dns::parse_error::none) {
+    p.fallback = false;  // not reached (the answer was validated when it arrived); SERVFAIL rather than loop
+    give_up(s);
+    return;
+  }
+  finish(s, a.data(), a.size(), resp_);
 }
 
 void worker::finish(uint32_t s, uint8_t* msg, size_t size, const dns::response_info& r) {
@@ -127,7 +181,9 @@ void worker::start_tcp_fallback(uint32_t s) {
   p.via_tcp = true;
   uint32_t gen = p.gen;
   boost::asio::ip::tcp::endpoint ep{p.up->endpoint.address(), p.up->endpoint.port()};
-  auto ex = std::make_shared<tcp_exchange>(ctx_, ep, p.wire, std::chrono::milliseconds(opts_.timeout_ms * 2));
+  // Bound to the resolver's link like its UDP sockets (never for a loopback address).
+  const std::string& link = p.up->interface.empty() ? p.up->interface : bound_set(*p.up).interface;
+  auto ex = std::make_shared<tcp_exchange>(ctx_, ep, p.wire, std::chrono::milliseconds(opts_.timeout_ms * 2), link);
   ex->start([this, s, gen](bool ok, std::vector<uint8_t>& answer) { on_tcp_answer(s, gen, ok, answer); });
 }
 
@@ -143,7 +199,7 @@ void worker::on_tcp_answer(uint32_t s, uint32_t gen, bool ok, std::vector<uint8_
     schedule_flush();
     return;
   }
-  finish(s, answer.data(), answer.size(), resp_);
+  deliver(s, answer.data(), answer.size());
   schedule_flush();
 }
 
@@ -172,6 +228,7 @@ void worker::post_probe(uint32_t upstream_id, dataplane::probe_callback done) {
     p.rt = nullptr;
     p.attempt = 0;
     p.via_tcp = false;
+    p.fallback = false;
     // ". IN NS", no recursion wanted: any well-formed answer, even REFUSED, proves the resolver is alive.
     static const uint8_t probe_query[] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, dns::type_ns, 0, dns::class_in};
     p.wire.assign(std::begin(probe_query), std::end(probe_query));

@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "net/canary.hpp"
 #include "net/dns_build.hpp"
 #include "net/tcp_client.hpp"
 #include "net/tcp_exchange.hpp"
@@ -52,6 +53,14 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
     reply_error(msg, size, q, true, dns::ext_rcode_badvers, client);
     return;
   }
+  if (may_be_canary(q.qname) && q.qclass == dns::class_in) {  // before cache and routes: answered here, always
+    std::string_view label;
+    canary_match m = match_canary(q.qname, label);
+    if (m != canary_match::none) {
+      answer_canary(msg, size, q, m, label, client);
+      return;
+    }
+  }
   if (!table_) {
     reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
     return;
@@ -95,6 +104,7 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   p.up.reset();
   p.attempt = 0;
   p.via_tcp = false;
+  p.fallback = false;
   const dns::identity_option* identity = table_->identity_for(rt);
   p.wire.resize(size + 64);
   bool tagged = false;
@@ -109,6 +119,19 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   if (identity && !tagged)
     ++stats_.untagged_cloud;
   send_attempt(s);
+}
+
+void worker::answer_canary(const uint8_t* msg, size_t size, const dns::query_info& q, canary_match m,
+                           std::string_view label, const client_ref& c) {
+  uint8_t buf[dns::header_size + dns::max_name_wire + 4 + 16 + 11];
+  size_t n = build_canary_reply(msg, size, q, m, label, buf, sizeof(buf));
+  if (n == 0) {  // not reached: the buffer holds the largest question, a record and an OPT
+    reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), c);
+    return;
+  }
+  ++stats_.local_answers;
+  ++stats_.answers;
+  reply(c, buf, n);
 }
 
 uint32_t worker::alloc_slot() {
@@ -134,6 +157,10 @@ void worker::free_slot(uint32_t s) {
   p.table.reset();
   p.rt = nullptr;
   p.up.reset();
+  p.fallback = false;
+  p.first_answer.clear();
+  if (p.first_answer.capacity() > 4096)
+    std::vector<uint8_t>().swap(p.first_answer);  // a large (TCP) answer is not kept around in every slot
   p.on_probe = nullptr;
   --busy_;
   free_.push_back(s);
@@ -185,7 +212,7 @@ void worker::send_attempt(uint32_t s) {
   pending& p = slots_[s];
   if (p.client.kind != client_ref::probe) {
     // Resolvers marked up first, in configured order, then the ones marked down: never refuse to try.
-    const auto& rs = p.rt->resolvers;
+    const auto& rs = p.fallback ? p.rt->fallback : p.rt->resolvers;
     const upstream* order[16];
     size_t n = 0;
     for (int pass = 0; pass < 2; ++pass)
@@ -198,12 +225,13 @@ void worker::send_attempt(uint32_t s) {
         p.up = r;
   }
   auto& counters = counters_for(*p.up);
-  const auto& active = p.up->endpoint.address().is_v6() ? active_v6_ : active_v4_;
-  if (active.empty()) {
+  source_set& set = p.up->interface.empty() ? *sets_[p.up->endpoint.address().is_v6() ? 1 : 0] : bound_set(*p.up);
+  if ((set.active.empty() || set.recheck) && !prepare_set(set)) {
     ++counters.send_errors;
     fail_attempt(s, false);
     return;
   }
+  const auto& active = set.active;
   size_t sock = 0;
   uint16_t id = 0;
   uint32_t key = 0;
@@ -231,6 +259,7 @@ void worker::send_attempt(uint32_t s) {
   ++counters.sent;
   p.key = key;
   p.sent_at = steady::now();
+  set.last_used = p.sent_at;
   p.deadline = p.sent_at + std::chrono::milliseconds(opts_.timeout_ms);
   wait_link(s);
   arm_timeouts();
@@ -254,6 +283,10 @@ void worker::fail_attempt(uint32_t s, bool timed_out) {
 
 void worker::give_up(uint32_t s) {
   pending& p = slots_[s];
+  if (p.fallback) {
+    finish_with_first_answer(s);  // no fallback resolver answered: the client gets the NXDOMAIN it had
+    return;
+  }
   dns::set_id(p.wire.data(), p.client_id);
   reply_error(p.wire.data(), p.wire.size(), p.q, true, static_cast<uint16_t>(dns::rcode::servfail), p.client);
   free_slot(s);

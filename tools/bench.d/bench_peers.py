@@ -134,6 +134,8 @@ device_id = "0123456789abcdef"
 [[internal]]
 domain = "corp.test"
 resolvers = ["{CORP}:53"]
+[system]
+mode = "none"   # the benchmark measures the proxy; the system's resolver settings are never touched
 [daemon]
 workers = 1
 """

@@ -60,7 +60,11 @@ proto::Config defaults() {
   auto* tcp = config.mutable_tcp();
   tcp->set_max_connections(256);
   tcp->set_idle_timeout_ms(10'000);
-  config.mutable_system()->set_mode("none");
+  auto* system = config.mutable_system();
+  system->set_mode("auto");
+  system->set_resolv_conf("/etc/resolv.conf");
+  system->set_state_dir("/var/lib/roamd");
+  system->set_canary_timeout_ms(5'000);
   config.mutable_daemon()->set_workers(1);
   config.mutable_daemon()->set_log_level("info");
   return config;

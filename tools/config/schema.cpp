@@ -26,6 +26,9 @@ constexpr suggestion known_keys[] = {
   {"tcp", "max_connections"},
   {"tcp", "idle_timeout_ms"},
   {"system", "mode"},
+  {"system", "resolv_conf"},
+  {"system", "state_dir"},
+  {"system", "canary_timeout_ms"},
   {"daemon", "workers"},
   {"daemon", "log_level"},
 };

@@ -179,18 +179,54 @@ void read_tcp(toml_reader& r, const toml::table& t, proto::Config::Tcp& out) {
     out.set_idle_timeout_ms(static_cast<uint32_t>(*v));
 }
 
-void read_system(toml_reader& r, const toml::table& t, proto::Config::System& out) {
+/// An absolute path without NUL bytes or "." / ".." components (the takeover must not be steered elsewhere).
+bool good_path(std::string_view p) {
+  if (p.empty() || p.front() != '/' || p.find('\0') != std::string_view::npos)
+    return false;
+  return p.find("/./") == std::string_view::npos && p.find("/../") == std::string_view::npos &&
+         !(p.size() >= 2 && p.substr(p.size() - 2) == "/.") && !(p.size() >= 3 && p.substr(p.size() - 3) == "/..");
+}
+
+/// Whether one listen address is on port 53 (the only port resolv.conf can point at).
+bool has_port53(const proto::Config::Listen& listen) {
+  for (const auto& a : listen.addresses())
+    if (auto ep = net::parse_endpoint(a); ep && ep->port() == 53)
+      return true;
+  return false;
+}
+
+void read_system(toml_reader& r, const toml::table& t, proto::Config::System& out,
+                 const proto::Config::Listen& listen) {
   r.reject_unknown(t, "system", "system");
-  auto mode = r.string(t, "system", "mode");
-  if (!mode)
-    return;
-  if (*mode == "none")
-    out.set_mode(*mode);
-  else if (contains(system_modes, *mode))
-    r.fail(t.get("mode")->source().begin, "system.mode",
-           quote(*mode) + " is not available in this version (only \"none\")");
-  else
-    r.expected(*t.get("mode"), "system.mode", one_of(system_modes));
+  if (auto mode = r.string(t, "system", "mode")) {
+    if (contains(system_modes, *mode))
+      out.set_mode(*mode);
+    else
+      r.expected(*t.get("mode"), "system.mode", one_of(system_modes));
+  }
+  for (auto key : {"resolv_conf", "state_dir"}) {
+    auto path = r.string(t, "system", key);
+    if (!path)
+      continue;
+    if (!good_path(*path)) {
+      r.expected(*t.get(key), join("system", key), "expected an absolute path");
+      continue;
+    }
+    std::string clean = *path;
+    while (clean.size() > 1 && clean.back() == '/')
+      clean.pop_back();
+    if (std::string_view{key} == "resolv_conf")
+      out.set_resolv_conf(clean);
+    else
+      out.set_state_dir(clean);
+  }
+  if (auto v = r.integer(t, "system", "canary_timeout_ms", 100, 60'000))
+    out.set_canary_timeout_ms(static_cast<uint32_t>(*v));
+  // Taking over writes "nameserver ADDRESS" somewhere, and resolv.conf cannot name a port.
+  if (auto* node = t.get("mode"); node && out.mode() != "none" && !out.mode().empty() && !has_port53(listen))
+    r.fail(node->source().begin, "system.mode",
+           quote(out.mode()) + " needs a listen address on port 53 (resolv.conf cannot name a port); add one to "
+           "listen.addresses or set mode = \"none\"");
 }
 
 void read_daemon(toml_reader& r, const toml::table& t, proto::Config::Daemon& out) {
@@ -222,7 +258,7 @@ void read_document(toml_reader& r, const toml::table& root, proto::Config& out) 
   if (auto* t = r.table(root, "", "tcp"))
     read_tcp(r, *t, *out.mutable_tcp());
   if (auto* t = r.table(root, "", "system"))
-    read_system(r, *t, *out.mutable_system());
+    read_system(r, *t, *out.mutable_system(), out.listen());
   if (auto* t = r.table(root, "", "daemon"))
     read_daemon(r, *t, *out.mutable_daemon());
 }

@@ -10,10 +10,16 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/adapter_monitor.hpp"
+#include "actors/dns_enforcer.hpp"
 #include "actors/query_router.hpp"
 #include "actors/upstream_io.hpp"
 #include "net/dataplane.hpp"
 #include "net/endpoint.hpp"
+#include "os/command_runner.hpp"
+#include "os/link_monitor.hpp"
+#include "os/settings_watcher.hpp"
+#include "os/takeover.hpp"
 
 namespace roamd {
 
@@ -34,6 +40,32 @@ net::dataplane_options to_options(const proto::Config& cfg) {
   o.cache.capacity = cfg.cache().size();
   o.cache.max_ttl = cfg.cache().max_ttl();
   o.cache.negative_max_ttl = cfg.cache().negative_max_ttl();
+  return o;
+}
+
+int64_t unix_ms_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// The enforcer's options: the address resolv.conf will name is the first listen address on port 53 (a wildcard
+/// listener is reached through loopback).
+actors::dns_enforcer_options enforcer_options(const proto::Config& cfg, const std::vector<boost::asio::ip::udp::endpoint>& bound) {
+  actors::dns_enforcer_options o;
+  o.mode = cfg.system().mode();
+  o.paths.resolv_conf = cfg.system().resolv_conf();
+  o.state_dir = cfg.system().state_dir();
+  o.canary_timeout = std::chrono::milliseconds(cfg.system().canary_timeout_ms());
+  for (const auto& ep : bound) {
+    o.own_addresses.push_back(net::to_string(ep));
+    if (ep.port() != 53 || !o.listen.empty())
+      continue;
+    auto a = ep.address();
+    if (a.is_unspecified())
+      o.listen = a.is_v4() ? "127.0.0.1" : "::1";
+    else
+      o.listen = a.to_string();
+  }
   return o;
 }
 
@@ -114,13 +146,62 @@ int run_agent(const proto::Config& cfg) {
     spdlog::info("roamd: answering on {} (UDP and TCP); cloud resolvers {}; {} internal domain(s); identity {}",
                  listening, join(cfg.cloud().resolvers()), cfg.internal_size(),
                  cfg.cloud().device_id().empty() ? "off" : "on");
+    // The system is pointed at roamd only once roamd answers (the canary lookup goes through it).
+    auto fs = std::shared_ptr<os::file_system>{os::make_linux_file_system()};
+    auto eopts = enforcer_options(cfg, dp.bound_endpoints());
+    actors::dns_enforcer_deps deps{fs, std::shared_ptr<os::command_runner>{os::make_process_runner(std::chrono::seconds(20))},
+                                   os::system_lookup, unix_ms_now, router};
+    auto canary_timeout = eopts.canary_timeout;
+    auto enforcer = sys.spawn(actors::dns_enforcer, std::move(eopts), std::move(deps));
+    std::shared_ptr<os::settings_watcher> watcher;
+    if (cfg.system().mode() != "none")
+      watcher = os::make_inotify_settings_watcher(fs, std::chrono::seconds(2));
+    auto adapters = sys.spawn(actors::adapter_monitor, std::shared_ptr<os::link_monitor>{os::make_netlink_link_monitor()},
+                              watcher, cfg.system().resolv_conf(), router, enforcer);
+    auto ask_enforcer = [&](auto atom, std::chrono::milliseconds bound) {
+      caf::scoped_actor self{sys};
+      self->request(enforcer, bound, atom)
+        .receive([](const proto::EnforcerStatus&) {},  // the enforcer logs its own outcome
+                 [&](caf::error& e) { spdlog::error("roamd: the DNS enforcer did not answer: {}", sys.render(e)); });
+    };
+    ask_enforcer(actors::take_atom::value, canary_timeout + std::chrono::seconds(30));
     wait_for_stop_signal(signal_ctx, signals);
+    // Give the system its DNS back while roamd still answers, then stop answering.
+    ask_enforcer(actors::restore_atom::value, std::chrono::seconds(30));
+    caf::anon_send_exit(adapters, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(enforcer, caf::exit_reason::user_shutdown);
     dp.stop();
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
     io = nullptr;
   }
   spdlog::info("roamd: stopped");
+  return 0;
+}
+
+int run_restore(const proto::Config& cfg) {
+  auto fs = std::shared_ptr<os::file_system>{os::make_linux_file_system()};
+  auto store = std::make_shared<os::journal_store>(fs, cfg.system().state_dir());
+  auto loaded = store->load();
+  switch (loaded.state) {
+    case os::journal_store::status::absent:
+      spdlog::info("roamd: nothing to restore (no journal at {})", store->path());
+      return 0;
+    case os::journal_store::status::damaged:
+    case os::journal_store::status::unreadable:
+      spdlog::error("roamd: cannot restore: {}; the resolver settings are left as they are", loaded.problem);
+      return 1;
+    case os::journal_store::status::ok:
+      break;
+  }
+  os::takeover_engine engine{fs, std::shared_ptr<os::command_runner>{os::make_process_runner(std::chrono::seconds(20))},
+                             store};
+  auto r = engine.restore(loaded.journal);
+  if (!r.ok) {
+    spdlog::error("roamd: restore failed: {}", r.reason);
+    return 1;
+  }
+  spdlog::info("roamd: restored: {}", r.reason);
   return 0;
 }
 

@@ -27,8 +27,12 @@ int main(int argc, char** argv) {
   CLI::App app{"roamd: a roaming DNS-layer security agent (loopback DNS proxy with split routing and identity)"};
   std::string config_path = default_config;
   bool check_only = false;
+  bool restore = false;
   app.add_option("-c,--config", config_path, "configuration file (TOML)");
   app.add_flag("--check-config", check_only, "validate the configuration, print the result and exit");
+  app.add_flag("--restore", restore,
+               "put back the resolver settings recorded in the takeover journal, then exit (0: restored or nothing "
+               "to restore)");
   app.set_version_flag("--version", "roamd 0.1.0");
   try {
     app.parse(argc, argv);
@@ -53,5 +57,5 @@ int main(int argc, char** argv) {
   setup_logging(cfg.daemon().log_level());
   if (!explicit_path && cfg.source().empty())
     spdlog::info("roamd: no {} found, running with the built-in defaults", default_config);
-  return roamd::run_agent(cfg);
+  return restore ? roamd::run_restore(cfg) : roamd::run_agent(cfg);
 }

@@ -77,4 +77,47 @@ TEST(route_compiler, no_device_id_means_nothing_is_tagged) {
   EXPECT_EQ(t->identity_for(t->lookup(*other)), nullptr);
 }
 
+TEST(route_compiler, fallback_resolvers_become_the_routes_fallback_upstreams) {
+  net::upstream_registry reg;
+  auto cfg = sample_config();
+  proto::RoutingSnapshot snap = actors::compile_routes(cfg, {}, 3);
+  snap.mutable_routes(0)->add_fallback_resolvers("192.168.1.1:53");
+  snap.mutable_routes(0)->add_fallback_resolvers("not an endpoint");  // skipped, like a bad resolver
+  snap.mutable_routes(0)->add_fallback_resolvers("[fd00::1]:5353");
+  auto* vpn = snap.add_routes();
+  vpn->set_domain("vpn.example");
+  vpn->add_resolvers("10.8.0.1:53");
+  vpn->add_fallback_resolvers("10.8.0.2:53");
+  vpn->set_interface("tun0");
+  auto t = actors::to_table(snap, cfg, reg);
+
+  const auto& def = t->lookup(*net::routing_table::to_wire("www.example.com"));
+  ASSERT_EQ(def.fallback.size(), 2u);
+  EXPECT_EQ(def.fallback[0]->name, "192.168.1.1:53");
+  EXPECT_EQ(def.fallback[1]->name, "[fd00::1]:5353");
+  EXPECT_EQ(def.resolvers.size(), 2u) << "the cloud resolvers stay the route's resolvers";
+  EXPECT_TRUE(t->lookup(*net::routing_table::to_wire("a.corp.test")).fallback.empty());
+  const auto& v = t->lookup(*net::routing_table::to_wire("host.vpn.example"));
+  ASSERT_EQ(v.fallback.size(), 1u);
+  EXPECT_EQ(v.fallback[0]->interface, "tun0") << "fallback queries leave through the route's link too";
+  EXPECT_EQ(v.fallback[0]->name, "10.8.0.2:53%tun0");
+  // Shared through the registry like every upstream: the same object in the next snapshot.
+  auto t2 = actors::to_table(snap, cfg, reg);
+  EXPECT_EQ(t2->lookup(*net::routing_table::to_wire("www.example.com")).fallback[0], def.fallback[0]);
+}
+
+TEST(route_compiler, learned_fallback_resolvers_are_kept_in_the_snapshot) {
+  std::map<std::string, proto::RouteUpdate> learned;
+  proto::RouteUpdate vpn;
+  auto* r = vpn.add_routes();
+  r->set_domain("vpn.example");
+  r->add_resolvers("10.8.0.1:53");
+  r->add_fallback_resolvers("10.8.0.2:53");
+  learned["vpn"] = vpn;
+  auto snap = actors::compile_routes(sample_config(), learned, 1);
+  ASSERT_EQ(snap.routes_size(), 3);
+  ASSERT_EQ(snap.routes(2).fallback_resolvers_size(), 1);
+  EXPECT_EQ(snap.routes(2).fallback_resolvers(0), "10.8.0.2:53");
+}
+
 } // namespace

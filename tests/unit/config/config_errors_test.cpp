@@ -136,13 +136,22 @@ TEST(config_error, duplicate_listen_addresses_after_normalization) {
 }
 
 TEST(config_error, system_mode) {
-  auto r = load("[system]\nmode = \"auto\"\n");
+  auto r = load("[listen]\naddresses = [\"127.0.0.1:5353\"]\n[system]\nmode = \"file\"\n");
   EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "roamd.toml:2:8: system.mode: \"auto\" is not available in this version (only \"none\")");
+  EXPECT_EQ(r.error, "roamd.toml:4:8: system.mode: \"file\" needs a listen address on port 53 (resolv.conf cannot "
+                     "name a port); add one to listen.addresses or set mode = \"none\"");
   load_error("[system]\nmode = \"systemd\"\n",
              {"roamd.toml:2:8: system.mode: expected one of none, auto, file, resolvconf, resolved, networkmanager, "
               "got \"systemd\""});
   load_error("[system]\nmode = false\n", {":2:8:", "system.mode: expected a string, got boolean false"});
+}
+
+TEST(config_error, system_paths) {
+  load_error("[system]\nresolv_conf = \"etc/resolv.conf\"\n",
+             {"roamd.toml:2:15: system.resolv_conf: expected an absolute path, got \"etc/resolv.conf\""});
+  load_error("[system]\nstate_dir = \"/var/lib/../../tmp\"\n", {"system.state_dir: expected an absolute path"});
+  load_error("[system]\nstate_dir = \"\"\n", {"system.state_dir: expected an absolute path"});
+  load_error("[system]\ncanary_timeout_ms = 5\n", {"system.canary_timeout_ms"});
 }
 
 TEST(config_error, log_level) {

@@ -36,7 +36,10 @@ TEST(config_defaults, match_the_documented_values) {
   EXPECT_EQ(c.upstream().port_rotation_ms(), 1000u);
   EXPECT_EQ(c.tcp().max_connections(), 256u);
   EXPECT_EQ(c.tcp().idle_timeout_ms(), 10000u);
-  EXPECT_EQ(c.system().mode(), "none");
+  EXPECT_EQ(c.system().mode(), "auto");
+  EXPECT_EQ(c.system().resolv_conf(), "/etc/resolv.conf");
+  EXPECT_EQ(c.system().state_dir(), "/var/lib/roamd");
+  EXPECT_EQ(c.system().canary_timeout_ms(), 5000u);
   EXPECT_EQ(c.daemon().workers(), 1u);
   EXPECT_EQ(c.daemon().log_level(), "info");
   EXPECT_EQ(c.source(), "");
@@ -93,7 +96,10 @@ max_connections = 1
 idle_timeout_ms = 600_000
 
 [system]
-mode = "none"
+mode = "file"
+resolv_conf = "/run/test/resolv.conf/"
+state_dir = "/srv/roamd"
+canary_timeout_ms = 250
 
 [daemon]
 workers = 4
@@ -125,7 +131,10 @@ log_level = "debug"
   expected.mutable_upstream()->set_port_rotation_ms(0);
   expected.mutable_tcp()->set_max_connections(1);
   expected.mutable_tcp()->set_idle_timeout_ms(600000);
-  expected.mutable_system()->set_mode("none");
+  expected.mutable_system()->set_mode("file");
+  expected.mutable_system()->set_resolv_conf("/run/test/resolv.conf");
+  expected.mutable_system()->set_state_dir("/srv/roamd");
+  expected.mutable_system()->set_canary_timeout_ms(250);
   expected.mutable_daemon()->set_workers(4);
   expected.mutable_daemon()->set_log_level("debug");
   EXPECT_EQ(r.config.DebugString(), expected.DebugString());
@@ -182,14 +191,19 @@ TEST(config_load, internal_accepts_inline_tables_and_keeps_order) {
   EXPECT_EQ(r.config.internal(1).domain(), "a.example");
 }
 
-TEST(config_load, every_system_mode_but_none_is_refused_for_now) {
-  EXPECT_TRUE(load("[system]\nmode = \"none\"\n").ok);
-  for (auto mode : {"auto", "file", "resolvconf", "resolved", "networkmanager"}) {
+TEST(config_load, every_system_mode_is_accepted_with_a_port_53_listener) {
+  for (auto mode : {"none", "auto", "file", "resolvconf", "resolved", "networkmanager"}) {
     auto r = load(std::string("[system]\nmode = \"") + mode + "\"\n");
-    EXPECT_FALSE(r.ok) << mode;
-    EXPECT_EQ(r.error, std::string("roamd.toml:2:8: system.mode: \"") + mode +
-                           "\" is not available in this version (only \"none\")");
+    ASSERT_TRUE(r.ok) << mode << ": " << r.error;
+    EXPECT_EQ(r.config.system().mode(), mode);
   }
+}
+
+TEST(config_load, mode_none_needs_no_port_53_listener_and_the_default_mode_is_checked_by_the_agent) {
+  EXPECT_TRUE(load("[listen]\naddresses = [\"127.0.0.1:5353\"]\n[system]\nmode = \"none\"\n").ok);
+  auto r = load("[listen]\naddresses = [\"127.0.0.1:5353\"]\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.system().mode(), "auto");
 }
 
 TEST(config_load, every_log_level_is_accepted) {

@@ -1,0 +1,269 @@
+#include "actors/dns_enforcer.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/canary.hpp"
+#include "net/endpoint.hpp"
+
+namespace roamd::actors {
+
+namespace {
+
+std::string join(const google::protobuf::RepeatedPtrField<std::string>& xs) {
+  std::string out;
+  for (const auto& x : xs)
+    out += (out.empty() ? "" : " ") + x;
+  return out;
+}
+
+void set_status(dns_enforcer_ptr self, const std::string& state, const std::string& reason) {
+  auto& st = self->state.status;
+  if (st.state() != state)
+    st.set_since_unix_ms(self->state.deps.now_ms());
+  st.set_state(state);
+  st.set_reason(reason);
+  if (state == "failed" || state == "not_taken")
+    spdlog::error("dns_enforcer: {}: {}", state, reason);
+  else
+    spdlog::info("dns_enforcer: {}: {}", state, reason);
+}
+
+void publish_routes(dns_enforcer_ptr self, const proto::ResolverSettings* original) {
+  auto& st = self->state;
+  if (!st.deps.router)
+    return;
+  proto::RouteUpdate update;
+  if (original)
+    update = original_routes(*original, st.opts.own_addresses);
+  update.set_source("system");
+  self->send(st.deps.router, update);
+}
+
+void become_active(dns_enforcer_ptr self, proto::Journal journal) {
+  auto& st = self->state;
+  st.status.set_backend(journal.backend());
+  st.status.set_owner(journal.owner());
+  *st.status.mutable_original() = journal.original_settings();
+  st.active = std::move(journal);
+  publish_routes(self, &st.active->original_settings());
+}
+
+/// Restores the active takeover (if any); returns what happened.
+std::string restore_active(dns_enforcer_ptr self, bool& ok) {
+  auto& st = self->state;
+  ok = true;
+  if (!st.active)
+    return "nothing to restore";
+  auto r = st.engine->restore(*st.active);
+  ok = r.ok;
+  if (r.ok) {
+    st.active.reset();
+    publish_routes(self, nullptr);
+  }
+  return r.reason;
+}
+
+/// Starts the canary lookup for the takeover just made; the outcome comes back as a canary message.
+void start_canary(dns_enforcer_ptr self) {
+  auto& st = self->state;
+  auto nonce = (static_cast<uint64_t>(st.deps.now_ms()) << 20) ^ ++st.canary_nonce;
+  st.canary_nonce = nonce;
+  auto name = net::canary_name(nonce);
+  auto bytes = net::canary_address(name.substr(0, name.find('.')));
+  std::string expected = bytes ? std::to_string((*bytes)[0]) + "." + std::to_string((*bytes)[1]) + "." +
+                                   std::to_string((*bytes)[2]) + "." + std::to_string((*bytes)[3])
+                               : std::string{};
+  caf::weak_actor_ptr weak = self->ctrl();
+  st.deps.lookup(name + ".", st.opts.canary_timeout, [weak, nonce, name, expected](os::lookup_result r) {
+    bool ok = false;
+    std::string detail;
+    if (!r.ok)
+      detail = r.error;
+    else if (std::find(r.addresses.begin(), r.addresses.end(), expected) != r.addresses.end())
+      ok = true;
+    else
+      detail = "answered " + r.addresses.front() + ", not roamd's " + expected + ": another resolver answers";
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<dns_enforcer_actor>(strong), canary_atom::value, nonce, ok,
+                     ok ? name : name + ": " + detail);
+  });
+}
+
+/// Recovers a journal left by an earlier run. Returns false (with the status set) when roamd must not go on.
+bool recover(dns_enforcer_ptr self, bool& retaken) {
+  auto& st = self->state;
+  retaken = false;
+  auto loaded = st.store->load();
+  using status = os::journal_store::status;
+  if (loaded.state == status::absent)
+    return true;
+  if (loaded.state != status::ok) {
+    set_status(self, "failed",
+               loaded.problem + ": roamd cannot tell what the original settings were and leaves " +
+                 st.opts.paths.resolv_conf + " as it is; check that file, then move the journal away");
+    return false;
+  }
+  auto& j = loaded.journal;
+  std::string boot = j.boot_id() == st.deps.fs->boot_id() ? "" : " (journal from an earlier boot)";
+  if (j.listen() == st.opts.listen && st.engine->all_ours(j)) {
+    become_active(self, j);
+    set_status(self, "verifying", "re-took after a restart: the settings are still roamd's" + boot);
+    retaken = true;
+    return true;
+  }
+  auto r = st.engine->restore(j);
+  if (!r.ok) {
+    set_status(self, "failed", "recovering the journal" + boot + ": " + r.reason);
+    return false;
+  }
+  spdlog::info("dns_enforcer: recovered the journal of an earlier run{}: {}", boot, r.reason);
+  return true;
+}
+
+} // namespace
+
+proto::RouteUpdate original_routes(const proto::ResolverSettings& original,
+                                   const std::vector<std::string>& own_addresses) {
+  proto::RouteUpdate update;
+  update.set_source("system");
+  std::vector<std::string> servers;
+  for (const auto& ns : original.nameservers()) {
+    auto text = ns.find(':') == std::string::npos ? ns + ":53" : "[" + ns + "]:53";
+    auto ep = net::parse_endpoint(text);
+    if (!ep)
+      continue;
+    auto canonical = net::to_string(*ep);
+    if (std::find(own_addresses.begin(), own_addresses.end(), canonical) == own_addresses.end())
+      servers.push_back(canonical);
+  }
+  if (servers.empty())
+    return update;
+  for (const auto& domain : original.search()) {
+    auto* r = update.add_routes();
+    r->set_domain(domain);
+    for (const auto& s : servers)
+      r->add_resolvers(s);
+  }
+  auto* fallback = update.add_routes();
+  fallback->set_domain("");
+  for (const auto& s : servers)
+    fallback->add_fallback_resolvers(s);
+  return update;
+}
+
+dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforcer_options opts,
+                                               dns_enforcer_deps deps) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.deps = std::move(deps);
+  st.store = std::make_shared<os::journal_store>(st.deps.fs, st.opts.state_dir);
+  st.engine = std::make_unique<os::takeover_engine>(st.deps.fs, st.deps.cmd, st.store);
+  st.status.set_state("off");
+  st.status.set_since_unix_ms(st.deps.now_ms());
+  return {
+    [self](take_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<proto::EnforcerStatus>();
+      if (st.pending) {
+        st.pending->deliver(st.status);
+        st.pending.reset();
+      }
+      if (st.opts.mode == "none") {
+        // A journal left by a run in another mode is still honoured: the user's settings come back.
+        std::string leftover;
+        if (auto loaded = st.store->load(); loaded.state == os::journal_store::status::ok)
+          leftover = "; the journal of an earlier run was restored: " + st.engine->restore(loaded.journal).reason;
+        set_status(self, "off", "system.mode is \"none\": the system's resolver settings are not touched" + leftover);
+        rp.deliver(st.status);
+        return rp;
+      }
+      if (st.active && st.engine->all_ours(*st.active)) {
+        rp.deliver(st.status);
+        return rp;
+      }
+      if (st.opts.listen.empty()) {
+        set_status(self, "not_taken", "no listen address on port 53 (resolv.conf cannot name a port): add one to "
+                                      "listen.addresses, or set system.mode = \"none\"");
+        rp.deliver(st.status);
+        return rp;
+      }
+      bool retaken = false;
+      if (!recover(self, retaken)) {
+        rp.deliver(st.status);
+        return rp;
+      }
+      if (!retaken) {
+        auto plan = os::plan_takeover(st.opts.mode, st.opts.paths, *st.deps.fs, st.opts.listen);
+        auto res = st.engine->take(plan, st.deps.now_ms());
+        if (!res.ok) {
+          set_status(self, "not_taken", res.reason);
+          rp.deliver(st.status);
+          return rp;
+        }
+        st.status.set_writes(st.status.writes() + 1);
+        become_active(self, std::move(res.journal));
+        set_status(self, "verifying", res.reason + "; checking with a canary lookup");
+      }
+      st.pending = rp;
+      start_canary(self);
+      return rp;
+    },
+    [self](restore_atom) -> proto::EnforcerStatus {
+      auto& st = self->state;
+      if (!st.active) {
+        auto loaded = st.store->load();
+        if (loaded.state == os::journal_store::status::ok)
+          st.active = loaded.journal;
+      }
+      if (!st.active)
+        return st.status;
+      bool ok = false;
+      auto reason = restore_active(self, ok);
+      set_status(self, ok ? "restored" : "failed", ok ? reason : "restoring: " + reason);
+      if (st.pending) {
+        st.pending->deliver(st.status);
+        st.pending.reset();
+      }
+      return st.status;
+    },
+    [self](canary_atom, uint64_t nonce, bool ok, const std::string& detail) {
+      auto& st = self->state;
+      if (nonce != st.canary_nonce || !st.active)
+        return;
+      if (ok) {
+        set_status(self, "protecting", "verified: " + detail + " resolved through the system resolver");
+      } else {
+        bool restored = false;
+        auto reason = restore_active(self, restored);
+        set_status(self, restored ? "not_taken" : "failed",
+                   "the canary lookup of " + detail + " through the system resolver failed, so the system does not "
+                   "reach roamd: rolled back (" + reason + ")");
+      }
+      if (st.pending) {
+        st.pending->deliver(st.status);
+        st.pending.reset();
+      }
+    },
+    [self](const proto::SettingsChanged& change) {
+      auto& st = self->state;
+      if (!st.active)
+        return;
+      if (st.engine->all_ours(*st.active)) {
+        if (st.status.state() == "contested")
+          set_status(self, "protecting", change.path() + " is roamd's again");
+        return;
+      }
+      if (st.status.state() == "contested")
+        return;
+      set_status(self, "contested",
+                 change.path() + " was changed by " + (change.owner().empty() ? "someone else" : change.owner()) +
+                   " (nameservers now: " + join(change.new_settings().nameservers()) + ", seen by " +
+                   change.seen_by() + "); roamd does not write it back");
+    },
+    [self](caf::get_atom, status_atom) -> proto::EnforcerStatus { return self->state.status; },
+  };
+}
+
+} // namespace roamd::actors

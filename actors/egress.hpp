@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+#include "proto/control.pb.h"
+
+namespace roamd::actors {
+
+/// The link the kernel would send packets to `address` ("IP" or "IP:PORT", "[v6]:port") out of, by longest prefix
+/// over the main table's routes whose link has carrier (lowest metric wins a tie); "lo" for loopback addresses;
+/// "" when no route matches or the address does not parse.
+std::string egress_for(const std::string& address, const proto::AdapterSnapshot& adapters);
+
+/// Fills `Route.egress` of every route from its first resolver.
+void annotate_egress(proto::RoutingSnapshot& snap, const proto::AdapterSnapshot& adapters);
+
+} // namespace roamd::actors

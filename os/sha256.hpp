@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace roamd::os {
+
+/// The SHA-256 digest of `bytes` (32 raw bytes).
+std::string sha256(std::string_view bytes);
+
+/// Lower-case hex of raw bytes.
+std::string to_hex(std::string_view bytes);
+
+} // namespace roamd::os

@@ -1,0 +1,237 @@
+#include "os/takeover.hpp"
+
+#include <cerrno>
+
+#include "os/sha256.hpp"
+
+namespace roamd::os {
+
+namespace {
+
+bool regular_and_readable(const file_state& st) {
+  return st.exists && !st.is_symlink && st.readable;
+}
+
+bool is_strict_prefix(const std::string& shorter, const std::string& longer) {
+  return shorter.size() < longer.size() && longer.compare(0, shorter.size(), shorter) == 0;
+}
+
+std::string join(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv)
+    out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+} // namespace
+
+const char* to_string(file_verdict v) {
+  switch (v) {
+    case file_verdict::original:
+      return "original";
+    case file_verdict::ours:
+      return "roamd's";
+    case file_verdict::torn:
+      return "torn write";
+    case file_verdict::foreign:
+      return "changed by someone else";
+  }
+  return "unknown";
+}
+
+file_verdict classify(const proto::JournalFile& jf, const file_state& now) {
+  if (!jf.existed() && !now.exists)
+    return file_verdict::original;
+  if (jf.existed() && jf.was_symlink() && now.is_symlink && now.link_target == jf.symlink_target())
+    return file_verdict::original;
+  if (jf.existed() && !jf.was_symlink() && regular_and_readable(now) && now.content == jf.original())
+    return file_verdict::original;
+  if (regular_and_readable(now) && sha256(now.content) == jf.written_sha256())
+    return file_verdict::ours;
+  // An in-place write (truncate, then write) or an in-place restore killed half-way leaves an empty file or a
+  // shortened original: roamd's own doing, to be put back.
+  if (jf.in_place() && regular_and_readable(now) &&
+      (now.content.empty() || (!jf.was_symlink() && is_strict_prefix(now.content, jf.original()))))
+    return file_verdict::torn;
+  return file_verdict::foreign;
+}
+
+takeover_engine::takeover_engine(std::shared_ptr<file_system> fs, std::shared_ptr<command_runner> cmd,
+                                 std::shared_ptr<journal_store> store)
+  : fs_(std::move(fs)), cmd_(std::move(cmd)), store_(std::move(store)) {
+}
+
+std::string takeover_engine::run(const std::vector<std::string>& argv) {
+  if (argv.empty())
+    return {};
+  auto r = cmd_->run(argv);
+  if (r.exit_code == 0)
+    return {};
+  auto out = r.output.substr(0, 300);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+    out.pop_back();
+  return "`" + join(argv) + "` " + (r.exit_code < 0 ? "could not run" : "exited " + std::to_string(r.exit_code)) +
+         (out.empty() ? "" : ": " + out);
+}
+
+os_error takeover_engine::write_edit(proto::JournalFile& jf, const std::string& content, proto::Journal& journal) {
+  if (!jf.existed())
+    if (auto err = fs_->make_dirs(parent_dir(jf.path()), 0755))
+      return err;
+  if (!jf.in_place()) {
+    uint32_t mode = jf.existed() && !jf.was_symlink() ? jf.mode() : 0644;
+    auto err = fs_->write_atomic(jf.path(), content, mode, jf.uid(), jf.gid());
+    if (!err || err.code != EBUSY)
+      return err;
+    // A bind mount the mount table did not show: say so in the journal before writing in place.
+    jf.set_in_place(true);
+    if (auto jerr = store_->save(journal))
+      return jerr;
+  }
+  return fs_->write_in_place(jf.path(), content);
+}
+
+os_error takeover_engine::put_back(const proto::JournalFile& jf) {
+  if (!jf.existed())
+    return fs_->remove(jf.path());
+  if (jf.was_symlink())
+    return fs_->symlink_atomic(jf.path(), jf.symlink_target());
+  if (jf.in_place() || fs_->inspect(jf.path()).bind_mounted)
+    return fs_->write_in_place(jf.path(), jf.original());
+  return fs_->write_atomic(jf.path(), jf.original(), jf.mode(), jf.uid(), jf.gid());
+}
+
+takeover_result takeover_engine::take(const takeover_plan& plan, int64_t now_unix_ms) {
+  takeover_result out;
+  if (!plan.refusal.empty()) {
+    out.reason = plan.refusal;
+    return out;
+  }
+  auto& j = out.journal;
+  j.set_version(1);
+  j.set_boot_id(fs_->boot_id());
+  j.set_backend(to_string(plan.backend));
+  j.set_owner(to_string(plan.owner));
+  j.set_taken_unix_ms(now_unix_ms);
+  j.set_listen(plan.listen);
+  for (const auto& a : plan.restore_command)
+    j.add_restore_command(a);
+  auto* os = j.mutable_original_settings();
+  for (const auto& n : plan.original.nameservers)
+    os->add_nameservers(n);
+  for (const auto& s : plan.original.search)
+    os->add_search(s);
+  for (const auto& o : plan.original.options)
+    os->add_options(o);
+  for (const auto& edit : plan.edits) {
+    auto st = fs_->inspect(edit.path);
+    if (st.immutable) {
+      out.reason = edit.path + " is immutable (chattr +i): nothing changed";
+      return out;
+    }
+    if (st.exists && !st.is_symlink && !st.readable) {
+      out.reason = edit.path + " cannot be read, so it could not be put back: nothing changed";
+      return out;
+    }
+    auto* jf = j.add_files();
+    jf->set_path(edit.path);
+    jf->set_existed(st.exists);
+    jf->set_was_symlink(st.is_symlink);
+    jf->set_symlink_target(st.link_target);
+    if (st.exists && !st.is_symlink)
+      jf->set_original(st.content);
+    jf->set_mode(st.exists ? st.mode : 0644);
+    jf->set_uid(st.uid);
+    jf->set_gid(st.gid);
+    jf->set_in_place(st.bind_mounted);
+    jf->set_written_sha256(sha256(edit.content));
+    jf->set_written_size(edit.content.size());
+  }
+  if (auto err = store_->save(j)) {
+    out.reason = "cannot write the journal (" + err.message + "): nothing changed";
+    return out;
+  }
+  auto undo = [&](size_t done, const std::string& why) {
+    std::string left;
+    for (size_t i = done; i-- > 0;)
+      if (auto err = put_back(j.files(static_cast<int>(i))))
+        left += "; could not put back " + j.files(static_cast<int>(i)).path() + ": " + err.message;
+    if (!left.empty()) {
+      // The journal stays: it still describes what is on disk, and restore (or the next start) can finish the job.
+      out.reason = why + left + " (journal kept: " + store_->path() + ")";
+      return;
+    }
+    if (done > 0)
+      run(plan.restore_command);
+    auto err = store_->remove();
+    out.reason = why + ": nothing changed" + (err ? " (but the journal could not be removed: " + err.message + ")" : "");
+  };
+  for (size_t i = 0; i < plan.edits.size(); ++i) {
+    if (auto err = write_edit(*j.mutable_files(static_cast<int>(i)), plan.edits[i].content, j)) {
+      undo(i, err.message);
+      return out;
+    }
+  }
+  if (auto failure = run(plan.apply_command); !failure.empty()) {
+    undo(plan.edits.size(), failure);
+    return out;
+  }
+  out.ok = true;
+  out.reason = std::string{"took over with the "} + to_string(plan.backend) + " backend (" + to_string(plan.owner) +
+               " owned " + (plan.edits.empty() ? "" : plan.edits.front().path) + ")";
+  return out;
+}
+
+restore_result takeover_engine::restore(const proto::Journal& journal) {
+  restore_result out;
+  bool changed = false;
+  bool failed = false;
+  for (int i = journal.files_size(); i-- > 0;) {
+    const auto& jf = journal.files(i);
+    auto verdict = classify(jf, fs_->inspect(jf.path()));
+    std::string line = jf.path() + ": ";
+    switch (verdict) {
+      case file_verdict::original:
+        line += "already the original";
+        break;
+      case file_verdict::ours:
+      case file_verdict::torn:
+        if (auto err = put_back(jf)) {
+          failed = true;
+          line += std::string{"could not put the original back ("} + to_string(verdict) + "): " + err.message;
+        } else {
+          changed = true;
+          line += jf.existed() ? "original put back" : "removed (roamd had created it)";
+        }
+        break;
+      case file_verdict::foreign:
+        out.adopted.push_back(jf.path());
+        line += "changed by someone else since roamd wrote it: left as it is";
+        break;
+    }
+    out.reason += (out.reason.empty() ? "" : "; ") + line;
+  }
+  if (failed) {
+    out.reason += " (journal kept: " + store_->path() + ")";
+    return out;
+  }
+  if (changed)
+    if (auto failure = run(std::vector<std::string>(journal.restore_command().begin(), journal.restore_command().end()));
+        !failure.empty())
+      out.reason += "; " + failure;
+  if (auto err = store_->remove()) {
+    out.reason += "; the journal could not be removed: " + err.message;
+    return out;
+  }
+  out.ok = true;
+  return out;
+}
+
+bool takeover_engine::all_ours(const proto::Journal& journal) {
+  for (const auto& jf : journal.files())
+    if (classify(jf, fs_->inspect(jf.path())) != file_verdict::ours)
+      return false;
+  return journal.files_size() > 0;
+}
+
+} // namespace roamd::os

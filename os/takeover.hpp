@@ -1,0 +1,69 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "os/command_runner.hpp"
+#include "os/file_system.hpp"
+#include "os/journal.hpp"
+#include "os/resolver_plan.hpp"
+#include "proto/journal.pb.h"
+
+/// Executes takeover plans under the journal: nothing is changed before a journal describing the original and what
+/// roamd is about to write is on disk, and the journal is removed only after everything is back. Every step is
+/// crash-safe: after a kill -9 anywhere, `restore` with the journal left behind puts the originals back.
+namespace roamd::os {
+
+/// How a journaled file compares with what is there now.
+enum class file_verdict {
+  original,  // still (or again) the original: nothing to do
+  ours,      // exactly what roamd wrote
+  torn,      // an in-place write of roamd's was interrupted (a prefix of what roamd writes or of the original)
+  foreign,   // someone else changed it since: theirs now, left as is
+};
+
+const char* to_string(file_verdict v);
+
+/// What the journal says about `jf` given the file's state now.
+file_verdict classify(const proto::JournalFile& jf, const file_state& now);
+
+struct takeover_result {
+  bool ok = false;
+  std::string reason;  // success: what was done; failure: why nothing was changed (or what could not be undone)
+  proto::Journal journal;
+};
+
+struct restore_result {
+  bool ok = false;          // every file is as the journal wanted it or someone else's; the journal is gone
+  std::string reason;       // one line per file: path and what happened
+  std::vector<std::string> adopted;  // files someone else changed since (their version stays)
+};
+
+class takeover_engine {
+public:
+  takeover_engine(std::shared_ptr<file_system> fs, std::shared_ptr<command_runner> cmd,
+                  std::shared_ptr<journal_store> store);
+
+  /// Journal first (fsync + rename), then the edits, then the apply command. On any failure everything done so far
+  /// is undone, the journal removed, and `reason` says which step failed and why.
+  takeover_result take(const takeover_plan& plan, int64_t now_unix_ms);
+
+  /// Puts back every file of `journal` that is still roamd's (or torn), leaves files someone else changed, runs the
+  /// restore command when something was put back, then removes the journal. Idempotent.
+  restore_result restore(const proto::Journal& journal);
+
+  /// Whether every file of the journal is still exactly what roamd wrote.
+  bool all_ours(const proto::Journal& journal);
+
+private:
+  os_error write_edit(proto::JournalFile& jf, const std::string& content, proto::Journal& journal);
+  os_error put_back(const proto::JournalFile& jf);
+  std::string run(const std::vector<std::string>& argv);
+
+  std::shared_ptr<file_system> fs_;
+  std::shared_ptr<command_runner> cmd_;
+  std::shared_ptr<journal_store> store_;
+};
+
+} // namespace roamd::os
