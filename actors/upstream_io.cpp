@@ -33,6 +33,9 @@ void add_totals(proto::StatsBatch& t, const proto::StatsBatch& b) {
   t.set_cache_hits(t.cache_hits() + b.cache_hits());
   t.set_cache_misses(t.cache_misses() + b.cache_misses());
   t.set_servfail_sent(t.servfail_sent() + b.servfail_sent());
+  t.set_local_answers(t.local_answers() + b.local_answers());
+  t.set_fallback_sent(t.fallback_sent() + b.fallback_sent());
+  t.set_fallback_used(t.fallback_used() + b.fallback_used());
   for (const auto& [reason, n] : b.drops())
     (*t.mutable_drops())[reason] += n;
 }
@@ -48,6 +51,9 @@ proto::StatsBatch to_proto(const net::worker_stats& s) {
   b.set_cache_hits(s.cache_hits);
   b.set_cache_misses(s.cache_misses);
   b.set_servfail_sent(s.servfail_sent);
+  b.set_local_answers(s.local_answers);
+  b.set_fallback_sent(s.fallback_sent);
+  b.set_fallback_used(s.fallback_used);
   for (size_t i = 0; i < net::drop_reason_count; ++i)
     if (s.drops[i] != 0)
       (*b.mutable_drops())[net::to_string(static_cast<net::drop_reason>(i))] = s.drops[i];

@@ -99,7 +99,7 @@ std::string worker::open(const std::vector<udp::endpoint>& listen) {
       return "cannot open an upstream socket: " + std::string(std::strerror(errno));
   for (uint32_t i = 0; i < opts_.source_ports; ++i)
     if (!open_source(*sets_[1]))
-      break;  // no IPv6 on this host: IPv6 upstreams will count send errors
+      break;  // no IPv6 on this host: IPv6 upstreams count send errors (prepare_set tries again later)
   return {};
 }
 

@@ -96,4 +96,27 @@ TEST(upstream_io, marks_a_failing_upstream_down_probes_it_and_brings_it_back) {
   t.sched.run();
 }
 
+TEST(upstream_io, totals_add_up_local_answers_and_fallbacks_from_every_worker) {
+  net::worker_stats s;
+  s.local_answers = 2;
+  s.fallback_sent = 3;
+  s.fallback_used = 1;
+  auto b = actors::to_proto(s);
+  EXPECT_EQ(b.local_answers(), 2u);
+  EXPECT_EQ(b.fallback_sent(), 3u);
+  EXPECT_EQ(b.fallback_used(), 1u);
+  test::test_system t;
+  auto io = t.sys.spawn(actors::upstream_io, actors::upstream_io_options{}, std::make_shared<net::upstream_registry>(),
+                        [](uint32_t, std::function<void(proto::ProbeResult)>) {});
+  caf::anon_send(io, b);
+  caf::anon_send(io, b);
+  t.sched.run();
+  auto& totals = t.state_of<actors::upstream_io_state>(io).totals;
+  EXPECT_EQ(totals.local_answers(), 4u);
+  EXPECT_EQ(totals.fallback_sent(), 6u);
+  EXPECT_EQ(totals.fallback_used(), 2u);
+  caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
+  t.sched.run();
+}
+
 } // namespace

@@ -71,16 +71,23 @@ struct enforcer_fixture : ::testing::Test {
     return t.sys.spawn(actors::dns_enforcer, o, d);
   }
 
-  /// Sends `atom` and returns the reply once the coordinator has run everything it can.
+  /// Sends `atom` and returns the reply once the coordinator has run everything it can (nullopt while the enforcer
+  /// still waits, e.g. for the canary). A late reply lands in a slot the fixture owns, never on a dead stack frame.
   template <class Atom>
   std::optional<proto::EnforcerStatus> ask(const actors::dns_enforcer_actor& e, Atom atom) {
-    std::optional<proto::EnforcerStatus> out;
-    t.sys.spawn([&](caf::event_based_actor* self) {
-      self->request(e, caf::infinite, atom).then([&](const proto::EnforcerStatus& s) { out = s; });
-    });
+    auto slot = std::make_shared<std::optional<proto::EnforcerStatus>>();
+    replies.push_back(slot);
+    // The target is a spawn argument: CAF 0.17 binds a null reference when a function actor has none (UBSan).
+    t.sys.spawn(
+      [slot, atom](caf::event_based_actor* self, actors::dns_enforcer_actor target) {
+        self->request(target, caf::infinite, atom).then([slot](const proto::EnforcerStatus& s) { *slot = s; });
+      },
+      e);
     t.sched.run();
-    return out;
+    return *slot;
   }
+
+  std::vector<std::shared_ptr<std::optional<proto::EnforcerStatus>>> replies;
 
   /// Takes over with a canary answered like roamd would; returns the enforcer.
   actors::dns_enforcer_actor take_verified(std::string mode = "auto") {
@@ -118,6 +125,8 @@ TEST_F(enforcer_fixture, a_takeover_is_verified_by_the_canary_and_feeds_the_orig
   EXPECT_NE(fs->at("/etc/resolv.conf")->content.find("nameserver 127.0.2.53"), std::string::npos);
   lookup.answer(true);
   t.sched.run();
+  ASSERT_TRUE(*replies.back()) << "the take is answered once the canary is back";
+  EXPECT_EQ((*replies.back())->state(), "protecting");
   auto& st = t.state_of<actors::dns_enforcer_state>(e).status;
   EXPECT_EQ(st.state(), "protecting");
   EXPECT_EQ(st.backend(), "file");
