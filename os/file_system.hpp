@@ -55,6 +55,10 @@ public:
   /// Removes `path` (not what a symlink points to) and fsyncs the directory. A missing file is success.
   virtual os_error remove(const std::string& path) = 0;
 
+  /// Removes the temporaries a write_atomic or symlink_atomic killed half-way may have left next to `path`
+  /// (`.<name>.roamd-tmp-*`); returns how many went. Best effort: failures are ignored.
+  virtual size_t remove_stale_temporaries(const std::string& path) = 0;
+
   /// mkdir -p with `mode` for the directories it creates.
   virtual os_error make_dirs(const std::string& path, uint32_t mode) = 0;
 

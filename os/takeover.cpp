@@ -101,6 +101,12 @@ os_error takeover_engine::put_back(const proto::JournalFile& jf) {
   return fs_->write_atomic(jf.path(), jf.original(), jf.mode(), jf.uid(), jf.gid());
 }
 
+void takeover_engine::sweep(const proto::Journal& journal) {
+  fs_->remove_stale_temporaries(store_->path());
+  for (const auto& jf : journal.files())
+    fs_->remove_stale_temporaries(jf.path());
+}
+
 takeover_result takeover_engine::take(const takeover_plan& plan, int64_t now_unix_ms) {
   takeover_result out;
   if (!plan.refusal.empty()) {
@@ -147,6 +153,7 @@ takeover_result takeover_engine::take(const takeover_plan& plan, int64_t now_uni
     jf->set_written_sha256(sha256(edit.content));
     jf->set_written_size(edit.content.size());
   }
+  sweep(j);
   if (auto err = store_->save(j)) {
     out.reason = "cannot write the journal (" + err.message + "): nothing changed";
     return out;
@@ -184,6 +191,7 @@ takeover_result takeover_engine::take(const takeover_plan& plan, int64_t now_uni
 
 restore_result takeover_engine::restore(const proto::Journal& journal) {
   restore_result out;
+  sweep(journal);
   bool changed = false;
   bool failed = false;
   for (int i = journal.files_size(); i-- > 0;) {

@@ -19,7 +19,7 @@ namespace roamd::os {
 enum class file_verdict {
   original,  // still (or again) the original: nothing to do
   ours,      // exactly what roamd wrote
-  torn,      // an in-place write of roamd's was interrupted (a prefix of what roamd writes or of the original)
+  torn,      // an in-place write or restore of roamd's was interrupted (an empty file, or a shortened original)
   foreign,   // someone else changed it since: theirs now, left as is
 };
 
@@ -60,6 +60,8 @@ private:
   os_error write_edit(proto::JournalFile& jf, const std::string& content, proto::Journal& journal);
   os_error put_back(const proto::JournalFile& jf);
   std::string run(const std::vector<std::string>& argv);
+  /// Removes temporaries a killed earlier run left next to the journal and the journaled files.
+  void sweep(const proto::Journal& journal);
 
   std::shared_ptr<file_system> fs_;
   std::shared_ptr<command_runner> cmd_;

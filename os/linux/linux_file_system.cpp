@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <string_view>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -288,6 +290,23 @@ public:
       return err == ENOENT ? os_error{} : from_errno(err, "unlink " + path);
     }
     return fsync_dir(dir_of(path));
+  }
+
+  size_t remove_stale_temporaries(const std::string& path) override {
+    auto dir = dir_of(path);
+    auto prefix = "." + name_of(path) + ".roamd-tmp-";
+    size_t removed = 0;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d)
+      return 0;
+    while (auto* e = ::readdir(d))
+      if (std::string_view{e->d_name}.substr(0, prefix.size()) == prefix &&
+          ::unlink(join(dir, e->d_name).c_str()) == 0)
+        ++removed;
+    ::closedir(d);
+    if (removed > 0)
+      fsync_dir(dir);
+    return removed;
   }
 
   os_error make_dirs(const std::string& path, uint32_t mode) override {

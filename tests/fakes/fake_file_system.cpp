@@ -233,6 +233,21 @@ os::os_error fake_file_system::symlink_atomic(const std::string& path, const std
   return {};
 }
 
+size_t fake_file_system::remove_stale_temporaries(const std::string& path) {
+  std::lock_guard<std::mutex> lock{mtx_};
+  auto prefix = join(dir_of(path), "." + path.substr(path.rfind('/') + 1) + ".roamd-tmp-");
+  size_t removed = 0;
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    if (it->first.compare(0, prefix.size(), prefix) == 0) {
+      it = nodes_.erase(it);
+      ++removed;
+    } else {
+      ++it;
+    }
+  }
+  return removed;
+}
+
 os::os_error fake_file_system::remove(const std::string& path) {
   lock l{mtx_};
   mutation_point();

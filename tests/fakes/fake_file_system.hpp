@@ -91,6 +91,7 @@ public:
   os::os_error write_in_place(const std::string& path, const std::string& content) override;
   os::os_error symlink_atomic(const std::string& path, const std::string& target) override;
   os::os_error remove(const std::string& path) override;
+  size_t remove_stale_temporaries(const std::string& path) override;
   os::os_error make_dirs(const std::string& path, uint32_t mode) override;
   std::string boot_id() override;
 

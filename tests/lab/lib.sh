@@ -187,16 +187,24 @@ EOF
 # --- roamd ------------------------------------------------------------------------------------------------------
 
 # write_roamd_config FILE: [listen], [system] and [daemon] sections, then the caller's TOML from stdin.
+# [system] holds `mode = "none"` unless ROAMD_SYSTEM_TOML is set: then its lines are the [system] section's body
+# (takeover tests; see takeover_system_toml). start_roamd refuses a takeover config without lab_private_etc.
 write_roamd_config() {
   {
-    printf '[listen]\naddresses = ["%s:53"]\n\n[system]\nmode = "none"\n\n[daemon]\nworkers = 1\nlog_level = "info"\n\n' \
-      "$ROAMD_IP"
+    printf '[listen]\naddresses = ["%s:53"]\n\n[system]\n%s\n\n[daemon]\nworkers = 1\nlog_level = "info"\n\n' \
+      "$ROAMD_IP" "${ROAMD_SYSTEM_TOML:-mode = \"none\"}"
     cat
   } >"$1"
 }
 
 # start_roamd < TOML: starts roamd with write_roamd_config's file and waits until it listens on UDP and TCP.
 start_roamd() {
+  if [ -n "${ROAMD_SYSTEM_TOML:-}" ]; then
+    lab_etc_is_private ||
+      lab_abort "ROAMD_SYSTEM_TOML is set but /etc is not the lab's private overlay (call lab_private_etc first)"
+    [[ $ROAMD_SYSTEM_TOML == *"state_dir = \"$LAB_DIR/"* ]] ||
+      lab_abort "ROAMD_SYSTEM_TOML must put state_dir under \$LAB_DIR (see takeover_system_toml)"
+  fi
   write_roamd_config "$LAB_DIR/roamd.toml"
   lab_start roamd "$ROAMD" --config "$LAB_DIR/roamd.toml"
   if ! wait_until 10000 listening "$ROAMD_IP"; then
@@ -238,6 +246,78 @@ EOF2
 use_roamd_as_system_resolver() {
   printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$ROAMD_IP" >"$LAB_DIR/resolv.conf"
   mount --bind "$LAB_DIR/resolv.conf" /etc/resolv.conf
+}
+
+# --- takeover of the system's resolver settings (on a private /etc only) ----------------------------------------
+
+# lab_private_etc: makes everything roamd's takeover may write private to this lab: an overlay over /etc (upper and
+# work dirs on the lab tmpfs), a tmpfs over /run and a fresh sysfs (so /sys/class/net shows the lab's links).
+# Sets STATE_DIR (roamd's journal dir, on the lab tmpfs). The overlay is never unmounted: it goes with the mount
+# namespace, after the last process in it (a straggler must never see, let alone write, the host's /etc).
+lab_private_etc() {
+  mkdir -p "$LAB_DIR/etc-up" "$LAB_DIR/etc-work" "$LAB_DIR/state"
+  mount -t overlay lab-etc -o "lowerdir=/etc,upperdir=$LAB_DIR/etc-up,workdir=$LAB_DIR/etc-work" /etc ||
+    lab_abort "cannot mount an overlay over /etc"
+  lab_etc_is_private || lab_abort "/etc is not the lab's overlay after mounting it"
+  mount -t tmpfs -o size=16m,mode=0755 lab-run /run || lab_abort "cannot mount a tmpfs over /run"
+  mount -t sysfs lab-sys /sys 2>/dev/null || true
+  STATE_DIR=$LAB_DIR/state
+  BIND_SRC=$LAB_DIR/bind-resolv.conf  # what resolv_conf_shape bind-mounts
+}
+
+# resolv_conf_shape SHAPE TEXT: makes /etc/resolv.conf (on the private /etc) hold TEXT as SHAPE: "plain" (a regular
+# file), "symlink" (a relative symlink to $STUB, holding TEXT) or "bind" (a bind mount of $BIND_SRC, holding TEXT,
+# on the file). A bind mount left by an earlier call is removed first (from the file only; /etc stays).
+STUB=/run/systemd/resolve/stub-resolv.conf
+resolv_conf_shape() {
+  lab_etc_is_private || lab_abort "resolv_conf_shape needs lab_private_etc first"
+  if mountpoint -q /etc/resolv.conf; then umount /etc/resolv.conf || lab_abort "cannot drop the resolv.conf bind"; fi
+  rm -f /etc/resolv.conf
+  case $1 in
+    plain) printf '%s' "$2" >/etc/resolv.conf ;;
+    symlink)
+      mkdir -p "$(dirname "$STUB")"
+      printf '%s' "$2" >"$STUB"
+      ln -sfn "../${STUB#/}" /etc/resolv.conf
+      ;;
+    bind)
+      : >/etc/resolv.conf
+      printf '%s' "$2" >"$BIND_SRC"
+      mount --bind "$BIND_SRC" /etc/resolv.conf || lab_abort "cannot bind-mount a file on /etc/resolv.conf"
+      ;;
+    *) lab_abort "resolv_conf_shape: unknown shape '$1'" ;;
+  esac
+}
+
+# lab_etc_is_private: /etc (the topmost mount on it, or the one below a bind of itself) is the lab's overlay.
+lab_etc_is_private() {
+  [ -n "${LAB_DIR:-}" ] && grep -q " /etc .* - overlay lab-etc .*upperdir=$LAB_DIR/etc-up" /proc/self/mountinfo
+}
+
+# takeover_system_toml [MODE [RESOLV_CONF]]: [system] lines for a takeover run (state_dir on the lab tmpfs).
+takeover_system_toml() {
+  printf 'mode = "%s"\nresolv_conf = "%s"\nstate_dir = "%s"\ncanary_timeout_ms = 3000' \
+    "${1:-auto}" "${2:-/etc/resolv.conf}" "${STATE_DIR:?lab_private_etc first}"
+}
+
+# roamd_log_has REGEX: roamd's output so far has a line matching REGEX (grep -E).
+roamd_log_has() { grep -Eq -- "$1" "$LAB_DIR/roamd.out"; }
+
+# stop_roamd_term: SIGTERM, waits (10 s at most) and sets ROAMD_RC (exit status, or "hung" after SIGKILL).
+stop_roamd_term() {
+  local pid=${LAB_PIDS[roamd]:-}
+  ROAMD_RC=none
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  if wait_until 10000 exited roamd; then
+    wait "$pid" 2>/dev/null
+    ROAMD_RC=$?
+  else
+    ROAMD_RC=hung
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  unset "LAB_PIDS[roamd]"
 }
 
 # --- queries ----------------------------------------------------------------------------------------------------

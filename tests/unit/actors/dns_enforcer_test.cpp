@@ -192,6 +192,21 @@ TEST_F(enforcer_fixture, after_a_crash_the_next_start_retakes_without_writing_or
   caf::anon_send_exit(e3, caf::exit_reason::user_shutdown);
 }
 
+TEST_F(enforcer_fixture, a_journal_from_an_earlier_boot_is_honoured_and_said_so) {
+  take_and_crash();
+  fs->set_boot_id("boot-2");  // a reboot: /etc/resolv.conf (on disk) is still roamd's file
+  auto writes = fs->mutations();
+  auto e = spawn();
+  ask(e, actors::take_atom::value);
+  EXPECT_EQ(fs->mutations(), writes);
+  EXPECT_NE(t.state_of<actors::dns_enforcer_state>(e).status.reason().find("earlier boot"), std::string::npos);
+  lookup.answer(true);
+  t.sched.run();
+  ASSERT_TRUE(ask(e, actors::restore_atom::value));
+  EXPECT_EQ(fs->at("/etc/resolv.conf")->content, original_text);
+  caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+}
+
 TEST_F(enforcer_fixture, a_damaged_journal_stops_the_takeover_and_touches_nothing) {
   fs->put_file("/var/lib/roamd/takeover.journal", "ROAMDJ1\ngarbage");
   auto e = spawn();

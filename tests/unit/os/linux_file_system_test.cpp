@@ -231,3 +231,20 @@ TEST_F(linux_file_system_test, boot_id_is_this_boots_uuid) {
 
 } // namespace
 } // namespace roamd::os
+
+namespace roamd::os {
+namespace {
+
+TEST_F(linux_file_system_test, stale_temporaries_of_one_file_are_removed_and_nothing_else) {
+  auto path = dir_ / "resolv.conf";
+  ASSERT_FALSE(fs_->write_atomic(path, "nameserver 192.0.2.1\n", 0644, uid_, gid_));
+  for (auto name : {".resolv.conf.roamd-tmp-99-0000abcd", ".resolv.conf.roamd-tmp-7-1", ".resolv.conf.bak",
+                    ".other.roamd-tmp-1-1"})
+    std::ofstream(dir_ / name) << "x";
+  EXPECT_EQ(fs_->remove_stale_temporaries(path), 2u);
+  EXPECT_EQ(listing(), (std::vector<std::string>{".other.roamd-tmp-1-1", ".resolv.conf.bak", "resolv.conf"}));
+  EXPECT_EQ(fs_->remove_stale_temporaries(dir_ / "missing-dir/x"), 0u);
+}
+
+} // namespace
+} // namespace roamd::os

@@ -272,6 +272,23 @@ TEST_F(takeover_fixture, a_file_changed_by_someone_else_is_left_to_them) {
   EXPECT_FALSE(fs->at(store->path()));
 }
 
+TEST_F(takeover_fixture, temporaries_left_by_a_killed_run_are_swept_by_restore_and_take) {
+  fs->put_file(paths.resolv_conf, original_text);
+  auto r = engine().take(plan(), 1000);
+  ASSERT_TRUE(r.ok);
+  // What a kill -9 between writing a temporary and renaming it leaves behind (the real names carry pid and random).
+  fs->put_file("/etc/.resolv.conf.roamd-tmp-4242-deadbeef", "half of something");
+  fs->put_file("/var/lib/roamd/.takeover.journal.roamd-tmp-4242-0badf00d", "ROAMDJ1\n");
+  fs->put_file("/etc/.resolv.conf.other-tool", "not ours");
+  ASSERT_TRUE(engine().restore(r.journal).ok);
+  EXPECT_FALSE(fs->at("/etc/.resolv.conf.roamd-tmp-4242-deadbeef"));
+  EXPECT_FALSE(fs->at("/var/lib/roamd/.takeover.journal.roamd-tmp-4242-0badf00d"));
+  EXPECT_TRUE(fs->at("/etc/.resolv.conf.other-tool")) << "only roamd's own temporaries go";
+  fs->put_file("/etc/.resolv.conf.roamd-tmp-1-1", "x");
+  ASSERT_TRUE(engine().take(plan(), 1000).ok);
+  EXPECT_FALSE(fs->at("/etc/.resolv.conf.roamd-tmp-1-1"));
+}
+
 // ---- a crash at every step ----
 
 struct crash_case {
