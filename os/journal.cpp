@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include <unistd.h>
+
 #include <boost/crc.hpp>
 
 namespace roamd::os {
@@ -87,7 +89,7 @@ journal_store::journal_store(std::shared_ptr<file_system> fs, std::string state_
 os_error journal_store::save(const proto::Journal& journal) {
   if (auto err = fs_->make_dirs(dir_, 0700))
     return err;
-  return fs_->write_atomic(path_, encode_journal(journal), 0600, 0, 0);
+  return fs_->write_atomic(path_, encode_journal(journal), 0600, ::geteuid(), ::getegid());
 }
 
 journal_store::loaded journal_store::load() {

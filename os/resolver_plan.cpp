@@ -59,7 +59,9 @@ backend_kind auto_backend(resolv_owner owner, const system_paths& paths, file_sy
     case resolv_owner::systemd_resolved:
       return running(fs, paths.resolved_socket) ? backend_kind::resolved : backend_kind::file;
     case resolv_owner::network_manager:
-      return running(fs, paths.nm_running) ? backend_kind::networkmanager : backend_kind::file;
+      // Debian starts NetworkManager with --no-daemon (no pid file); its runtime resolv.conf copies show it runs.
+      return running(fs, paths.nm_running) || running(fs, paths.nm_runtime) ? backend_kind::networkmanager
+                                                                             : backend_kind::file;
     case resolv_owner::resolvconf:
       // openresolv writes /etc/resolv.conf itself (a regular file with its signature) and reads resolvconf.conf;
       // Debian's older resolvconf package symlinks to /run/resolvconf and has no name_servers= knob.
@@ -172,7 +174,9 @@ takeover_plan plan_takeover(std::string_view mode, const system_paths& paths, fi
                             "# Added by roamd (runtime only; removed when roamd stops).\n[Resolve]\nDNS=" + listen +
                               "\nDomains=~.\n"});
       plan.apply_command = {"systemctl", "restart", "systemd-resolved.service"};
-      plan.restore_command = plan.apply_command;
+      // Not waited for: the unit is ordered after resolved, so a blocking restart while roamd's own stop job runs
+      // would wait for that job (and it for us) until the helper's timeout.
+      plan.restore_command = {"systemctl", "--no-block", "restart", "systemd-resolved.service"};
       break;
     case backend_kind::networkmanager:
       plan.original = settings_from(fs, paths.nm_upstream, plan.original);

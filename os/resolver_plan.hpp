@@ -24,7 +24,8 @@ struct system_paths {
   std::string resolved_socket = "/run/systemd/resolve/io.systemd.Resolve";  // exists while resolved runs
   std::string resolved_upstream = "/run/systemd/resolve/resolv.conf";      // resolved's uplink servers
   std::string resolved_dropin = "/run/systemd/resolved.conf.d/zz-roamd.conf";
-  std::string nm_running = "/run/NetworkManager/NetworkManager.pid";
+  std::string nm_running = "/run/NetworkManager/NetworkManager.pid";  // only when NM daemonizes
+  std::string nm_runtime = "/run/NetworkManager/no-stub-resolv.conf";  // written by a running NM managing DNS
   std::string nm_upstream = "/run/NetworkManager/no-stub-resolv.conf";
   std::string nm_dropin = "/run/NetworkManager/conf.d/zz-roamd.conf";
 };

@@ -1,5 +1,7 @@
 #include "os/takeover.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 
 #include "os/sha256.hpp"
@@ -79,8 +81,11 @@ os_error takeover_engine::write_edit(proto::JournalFile& jf, const std::string& 
     if (auto err = fs_->make_dirs(parent_dir(jf.path()), 0755))
       return err;
   if (!jf.in_place()) {
-    uint32_t mode = jf.existed() && !jf.was_symlink() ? jf.mode() : 0644;
-    auto err = fs_->write_atomic(jf.path(), content, mode, jf.uid(), jf.gid());
+    // A regular file keeps its mode and owner; a file replacing a symlink (whose target may belong to a service
+    // user, e.g. systemd-resolve) or a new one is roamd's: its own user, 0644.
+    bool keep = jf.existed() && !jf.was_symlink();
+    auto err = fs_->write_atomic(jf.path(), content, keep ? jf.mode() : 0644, keep ? jf.uid() : ::geteuid(),
+                                 keep ? jf.gid() : ::getegid());
     if (!err || err.code != EBUSY)
       return err;
     // A bind mount the mount table did not show: say so in the journal before writing in place.
@@ -219,14 +224,20 @@ restore_result takeover_engine::restore(const proto::Journal& journal) {
     }
     out.reason += (out.reason.empty() ? "" : "; ") + line;
   }
+  // The backend's command runs on every restore, not only when a file was put back in this run: a restore killed
+  // between putting a file back and running the command must still tell resolvconf/resolved/NetworkManager.
+  if (!failed && journal.restore_command_size() > 0) {
+    if (auto failure = run(std::vector<std::string>(journal.restore_command().begin(), journal.restore_command().end()));
+        !failure.empty()) {
+      failed = true;
+      out.reason += "; " + failure;
+    }
+  }
+  (void)changed;
   if (failed) {
     out.reason += " (journal kept: " + store_->path() + ")";
     return out;
   }
-  if (changed)
-    if (auto failure = run(std::vector<std::string>(journal.restore_command().begin(), journal.restore_command().end()));
-        !failure.empty())
-      out.reason += "; " + failure;
   if (auto err = store_->remove()) {
     out.reason += "; the journal could not be removed: " + err.message;
     return out;

@@ -41,12 +41,16 @@ public:
       return out;
     }
     if (pid == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      int devnull = open("/dev/null", O_RDONLY);
+      // Only async-signal-safe calls between fork and exec. A process group of its own, so a timeout kills the
+      // helper's children too; no inherited descriptors (roamd's port-53 sockets must not outlive roamd in some
+      // daemon a helper starts).
+      setpgid(0, 0);
+      int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
       if (devnull >= 0)
         dup2(devnull, 0);
       dup2(pipefd[1], 1);
       dup2(pipefd[1], 2);
+      close_range(3, ~0U, 0);
       execvp(args[0], args.data());
       const char msg[] = "cannot execute\n";
       (void)!write(2, msg, sizeof msg - 1);
@@ -60,6 +64,8 @@ public:
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         timed_out = true;
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
         break;
       }
       pollfd p{pipefd[0], POLLIN, 0};
@@ -68,6 +74,10 @@ public:
         continue;
       if (rc <= 0) {
         timed_out = rc == 0;
+        if (timed_out) {
+          kill(-pid, SIGKILL);
+          kill(pid, SIGKILL);
+        }
         break;
       }
       ssize_t n = read(pipefd[0], buf, sizeof buf);
@@ -79,11 +89,27 @@ public:
         out.output.append(buf, static_cast<size_t>(n));
     }
     close(pipefd[0]);
-    if (timed_out)
-      kill(pid, SIGKILL);
+    // A helper that closed its output but keeps running is waited for until the same deadline, never forever.
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    bool reaped = false;
+    while (!reaped) {
+      pid_t r = waitpid(pid, &status, timed_out ? 0 : WNOHANG);
+      if (r == pid) {
+        reaped = true;
+      } else if (r < 0 && errno != EINTR) {
+        break;
+      } else if (r == 0) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+          timed_out = true;
+          kill(-pid, SIGKILL);
+          kill(pid, SIGKILL);
+        } else {
+          poll(nullptr, 0, 10);
+        }
+      }
     }
+    if (timed_out)
+      kill(-pid, SIGKILL);  // the helper's own children, if any are left
     if (timed_out) {
       out.exit_code = -1;
       out.output = "timed out after " + std::to_string(timeout_.count()) + " ms";

@@ -61,10 +61,14 @@ actors::dns_enforcer_options enforcer_options(const proto::Config& cfg, const st
     if (ep.port() != 53 || !o.listen.empty())
       continue;
     auto a = ep.address();
-    if (a.is_unspecified())
+    if (a.is_unspecified()) {
       o.listen = a.is_v4() ? "127.0.0.1" : "::1";
-    else
+      // Never learn the address resolv.conf will name as a resolver: that would be a loop.
+      o.own_addresses.push_back(net::to_string(boost::asio::ip::udp::endpoint{
+        boost::asio::ip::make_address(o.listen), 53}));
+    } else {
       o.listen = a.to_string();
+    }
   }
   return o;
 }

@@ -47,8 +47,14 @@ int main(int argc, char** argv) {
   if (!explicit_path && ::access(default_config, F_OK) != 0) {
     cfg = roamd::config::defaults();
   } else if (!roamd::config::load_file(config_path, cfg, error)) {
-    std::fprintf(stderr, "roamd: invalid configuration: %s\n", error.c_str());
-    return 2;
+    if (!restore) {
+      std::fprintf(stderr, "roamd: invalid configuration: %s\n", error.c_str());
+      return 2;
+    }
+    // Giving the system its DNS back must not depend on a configuration someone broke since: restore from the
+    // state_dir the file names if it can be found, else from the default one.
+    std::fprintf(stderr, "roamd: invalid configuration (%s); restoring with the default state_dir\n", error.c_str());
+    cfg = roamd::config::defaults();
   }
   if (check_only) {
     std::printf("roamd: configuration %s is valid\n", cfg.source().empty() ? "(defaults)" : cfg.source().c_str());
