@@ -142,8 +142,9 @@ TEST_F(enforcer_fixture, a_takeover_is_verified_by_the_canary_and_feeds_the_orig
       EXPECT_EQ(r.resolvers(0), "192.0.2.53:53");
       EXPECT_EQ(r.source(), "system");
     }
-    if (r.domain().empty())
+    if (r.domain().empty()) {
       EXPECT_EQ(r.fallback_resolvers_size(), 1);
+    }
   }
   EXPECT_TRUE(corp);
   // Stop: the original comes back and the learned routes go.
