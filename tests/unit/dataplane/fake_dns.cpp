@@ -216,19 +216,27 @@ bool has_option(const bytes& msg, uint16_t code) {
 
 fake_server::fake_server(udp_handler on_udp, tcp_handler on_tcp)
     : on_udp_(std::move(on_udp)), on_tcp_(std::move(on_tcp)) {
-  udp_fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
   other_fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-  tcp_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa = parse("127.0.0.1:0");
-  if (::bind(udp_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
-    throw std::runtime_error("bind udp");
-  socklen_t len = sizeof(sa);
-  ::getsockname(udp_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-  port_ = ntohs(sa.sin_port);
-  int one = 1;
-  ::setsockopt(tcp_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(tcp_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || ::listen(tcp_fd_, 16) != 0)
-    throw std::runtime_error("bind tcp");
+  // UDP on a kernel-chosen port, TCP on the same number. That TCP port can be in use already (an ephemeral client
+  // port of a test running in parallel): then both are given up and the pair is tried again on another port.
+  for (int attempt = 0;; ++attempt) {
+    udp_fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    tcp_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa = parse("127.0.0.1:0");
+    if (::bind(udp_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
+      throw std::runtime_error("bind udp");
+    socklen_t len = sizeof(sa);
+    ::getsockname(udp_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+    port_ = ntohs(sa.sin_port);
+    int one = 1;
+    ::setsockopt(tcp_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(tcp_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 && ::listen(tcp_fd_, 16) == 0)
+      break;
+    ::close(udp_fd_);
+    ::close(tcp_fd_);
+    if (attempt == 50)
+      throw std::runtime_error("bind tcp: no port free for both UDP and TCP after 50 tries");
+  }
   sockaddr_in other = parse("127.0.0.1:0");
   ::bind(other_fd_, reinterpret_cast<sockaddr*>(&other), sizeof(other));
   udp_thread_ = std::thread([this] { udp_loop(); });
