@@ -9,6 +9,7 @@
 #include "os/resolv_conf.hpp"
 #include "os/resolver_plan.hpp"
 #include "os/sha256.hpp"
+#include "os/text.hpp"
 
 namespace roamd::actors {
 
@@ -28,11 +29,6 @@ void fill(proto::ResolverSettings& out, const os::file_state& st) {
 
 std::string hash_of(const os::file_state& st) {
   return st.readable ? os::to_hex(os::sha256(st.content)) : std::string{};
-}
-
-int64_t unix_ms_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 std::string describe_links(const proto::AdapterSnapshot& snap) {
@@ -80,7 +76,7 @@ adapter_monitor_actor::behavior_type adapter_monitor(adapter_monitor_ptr self, s
     if (auto err = links->start([deliver](proto::AdapterSnapshot s) { deliver(std::move(s)); }); !err.empty())
       spdlog::error("adapter_monitor: link monitor: {}; adapters are not watched", err);
   if (watcher)
-    if (auto err = watcher->start(resolv_conf, [deliver](os::settings_event e) { deliver(to_proto(e, unix_ms_now())); });
+    if (auto err = watcher->start(resolv_conf, [deliver](os::settings_event e) { deliver(to_proto(e, os::unix_ms_now())); });
         !err.empty())
       spdlog::error("adapter_monitor: settings watcher: {}; changes by others are not seen", err);
   self->attach_functor([links, watcher] {
@@ -103,12 +99,7 @@ adapter_monitor_actor::behavior_type adapter_monitor(adapter_monitor_ptr self, s
       ++st.settings_changes;
       spdlog::info("adapter_monitor: {} changed ({}, seen by {}): owner {}, nameservers [{}]", change.path(),
                    change.ours() ? "roamd's marker" : "not roamd's", change.seen_by(), change.owner(),
-                   [&] {
-                     std::string out;
-                     for (const auto& n : change.new_settings().nameservers())
-                       out += (out.empty() ? "" : " ") + n;
-                     return out;
-                   }());
+                   os::join(change.new_settings().nameservers()));
       if (st.enforcer)
         self->send(st.enforcer, change);
     },

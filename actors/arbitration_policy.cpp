@@ -2,16 +2,11 @@
 
 #include <algorithm>
 
+#include "os/text.hpp"
+
 namespace roamd::actors {
 
 namespace {
-
-std::string join(const std::vector<std::string>& xs) {
-  std::string out;
-  for (const auto& x : xs)
-    out += (out.empty() ? "" : " ") + x;
-  return out;
-}
 
 bool all_loopback(const std::vector<std::string>& servers) {
   return !servers.empty() && std::all_of(servers.begin(), servers.end(), [](const std::string& s) {
@@ -26,9 +21,9 @@ std::string who(const situation& s) {
     out += " (" + s.link + ")";
   if (s.nameservers.empty())
     return out + " removed the nameservers";
-  out += " set " + join(s.nameservers);
+  out += " set " + os::join(s.nameservers);
   if (!s.search.empty())
-    out += " for " + join(s.search);
+    out += " for " + os::join(s.search);
   if (all_loopback(s.nameservers))
     out += " (a competing local DNS proxy)";
   return out;

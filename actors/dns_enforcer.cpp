@@ -6,17 +6,11 @@
 
 #include "net/canary.hpp"
 #include "net/endpoint.hpp"
+#include "os/text.hpp"
 
 namespace roamd::actors {
 
 namespace {
-
-std::string join(const google::protobuf::RepeatedPtrField<std::string>& xs) {
-  std::string out;
-  for (const auto& x : xs)
-    out += (out.empty() ? "" : " ") + x;
-  return out;
-}
 
 void set_status(dns_enforcer_ptr self, const std::string& state, const std::string& reason) {
   auto& st = self->state.status;
@@ -259,7 +253,7 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
         return;
       set_status(self, "contested",
                  change.path() + " was changed by " + (change.owner().empty() ? "someone else" : change.owner()) +
-                   " (nameservers now: " + join(change.new_settings().nameservers()) + ", seen by " +
+                   " (nameservers now: " + os::join(change.new_settings().nameservers()) + ", seen by " +
                    change.seen_by() + "); roamd does not write it back");
     },
     [self](caf::get_atom, status_atom) -> proto::EnforcerStatus { return self->state.status; },

@@ -5,20 +5,11 @@
 #include <set>
 
 #include "net/endpoint.hpp"
+#include "os/sha256.hpp"
 
 namespace roamd::actors {
 
 namespace {
-
-std::string hex(const std::string& bytes) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
-  return out;
-}
 
 net::route to_net_route(const proto::Route& r, net::upstream_registry& registry) {
   net::route out;
@@ -41,7 +32,7 @@ proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<s
                                       uint64_t generation) {
   proto::RoutingSnapshot snap;
   snap.set_generation(generation);
-  snap.set_device_id_hex(hex(cfg.cloud().device_id()));
+  snap.set_device_id_hex(os::to_hex(cfg.cloud().device_id()));
   std::set<std::string> seen;
   auto* fallback = snap.add_routes();
   fallback->set_domain("");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "os/text.hpp"
+
 namespace roamd::os {
 
 namespace {
@@ -32,13 +34,6 @@ std::string absolute_target(const std::string& dir, const std::string& target) {
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
-}
-
-std::string join(const std::vector<std::string>& xs) {
-  std::string out;
-  for (const auto& x : xs)
-    out += (out.empty() ? "" : " ") + x;
-  return out;
 }
 
 /// The settings in `path` when it can be read, else `fallback`.

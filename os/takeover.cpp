@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "os/sha256.hpp"
+#include "os/text.hpp"
 
 namespace roamd::os {
 
@@ -16,13 +17,6 @@ bool regular_and_readable(const file_state& st) {
 
 bool is_strict_prefix(const std::string& shorter, const std::string& longer) {
   return shorter.size() < longer.size() && longer.compare(0, shorter.size(), shorter) == 0;
-}
-
-std::string join(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv)
-    out += (out.empty() ? "" : " ") + a;
-  return out;
 }
 
 } // namespace

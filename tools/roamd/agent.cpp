@@ -20,6 +20,7 @@
 #include "os/link_monitor.hpp"
 #include "os/settings_watcher.hpp"
 #include "os/takeover.hpp"
+#include "os/text.hpp"
 
 namespace roamd {
 
@@ -41,11 +42,6 @@ net::dataplane_options to_options(const proto::Config& cfg) {
   o.cache.max_ttl = cfg.cache().max_ttl();
   o.cache.negative_max_ttl = cfg.cache().negative_max_ttl();
   return o;
-}
-
-int64_t unix_ms_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 /// The enforcer's options: the address resolv.conf will name is the first listen address on port 53 (a wildcard
@@ -71,13 +67,6 @@ actors::dns_enforcer_options enforcer_options(const proto::Config& cfg, const st
     }
   }
   return o;
-}
-
-std::string join(const google::protobuf::RepeatedPtrField<std::string>& xs) {
-  std::string out;
-  for (const auto& x : xs)
-    out += (out.empty() ? "" : ", ") + x;
-  return out;
 }
 
 /// Blocks until SIGINT or SIGTERM; SIGHUP is answered with a log line (reloading comes with the cloud policy).
@@ -148,13 +137,13 @@ int run_agent(const proto::Config& cfg) {
     for (const auto& ep : dp.bound_endpoints())
       listening += (listening.empty() ? "" : ", ") + net::to_string(ep);
     spdlog::info("roamd: answering on {} (UDP and TCP); cloud resolvers {}; {} internal domain(s); identity {}",
-                 listening, join(cfg.cloud().resolvers()), cfg.internal_size(),
+                 listening, os::join(cfg.cloud().resolvers(), ", "), cfg.internal_size(),
                  cfg.cloud().device_id().empty() ? "off" : "on");
     // The system is pointed at roamd only once roamd answers (the canary lookup goes through it).
     auto fs = std::shared_ptr<os::file_system>{os::make_linux_file_system()};
     auto eopts = enforcer_options(cfg, dp.bound_endpoints());
     actors::dns_enforcer_deps deps{fs, std::shared_ptr<os::command_runner>{os::make_process_runner(std::chrono::seconds(20))},
-                                   os::system_lookup, unix_ms_now, router};
+                                   os::system_lookup, os::unix_ms_now, router};
     auto canary_timeout = eopts.canary_timeout;
     auto enforcer = sys.spawn(actors::dns_enforcer, std::move(eopts), std::move(deps));
     std::shared_ptr<os::settings_watcher> watcher;
