@@ -65,6 +65,15 @@ proto::Config defaults() {
   system->set_resolv_conf("/etc/resolv.conf");
   system->set_state_dir("/var/lib/roamd");
   system->set_canary_timeout_ms(5'000);
+  auto* arbitration = config.mutable_arbitration();
+  arbitration->set_contest_limit(3);
+  arbitration->set_contest_window_ms(20'000);
+  arbitration->set_quiet_ms(300);
+  arbitration->set_cap_ms(3'000);
+  arbitration->set_interception(true);
+  arbitration->set_socket_mark(0x524f4d44);  // "ROMD"
+  arbitration->set_yield_backoff_ms(5'000);
+  arbitration->set_yield_backoff_max_ms(300'000);
   config.mutable_daemon()->set_workers(1);
   config.mutable_daemon()->set_log_level("info");
   return config;

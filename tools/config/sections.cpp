@@ -229,6 +229,36 @@ void read_system(toml_reader& r, const toml::table& t, proto::Config::System& ou
            "listen.addresses or set mode = \"none\"");
 }
 
+void read_arbitration(toml_reader& r, const toml::table& t, proto::Config::Arbitration& out) {
+  r.reject_unknown(t, "arbitration", "arbitration");
+  if (auto v = r.integer(t, "arbitration", "contest_limit", 1, 100))
+    out.set_contest_limit(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "arbitration", "contest_window_ms", 1'000, 3'600'000))
+    out.set_contest_window_ms(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "arbitration", "quiet_ms", 10, 10'000))
+    out.set_quiet_ms(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "arbitration", "cap_ms", 10, 60'000))
+    out.set_cap_ms(static_cast<uint32_t>(*v));
+  if (auto v = r.boolean(t, "arbitration", "interception"))
+    out.set_interception(*v);
+  if (auto v = r.integer(t, "arbitration", "socket_mark", 0, 0xffffffffLL))
+    out.set_socket_mark(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "arbitration", "yield_backoff_ms", 100, 3'600'000))
+    out.set_yield_backoff_ms(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "arbitration", "yield_backoff_max_ms", 100, 86'400'000))
+    out.set_yield_backoff_max_ms(static_cast<uint32_t>(*v));
+  if (out.cap_ms() < out.quiet_ms())
+    if (auto* node = t.get(t.contains("cap_ms") ? "cap_ms" : "quiet_ms"))
+      r.fail(node->source().begin, t.contains("cap_ms") ? "arbitration.cap_ms" : "arbitration.quiet_ms",
+             "cap_ms (" + std::to_string(out.cap_ms()) + ") must not be shorter than quiet_ms (" +
+               std::to_string(out.quiet_ms()) + ")");
+  if (out.yield_backoff_max_ms() < out.yield_backoff_ms())
+    if (auto* node = t.get(t.contains("yield_backoff_max_ms") ? "yield_backoff_max_ms" : "yield_backoff_ms"))
+      r.fail(node->source().begin,
+             t.contains("yield_backoff_max_ms") ? "arbitration.yield_backoff_max_ms" : "arbitration.yield_backoff_ms",
+             "yield_backoff_max_ms must not be shorter than yield_backoff_ms");
+}
+
 void read_daemon(toml_reader& r, const toml::table& t, proto::Config::Daemon& out) {
   r.reject_unknown(t, "daemon", "daemon");
   if (auto v = r.integer(t, "daemon", "workers", 1, 64))
@@ -259,6 +289,8 @@ void read_document(toml_reader& r, const toml::table& root, proto::Config& out) 
     read_tcp(r, *t, *out.mutable_tcp());
   if (auto* t = r.table(root, "", "system"))
     read_system(r, *t, *out.mutable_system(), out.listen());
+  if (auto* t = r.table(root, "", "arbitration"))
+    read_arbitration(r, *t, *out.mutable_arbitration());
   if (auto* t = r.table(root, "", "daemon"))
     read_daemon(r, *t, *out.mutable_daemon());
 }

@@ -177,6 +177,16 @@ std::optional<int64_t> toml_reader::integer(const toml::table& parent, std::stri
   return value->get();
 }
 
+std::optional<bool> toml_reader::boolean(const toml::table& parent, std::string_view path, std::string_view key) {
+  auto* node = parent.get(key);
+  if (!node)
+    return std::nullopt;
+  if (auto* value = node->as_boolean())
+    return value->get();
+  expected(*node, join(path, key), "expected true or false", true);
+  return std::nullopt;
+}
+
 std::optional<std::string> toml_reader::string(const toml::table& parent, std::string_view path, std::string_view key) {
   auto* node = parent.get(key);
   if (!node)

@@ -67,6 +67,9 @@ public:
   std::optional<int64_t> integer(const toml::table& parent, std::string_view path, std::string_view key, int64_t min,
                                  int64_t max);
 
+  /// Reads an optional boolean; nullopt when absent or not a boolean (recorded).
+  std::optional<bool> boolean(const toml::table& parent, std::string_view path, std::string_view key);
+
   /// Reads an optional string; nullopt when absent or not a string (recorded).
   std::optional<std::string> string(const toml::table& parent, std::string_view path, std::string_view key);
 

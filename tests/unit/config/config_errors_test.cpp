@@ -152,6 +152,12 @@ TEST(config_error, system_paths) {
   load_error("[system]\nstate_dir = \"/var/lib/../../tmp\"\n", {"system.state_dir: expected an absolute path"});
   load_error("[system]\nstate_dir = \"\"\n", {"system.state_dir: expected an absolute path"});
   load_error("[system]\ncanary_timeout_ms = 5\n", {"system.canary_timeout_ms"});
+  load_error("[arbitration]\ninterception = \"yes\"\n", {"arbitration.interception", "true or false"});
+  load_error("[arbitration]\ncontest_limit = 0\n", {"arbitration.contest_limit"});
+  load_error("[arbitration]\nquiet_ms = 500\ncap_ms = 100\n", {"arbitration.cap_ms", "quiet_ms"});
+  load_error("[arbitration]\nyield_backoff_ms = 9000\nyield_backoff_max_ms = 1000\n",
+             {"arbitration.yield_backoff_max_ms", "shorter"});
+  load_error("[arbitration]\nintercepton = true\n", {"arbitration.intercepton", "interception"});
 }
 
 TEST(config_error, log_level) {

@@ -101,6 +101,16 @@ resolv_conf = "/run/test/resolv.conf/"
 state_dir = "/srv/roamd"
 canary_timeout_ms = 250
 
+[arbitration]
+contest_limit = 5
+contest_window_ms = 30_000
+quiet_ms = 200
+cap_ms = 2_000
+interception = false
+socket_mark = 0x1234
+yield_backoff_ms = 1_000
+yield_backoff_max_ms = 60_000
+
 [daemon]
 workers = 4
 log_level = "debug"
@@ -135,6 +145,15 @@ log_level = "debug"
   expected.mutable_system()->set_resolv_conf("/run/test/resolv.conf");
   expected.mutable_system()->set_state_dir("/srv/roamd");
   expected.mutable_system()->set_canary_timeout_ms(250);
+  auto* arb = expected.mutable_arbitration();
+  arb->set_contest_limit(5);
+  arb->set_contest_window_ms(30000);
+  arb->set_quiet_ms(200);
+  arb->set_cap_ms(2000);
+  arb->set_interception(false);
+  arb->set_socket_mark(0x1234);
+  arb->set_yield_backoff_ms(1000);
+  arb->set_yield_backoff_max_ms(60000);
   expected.mutable_daemon()->set_workers(4);
   expected.mutable_daemon()->set_log_level("debug");
   EXPECT_EQ(r.config.DebugString(), expected.DebugString());
