@@ -19,9 +19,18 @@ struct interception_plan {
   uint32_t exempt_mark = 0;     // packets with this socket mark pass untouched (roamd's own upstream sockets)
 };
 
+/// "" when `plan` can be rendered safely, else what is wrong with it: the table must be a plain identifier (at most
+/// 32 characters of [A-Za-z0-9_], not starting with a digit), the targets `a.b.c.d:port` and `[v6]:port`, and at
+/// least one of them set. The guard refuses a plan that fails this, so configuration text never reaches nftables'
+/// parser as anything but an address.
+std::string check_interception_plan(const interception_plan& plan);
+
 /// The ruleset for `plan` as nftables text: one table with a nat output chain. With `owned`, the table carries
 /// `flags owner`: the kernel deletes it when the netlink socket that made it closes, so the rules die with roamd
-/// (even on kill -9) and never black-hole DNS.
+/// (even on kill -9) and never black-hole DNS. The chain (nat, hook output, priority -100) lets packets with the
+/// exempt mark through, leaves traffic already addressed to a target's address alone and DNATs UDP and TCP port 53
+/// of each family that has a target (also to a 127.x address other than 127.0.0.1, which `redirect` cannot do).
+/// Statements are separated by newlines: libnftables 1.0.6 rejects some `;`-separated forms.
 std::string render_interception(const interception_plan& plan, bool owned);
 
 /// Installs and removes interception rules. The Linux implementation uses libnftables in-process and keeps its
@@ -59,8 +68,9 @@ public:
     return engaged_;
   }
 
-  /// A journal of an earlier run: remove the table it names, then the journal. Returns what was done ("" when there
-  /// was nothing to do); `error` is set when the rules could not be removed (the journal is then kept).
+  /// A journal of an earlier run: remove the table it names (table `roamd` when the journal is damaged or
+  /// unreadable), then the journal. Returns what was done ("" when there was nothing to do); `error` is set when
+  /// the rules could not be removed (the journal is then kept). Call it before engage, never while engaged.
   std::string recover(os_error& error);
 
   const std::string& journal_path() const {

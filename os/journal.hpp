@@ -5,10 +5,49 @@
 #include <string>
 #include <string_view>
 
+#include <google/protobuf/message_lite.h>
+
 #include "os/file_system.hpp"
 #include "proto/journal.pb.h"
 
 namespace roamd::os {
+
+/// A protobuf message framed for a file: `magic` (8 bytes, naming the kind and format version), the payload length
+/// and its CRC-32 (both 4 bytes, big endian), then the serialized message.
+std::string encode_framed(std::string_view magic, const google::protobuf::MessageLite& message);
+
+/// Parses `bytes` framed with `magic` into `out`; false with `why` set ("truncated: 40 of 212 payload bytes",
+/// "checksum mismatch", "not a roamd journal (bad magic)") when they are not a whole, unaltered frame.
+bool decode_framed(std::string_view bytes, std::string_view magic, google::protobuf::MessageLite& out,
+                   std::string& why);
+
+/// One framed message on disk (`<dir>/<name>`), written atomically (temp + fsync + rename + directory fsync),
+/// mode 0600, in a directory of mode 0700. The takeover and the interception journals are two of these.
+class framed_file {
+public:
+  enum class status { absent, ok, damaged, unreadable };
+
+  framed_file(std::shared_ptr<file_system> fs, std::string dir, const std::string& name, std::string_view magic);
+
+  const std::string& path() const {
+    return path_;
+  }
+
+  /// Writes `message`; an error (ENOSPC, EROFS, …) names the file and leaves any earlier version in place.
+  os_error save(const google::protobuf::MessageLite& message);
+
+  /// Reads the file into `out`; for damaged/unreadable, `problem` says what is wrong, naming the file.
+  status load(google::protobuf::MessageLite& out, std::string& problem);
+
+  /// Removes the file (a missing one is fine).
+  os_error remove();
+
+private:
+  std::shared_ptr<file_system> fs_;
+  std::string dir_;
+  std::string path_;
+  std::string magic_;
+};
 
 /// The journal's bytes: "ROAMDJ1\n", the payload length and its CRC-32 (both 4 bytes, big endian), then the
 /// serialized `proto::Journal`. A short, long or altered file is told apart from a good one.
@@ -21,7 +60,7 @@ std::optional<proto::Journal> decode_journal(std::string_view bytes, std::string
 /// directory fsync), mode 0600, in a directory of mode 0700.
 class journal_store {
 public:
-  enum class status { absent, ok, damaged, unreadable };
+  using status = framed_file::status;
 
   struct loaded {
     status state = status::absent;
@@ -32,7 +71,7 @@ public:
   journal_store(std::shared_ptr<file_system> fs, std::string state_dir);
 
   const std::string& path() const {
-    return path_;
+    return file_.path();
   }
 
   /// Writes the journal; an error (ENOSPC, EROFS, …) names the file and leaves any earlier journal in place.
@@ -44,9 +83,7 @@ public:
   os_error remove();
 
 private:
-  std::shared_ptr<file_system> fs_;
-  std::string dir_;
-  std::string path_;
+  framed_file file_;
 };
 
 } // namespace roamd::os

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Interception on the real kernel: with the nftables table engaged (tests/lab/lab_firewall: the real
+# os::interception_guard over libnftables), a query for a far resolver (198.51.100.53, behind a veth pair in its own
+# namespace) is answered by roamd's listener on 127.0.2.53 instead (a "roamd stand-in" dnsmasq with a different
+# address), over UDP and TCP, while a socket carrying the exempt mark still reaches the far resolver. When the
+# guard releases, and when its process is killed with SIGKILL (the table is owned by its netlink socket), the far
+# resolver answers again at once: no black hole. The journal a SIGKILL leaves is removed by --recover.
+. "$(dirname "$0")/lib.sh"
+lab_init "$@"
+lab_need dnsmasq nft
+LAB_FIREWALL=${LAB_FIREWALL:-}
+[ -n "$LAB_FIREWALL" ] && [ -x "$LAB_FIREWALL" ] || lab_skip "LAB_FIREWALL (tests/lab_firewall) is not built"
+
+RESOLVER=198.51.100.53
+FAR_A=192.0.2.80 STANDIN_A=203.0.113.80
+MARK=0x524f4d44
+STATE_DIR=$LAB_DIR/state
+JOURNAL=$STATE_DIR/interception.journal
+
+# `ip netns` keeps its handles under /run/netns: a private /run for this lab.
+mount -t tmpfs -o size=1m,mode=0755 lab-run /run
+mkdir -p /run/netns
+ip netns add far-ns
+ip -n far-ns link set lo up
+ip -n far-ns addr add "$RESOLVER/32" dev lo
+ip link add lan0 type veth peer name lan0-far netns far-ns || lab_abort "cannot create the lan0 veth pair"
+ip addr add 192.0.2.1/24 dev lan0 && ip link set lan0 up
+ip -n far-ns addr add 192.0.2.254/24 dev lan0-far && ip -n far-ns link set lan0-far up
+ip route add default via 192.0.2.254 dev lan0
+
+far_listening() { [ -n "$(ip netns exec far-ns ss -Hlnu "src $RESOLVER:53")" ]; }
+lab_start far ip netns exec far-ns dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+  --bind-interfaces --listen-address="$RESOLVER" --pid-file= --user=root --local-ttl=300 --log-queries \
+  --log-facility="$LAB_DIR/far.log" --host-record=name.test,$FAR_A
+wait_until 10000 far_listening || lab_abort "dnsmasq in far-ns did not start" far
+start_dnsmasq standin "$ROAMD_IP" --host-record=name.test,$STANDIN_A
+
+# marked_ask PROTO MARK: asks $RESOLVER for name.test A from python with SO_MARK MARK (0: none); prints the address.
+marked_ask() {
+  "$LAB_PYTHON" - "$1" "$2" "$RESOLVER" <<'EOF'
+import socket, struct, sys
+proto, mark, server = sys.argv[1], int(sys.argv[2], 0), sys.argv[3]
+q = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + b"\x04name\x04test\x00" + struct.pack("!HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM)
+s.settimeout(3)
+if mark:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
+try:
+    if proto == "udp":
+        s.sendto(q, (server, 53))
+        r = s.recv(4096)
+    else:
+        s.connect((server, 53))
+        s.sendall(struct.pack("!H", len(q)) + q)
+        r = b""
+        while len(r) < 2 or len(r) < 2 + struct.unpack("!H", r[:2])[0]:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            r += chunk
+        r = r[2:]
+except OSError as e:
+    print("error:", e)
+    sys.exit(0)
+an = struct.unpack("!H", r[6:8])[0]
+print(socket.inet_ntoa(r[-4:]) if an == 1 else "answers=%d" % an)
+EOF
+}
+
+has_table() { nft list tables | grep -qx "table inet roamd"; }
+no_table() { ! has_table; }
+engaged() { grep -qx engaged "$LAB_DIR/$1.out"; }
+far_queries() { grep -c 'query\[A\] name.test' "$LAB_DIR/far.log"; }
+
+# expect_far WHEN / expect_standin WHEN: dig @$RESOLVER over UDP and TCP gets the far / the stand-in's answer.
+expect_answers() {
+  local who=$1 want=$2 when=$3 tcp
+  for tcp in "" +tcp; do
+    ask_at "$RESOLVER" name.test A $tcp
+    expect "$when: dig @$RESOLVER ${tcp:-+notcp} name.test: the $who answer" "$ANS_STATUS $ANS_DATA" = "NOERROR $want"
+  done
+}
+
+section "before interception"
+expect_answers far "$FAR_A" "not engaged"
+expect "an unmarked python socket reaches the far resolver too" "$(marked_ask udp 0)" = "$FAR_A"
+
+section "engaged: port 53 of $RESOLVER goes to $ROAMD_IP"
+lab_start fw "$LAB_FIREWALL" --state-dir "$STATE_DIR" --to-v4 "$ROAMD_IP:53" --mark "$MARK"
+wait_until 10000 engaged fw || lab_abort "lab_firewall did not engage" fw
+expect "nft lists table inet roamd" "$(has_table && echo yes || echo no)" = yes
+expect "the table is owned by lab_firewall's netlink socket" "$(nft list table inet roamd | grep -c 'flags owner')" = 1
+expect "the journal is on disk" "$([ -s "$JOURNAL" ] && echo yes || echo no)" = yes
+before=$(far_queries)
+expect_answers stand-in "$STANDIN_A" "engaged"
+expect "unmarked UDP from python: the stand-in's answer" "$(marked_ask udp 0)" = "$STANDIN_A"
+expect "the far resolver saw none of the intercepted queries" "$(far_queries)" = "$before"
+expect "UDP with the exempt mark reaches the far resolver" "$(marked_ask udp "$MARK")" = "$FAR_A"
+expect "TCP with the exempt mark reaches the far resolver" "$(marked_ask tcp "$MARK")" = "$FAR_A"
+expect "another mark is intercepted" "$(marked_ask udp 0x1)" = "$STANDIN_A"
+ask_at "$ROAMD_IP" name.test A
+expect "queries to $ROAMD_IP itself are untouched" "$ANS_STATUS $ANS_DATA" = "NOERROR $STANDIN_A"
+
+section "SIGTERM: released"
+kill -TERM "${LAB_PIDS[fw]}"
+wait_until 5000 exited fw
+expect "lab_firewall exited" "$(exited fw && echo yes || echo no)" = yes
+expect "it said released" "$(grep -cx released "$LAB_DIR/fw.out")" = 1
+expect "the table is gone" "$(has_table && echo yes || echo no)" = no
+expect "the journal is gone" "$([ -e "$JOURNAL" ] && echo yes || echo no)" = no
+expect_answers far "$FAR_A" "released"
+
+# unowned_table TARGET: table inet roamd without `flags owner` (as a crashed run on an old kernel leaves it).
+unowned_table() {
+  nft -f - <<EOF
+table inet roamd {
+  chain out {
+    type nat hook output priority -100; policy accept;
+    udp dport 53 dnat ip to $1
+  }
+}
+EOF
+}
+
+section "SIGKILL while engaged: the kernel drops the owned table, the journal stays for --recover"
+unowned_table 127.0.2.99:53  # a leftover: engage replaces it in one transaction
+lab_start fw2 "$LAB_FIREWALL" --state-dir "$STATE_DIR" --to-v4 "$ROAMD_IP:53" --mark "$MARK"
+wait_until 10000 engaged fw2 || lab_abort "lab_firewall did not engage a second time" fw2
+ask_at "$RESOLVER" name.test A
+expect "engaged over a leftover table: the stand-in's answer" "$ANS_STATUS $ANS_DATA" = "NOERROR $STANDIN_A"
+expect "one table inet roamd, now owned" \
+  "$(nft list tables | grep -cx 'table inet roamd') $(nft list table inet roamd | grep -c 'flags owner')" = "1 1"
+lab_stop fw2  # SIGKILL and reap
+wait_until 5000 no_table
+expect "after kill -9 the table is gone" "$(has_table && echo yes || echo no)" = no
+expect_answers far "$FAR_A" "after kill -9"
+expect "the journal outlived kill -9" "$([ -s "$JOURNAL" ] && echo yes || echo no)" = yes
+recovered=$("$LAB_FIREWALL" --state-dir "$STATE_DIR" --recover 2>&1)
+expect "--recover says what it removed" "$recovered" '~' "^removed table inet roamd named by the interception journal"
+expect "--recover removed the journal" "$([ -e "$JOURNAL" ] && echo yes || echo no)" = no
+expect "a second --recover finds nothing" "$("$LAB_FIREWALL" --state-dir "$STATE_DIR" --recover 2>&1)" = \
+  "nothing to recover"
+expect_answers far "$FAR_A" "after --recover"
+
+section "a damaged journal: --recover still removes table inet roamd (here an unowned one, as an old kernel makes)"
+unowned_table "$ROAMD_IP:53"
+mkdir -p "$STATE_DIR" && printf 'ROAMDI1\n\0\0\0' >"$JOURNAL"
+expect "the unowned table is there" "$(has_table && echo yes || echo no)" = yes
+recovered=$("$LAB_FIREWALL" --state-dir "$STATE_DIR" --recover 2>&1)
+expect "--recover names the damaged journal" "$recovered" '~' "damaged interception journal"
+expect "the table is gone" "$(has_table && echo yes || echo no)" = no
+expect "the journal is gone" "$([ -e "$JOURNAL" ] && echo yes || echo no)" = no
+
+lab_finish
