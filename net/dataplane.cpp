@@ -73,6 +73,14 @@ void dataplane::probe(uint32_t upstream_id, probe_callback done) {
   workers_.front()->post_probe(upstream_id, std::move(done));
 }
 
+bool dataplane::socket_mark_ok() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (const auto& w : workers_)
+    if (!w->socket_mark_ok())
+      return false;
+  return true;
+}
+
 std::vector<boost::asio::ip::udp::endpoint> dataplane::bound_endpoints() const {
   std::lock_guard<std::mutex> guard{mtx_};
   if (workers_.empty())

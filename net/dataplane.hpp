@@ -31,6 +31,7 @@ struct dataplane_options {
   uint32_t tcp_max_connections = 256;
   uint32_t tcp_idle_timeout_ms = 10000;
   uint32_t stats_interval_ms = 100;
+  uint32_t socket_mark = 0;          // SO_MARK on every upstream socket (UDP, TCP, probes); 0 = none
   dns_cache::limits cache;
 };
 
@@ -64,6 +65,10 @@ public:
 
   /// Sends a health probe (". NS") to one upstream from worker 0; `done` runs on that worker's thread.
   void probe(uint32_t upstream_id, probe_callback done);
+
+  /// False when the socket mark is set but the kernel refused it on some upstream socket (EPERM: not root), so that
+  /// interception would catch roamd's own queries; true otherwise. Meaningful after open().
+  bool socket_mark_ok() const;
 
   /// The local endpoints actually bound (useful with port 0).
   std::vector<boost::asio::ip::udp::endpoint> bound_endpoints() const;

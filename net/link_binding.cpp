@@ -27,6 +27,12 @@ int bind_to_link(int fd, bool v6, const std::string& name, unsigned ifindex) {
   return rc == 0 ? 0 : errno;
 }
 
+int set_socket_mark(int fd, uint32_t mark) {
+  if (mark == 0)
+    return 0;
+  return ::setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0 ? 0 : errno;
+}
+
 unsigned link_index(const std::string& name) {
   return name.empty() ? 0 : ::if_nametoindex(name.c_str());
 }

@@ -10,8 +10,9 @@
 namespace roamd::net {
 
 tcp_exchange::tcp_exchange(boost::asio::io_context& ctx, boost::asio::ip::tcp::endpoint to,
-                           const std::vector<uint8_t>& query, std::chrono::milliseconds timeout, std::string link)
-    : sock_(ctx), timer_(ctx), to_(to), timeout_(timeout), link_(std::move(link)) {
+                           const std::vector<uint8_t>& query, std::chrono::milliseconds timeout, std::string link,
+                           uint32_t mark)
+    : sock_(ctx), timer_(ctx), to_(to), timeout_(timeout), link_(std::move(link)), mark_(mark) {
   out_.resize(2 + query.size());
   dns::put16(out_.data(), static_cast<uint16_t>(query.size()));
   std::copy(query.begin(), query.end(), out_.begin() + 2);
@@ -25,10 +26,13 @@ void tcp_exchange::start(callback done) {
     if (!ec)
       self->fail();  // closing the socket aborts whatever operation is outstanding
   });
-  if (!link_.empty()) {
+  if (!link_.empty() || mark_ != 0) {
     boost::system::error_code ec;
     sock_.open(to_.protocol(), ec);
-    if (ec || bind_to_link(sock_.native_handle(), to_.address().is_v6(), link_, link_index(link_)) != 0) {
+    if (!ec)
+      set_socket_mark(sock_.native_handle(), mark_);
+    if (ec || (!link_.empty() &&
+               bind_to_link(sock_.native_handle(), to_.address().is_v6(), link_, link_index(link_)) != 0)) {
       // Reported from a fresh handler, as every other outcome is.
       boost::asio::post(sock_.get_executor(), [self] { self->complete(false); });
       return;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -43,6 +44,10 @@ public:
   /// Binds the listeners (SO_REUSEPORT) and the upstream socket pool. Returns "" or an error message.
   std::string open(const std::vector<boost::asio::ip::udp::endpoint>& listen);
   std::vector<boost::asio::ip::udp::endpoint> bound() const;
+  /// False once the kernel refused the socket mark on one of this worker's upstream sockets (any thread).
+  bool socket_mark_ok() const {
+    return mark_ok_.load(std::memory_order_relaxed);
+  }
 
   void run();
   void stop();
@@ -122,6 +127,8 @@ private:
   void arm_source(size_t i);
   /// Opens one more active socket in `set` (bound to its link, if any); false with errno set on failure.
   bool open_source(source_set& set);
+  /// Sets the socket mark on an upstream socket; the first failure clears mark_ok_ and is logged.
+  void apply_mark(int fd);
   void retire_source(size_t i);
   void release_source(size_t i);
   /// The set an upstream with an interface sends from: resolved once per upstream (the unbound set of its family
@@ -196,6 +203,7 @@ private:
   std::vector<std::unique_ptr<source_set>> sets_;  // [0] unbound IPv4, [1] unbound IPv6, then bound sets
   std::vector<source_set*> set_of_upstream_;       // by upstream id, for upstreams with an interface
   uint32_t source_gen_ = 0;
+  std::atomic<bool> mark_ok_{true};  // cleared (and logged) at the first SO_MARK failure
   std::vector<udp_send_failure> failed_sends_;
   std::vector<std::pair<udp_send_failure, size_t>> failures_;  // with the socket index, handled after a flush
   udp_receive_batch client_batch_;

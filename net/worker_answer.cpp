@@ -183,7 +183,8 @@ void worker::start_tcp_fallback(uint32_t s) {
   boost::asio::ip::tcp::endpoint ep{p.up->endpoint.address(), p.up->endpoint.port()};
   // Bound to the resolver's link like its UDP sockets (never for a loopback address).
   const std::string& link = p.up->interface.empty() ? p.up->interface : bound_set(*p.up).interface;
-  auto ex = std::make_shared<tcp_exchange>(ctx_, ep, p.wire, std::chrono::milliseconds(opts_.timeout_ms * 2), link);
+  auto ex = std::make_shared<tcp_exchange>(ctx_, ep, p.wire, std::chrono::milliseconds(opts_.timeout_ms * 2), link,
+                                           opts_.socket_mark);
   ex->start([this, s, gen](bool ok, std::vector<uint8_t>& answer) { on_tcp_answer(s, gen, ok, answer); });
 }
 

@@ -29,6 +29,8 @@ bool worker::open_source(source_set& set) {
   s->sock.open(set.v6 ? udp::v6() : udp::v4(), ec);
   if (!ec && set.v6)
     s->sock.set_option(boost::asio::ip::v6_only{true}, ec);
+  if (!ec)
+    apply_mark(s->sock.native_handle());
   if (!ec && !set.interface.empty()) {
     if (int err = bind_to_link(s->sock.native_handle(), set.v6, set.interface, set.ifindex))
       ec.assign(err, boost::system::system_category());
@@ -59,6 +61,15 @@ bool worker::open_source(source_set& set) {
   if (ctx_.get_executor().running_in_this_thread())
     arm_source(i);
   return true;
+}
+
+void worker::apply_mark(int fd) {
+  int err = set_socket_mark(fd, opts_.socket_mark);
+  if (err == 0 || !mark_ok_.exchange(false))
+    return;
+  // The socket is still used: queries work, only interception (if engaged) would catch them.
+  spdlog::warn("roamd: worker {}: cannot set socket mark {:#x} on upstream sockets: {}; interception is unavailable",
+               index_, opts_.socket_mark, std::strerror(err));
 }
 
 void worker::retire_source(size_t i) {

@@ -10,6 +10,7 @@ lab_init "$@"
 lab_need dnsmasq nft
 LAB_FIREWALL=${LAB_FIREWALL:-}
 [ -n "$LAB_FIREWALL" ] && [ -x "$LAB_FIREWALL" ] || lab_skip "LAB_FIREWALL (tests/lab_firewall) is not built"
+LAB_DATAPLANE=${LAB_DATAPLANE:-}  # optional: the data plane's own upstream traffic under interception
 
 RESOLVER=198.51.100.53
 FAR_A=192.0.2.80 STANDIN_A=203.0.113.80
@@ -28,10 +29,12 @@ ip addr add 192.0.2.1/24 dev lan0 && ip link set lan0 up
 ip -n far-ns addr add 192.0.2.254/24 dev lan0-far && ip -n far-ns link set lan0-far up
 ip route add default via 192.0.2.254 dev lan0
 
+# A TXT RRset of ~1.6 KB: over UDP the far dnsmasq answers TC=1, and a data plane retries over TCP.
+mapfile -t big_txt < <(for i in 1 2 3 4 5 6 7 8; do printf -- '--txt-record=big.test,far-%s-%0180d\n' "$i" 0; done)
 far_listening() { [ -n "$(ip netns exec far-ns ss -Hlnu "src $RESOLVER:53")" ]; }
 lab_start far ip netns exec far-ns dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
   --bind-interfaces --listen-address="$RESOLVER" --pid-file= --user=root --local-ttl=300 --log-queries \
-  --log-facility="$LAB_DIR/far.log" --host-record=name.test,$FAR_A
+  --log-facility="$LAB_DIR/far.log" --host-record=name.test,$FAR_A --edns-packet-max=1232 "${big_txt[@]}"
 wait_until 10000 far_listening || lab_abort "dnsmasq in far-ns did not start" far
 start_dnsmasq standin "$ROAMD_IP" --host-record=name.test,$STANDIN_A
 
@@ -67,6 +70,8 @@ print(socket.inet_ntoa(r[-4:]) if an == 1 else "answers=%d" % an)
 EOF
 }
 
+# yn COMMAND...: "yes" when COMMAND succeeds, else "no" (for expect).
+yn() { "$@" >/dev/null 2>&1 && echo yes || echo no; }
 has_table() { nft list tables | grep -qx "table inet roamd"; }
 no_table() { ! has_table; }
 engaged() { grep -qx engaged "$LAB_DIR/$1.out"; }
@@ -88,9 +93,9 @@ expect "an unmarked python socket reaches the far resolver too" "$(marked_ask ud
 section "engaged: port 53 of $RESOLVER goes to $ROAMD_IP"
 lab_start fw "$LAB_FIREWALL" --state-dir "$STATE_DIR" --to-v4 "$ROAMD_IP:53" --mark "$MARK"
 wait_until 10000 engaged fw || lab_abort "lab_firewall did not engage" fw
-expect "nft lists table inet roamd" "$(has_table && echo yes || echo no)" = yes
+expect "nft lists table inet roamd" "$(yn has_table)" = yes
 expect "the table is owned by lab_firewall's netlink socket" "$(nft list table inet roamd | grep -c 'flags owner')" = 1
-expect "the journal is on disk" "$([ -s "$JOURNAL" ] && echo yes || echo no)" = yes
+expect "the journal is on disk" "$(yn test -s "$JOURNAL")" = yes
 before=$(far_queries)
 expect_answers stand-in "$STANDIN_A" "engaged"
 expect "unmarked UDP from python: the stand-in's answer" "$(marked_ask udp 0)" = "$STANDIN_A"
@@ -104,10 +109,10 @@ expect "queries to $ROAMD_IP itself are untouched" "$ANS_STATUS $ANS_DATA" = "NO
 section "SIGTERM: released"
 kill -TERM "${LAB_PIDS[fw]}"
 wait_until 5000 exited fw
-expect "lab_firewall exited" "$(exited fw && echo yes || echo no)" = yes
+expect "lab_firewall exited" "$(yn exited fw)" = yes
 expect "it said released" "$(grep -cx released "$LAB_DIR/fw.out")" = 1
-expect "the table is gone" "$(has_table && echo yes || echo no)" = no
-expect "the journal is gone" "$([ -e "$JOURNAL" ] && echo yes || echo no)" = no
+expect "the table is gone" "$(yn has_table)" = no
+expect "the journal is gone" "$(yn test -e "$JOURNAL")" = no
 expect_answers far "$FAR_A" "released"
 
 # unowned_table TARGET: table inet roamd without `flags owner` (as a crashed run on an old kernel leaves it).
@@ -132,12 +137,12 @@ expect "one table inet roamd, now owned" \
   "$(nft list tables | grep -cx 'table inet roamd') $(nft list table inet roamd | grep -c 'flags owner')" = "1 1"
 lab_stop fw2  # SIGKILL and reap
 wait_until 5000 no_table
-expect "after kill -9 the table is gone" "$(has_table && echo yes || echo no)" = no
+expect "after kill -9 the table is gone" "$(yn has_table)" = no
 expect_answers far "$FAR_A" "after kill -9"
-expect "the journal outlived kill -9" "$([ -s "$JOURNAL" ] && echo yes || echo no)" = yes
+expect "the journal outlived kill -9" "$(yn test -s "$JOURNAL")" = yes
 recovered=$("$LAB_FIREWALL" --state-dir "$STATE_DIR" --recover 2>&1)
 expect "--recover says what it removed" "$recovered" '~' "^removed table inet roamd named by the interception journal"
-expect "--recover removed the journal" "$([ -e "$JOURNAL" ] && echo yes || echo no)" = no
+expect "--recover removed the journal" "$(yn test -e "$JOURNAL")" = no
 expect "a second --recover finds nothing" "$("$LAB_FIREWALL" --state-dir "$STATE_DIR" --recover 2>&1)" = \
   "nothing to recover"
 expect_answers far "$FAR_A" "after --recover"
@@ -145,10 +150,42 @@ expect_answers far "$FAR_A" "after --recover"
 section "a damaged journal: --recover still removes table inet roamd (here an unowned one, as an old kernel makes)"
 unowned_table "$ROAMD_IP:53"
 mkdir -p "$STATE_DIR" && printf 'ROAMDI1\n\0\0\0' >"$JOURNAL"
-expect "the unowned table is there" "$(has_table && echo yes || echo no)" = yes
+expect "the unowned table is there" "$(yn has_table)" = yes
 recovered=$("$LAB_FIREWALL" --state-dir "$STATE_DIR" --recover 2>&1)
 expect "--recover names the damaged journal" "$recovered" '~' "damaged interception journal"
-expect "the table is gone" "$(has_table && echo yes || echo no)" = no
-expect "the journal is gone" "$([ -e "$JOURNAL" ] && echo yes || echo no)" = no
+expect "the table is gone" "$(yn has_table)" = no
+expect "the journal is gone" "$(yn test -e "$JOURNAL")" = no
+
+if [ -n "$LAB_DATAPLANE" ] && [ -x "$LAB_DATAPLANE" ]; then
+  section "the data plane's upstream sockets carry the mark: interception to it does not loop (UDP and TCP)"
+  MARKED_IP=127.0.2.54 UNMARKED_IP=127.0.2.55
+  lab_start dpm "$LAB_DATAPLANE" --listen "$MARKED_IP:53" --default "$RESOLVER:53" --mark "$MARK" --cache 0 \
+    --timeout-ms 800 --attempts 1
+  lab_start dpu "$LAB_DATAPLANE" --listen "$UNMARKED_IP:53" --default "$RESOLVER:53" --cache 0 --timeout-ms 300 \
+    --attempts 1
+  wait_until 10000 listening "$MARKED_IP" || lab_abort "lab_dataplane did not listen on $MARKED_IP" dpm
+  wait_until 10000 listening "$UNMARKED_IP" || lab_abort "lab_dataplane did not listen on $UNMARKED_IP" dpu
+  expect "the marked data plane could set SO_MARK" "$(grep -x 'socket mark: .*' "$LAB_DIR/dpm.out")" = \
+    "socket mark: ok"
+  lab_start fw3 "$LAB_FIREWALL" --state-dir "$STATE_DIR" --to-v4 "$MARKED_IP:53" --mark "$MARK"
+  wait_until 10000 engaged fw3 || lab_abort "lab_firewall did not engage for $MARKED_IP" fw3
+  before=$(far_queries)
+  ask_at "$RESOLVER" name.test A
+  expect "intercepted to the marked data plane: the far answer, through it" "$ANS_STATUS $ANS_DATA" = "NOERROR $FAR_A"
+  expect "the far resolver got exactly one query (no loop)" "$(far_queries)" = $((before + 1))
+  ask_at "$RESOLVER" big.test TXT
+  txt=$(grep -o 'far-[0-9]' <<<"$ANS_DATA" | sort -u | wc -l)
+  expect "big.test TXT (TC over UDP, marked TCP retry): all 8 far records" "$ANS_STATUS $txt" = "NOERROR 8"
+  expect "the far resolver saw the TCP retry" "$(grep -c 'query\[TXT\] big.test' "$LAB_DIR/far.log")" -ge 2
+  kill -TERM "${LAB_PIDS[fw3]}"
+  wait_until 5000 no_table || lab_abort "lab_firewall did not release" fw3
+  # Control: the same interception to a data plane without the mark catches its own upstream query.
+  lab_start fw4 "$LAB_FIREWALL" --state-dir "$STATE_DIR" --to-v4 "$UNMARKED_IP:53" --mark "$MARK"
+  wait_until 10000 engaged fw4 || lab_abort "lab_firewall did not engage for $UNMARKED_IP" fw4
+  ask_at "$RESOLVER" name.test A
+  expect "control: an unmarked data plane loops into itself (no far answer)" "$ANS_STATUS $ANS_DATA" != \
+    "NOERROR $FAR_A"
+  lab_stop dpu  # it is still chasing its own tail
+fi
 
 lab_finish

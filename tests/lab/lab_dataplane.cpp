@@ -4,6 +4,7 @@
 //
 //   lab_dataplane --listen 127.0.2.53:53 --default 198.51.100.53:53 --route corp.test=198.51.100.53:53%vpn0
 //                 [--route DOMAIN=EP[%IF],EP[%IF]...] [--timeout-ms N] [--attempts N] [--rotation-ms N] [--cache N]
+//                 [--mark N]   (SO_MARK on upstream sockets; prints "socket mark: ok" or "socket mark: refused")
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +25,7 @@ namespace {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "lab_dataplane: %s\nusage: lab_dataplane --listen EP --default EP[%%IF],... [--route DOMAIN=EP[%%IF],...]... "
-               "[--timeout-ms N] [--attempts N] [--rotation-ms N] [--cache N]\n",
+               "[--timeout-ms N] [--attempts N] [--rotation-ms N] [--cache N] [--mark N]\n",
                why.c_str());
   std::exit(2);
 }
@@ -55,7 +56,7 @@ std::vector<std::shared_ptr<net::upstream>> parse_upstreams(const std::string& l
 
 uint32_t number(const char* text) {
   char* end = nullptr;
-  unsigned long v = std::strtoul(text, &end, 10);
+  unsigned long v = std::strtoul(text, &end, 0);
   if (!end || *end != '\0')
     usage(std::string("not a number: '") + text + "'");
   return static_cast<uint32_t>(v);
@@ -102,6 +103,8 @@ int main(int argc, char** argv) {
       opts.port_rotation_ms = number(value);
     } else if (arg == "--cache") {
       opts.cache.capacity = number(value);
+    } else if (arg == "--mark") {
+      opts.socket_mark = number(value);
     } else {
       usage("unknown argument '" + arg + "'");
     }
@@ -139,6 +142,10 @@ int main(int argc, char** argv) {
   if (auto err = dp.open(); !err.empty()) {
     spdlog::error("lab_dataplane: {}", err);
     return 1;
+  }
+  if (opts.socket_mark != 0) {
+    std::printf("socket mark: %s\n", dp.socket_mark_ok() ? "ok" : "refused");
+    std::fflush(stdout);
   }
   dp.set_routing(std::make_shared<net::routing_table>(routes, def, std::nullopt, 1));
   dp.start();

@@ -41,6 +41,7 @@ net::dataplane_options to_options(const proto::Config& cfg) {
   o.cache.capacity = cfg.cache().size();
   o.cache.max_ttl = cfg.cache().max_ttl();
   o.cache.negative_max_ttl = cfg.cache().negative_max_ttl();
+  o.socket_mark = cfg.arbitration().socket_mark();
   return o;
 }
 

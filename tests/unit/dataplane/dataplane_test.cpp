@@ -4,6 +4,9 @@
 #include <mutex>
 #include <set>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "fake_dns.hpp"
 #include "net/dataplane.hpp"
 #include "net/endpoint.hpp"
@@ -191,6 +194,36 @@ TEST_F(dataplane_test, truncated_udp_answer_is_retried_over_tcp) {
   ASSERT_FALSE(small.empty());
   EXPECT_TRUE(tc_of(small));
   EXPECT_LE(small.size(), 512u);
+}
+
+TEST_F(dataplane_test, the_socket_mark_is_reported_and_marked_queries_work_over_udp_and_tcp) {
+  // Whether this process may set SO_MARK (root, CAP_NET_ADMIN): the data plane must report the same.
+  int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(probe, 0);
+  uint32_t mark = 0x524f4d44;
+  bool may_mark = ::setsockopt(probe, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0;
+  ::close(probe);
+  fake_server up{[](fake_server& s, const bytes& q, const sockaddr_in& from) {
+                   bytes tc = make_answer(q, {});
+                   tc[2] |= 0x02;
+                   s.send_to(tc, from);
+                 },
+                 [](const bytes& q) { return make_txt_answer(q, 1000); }};
+  net::dataplane_options o;
+  o.socket_mark = mark;
+  start({up.address()}, {}, o);
+  EXPECT_EQ(dp_->socket_mark_ok(), may_mark);
+  // Marked or not (the mark refused), upstream queries go out and come back, also the TCP retry.
+  auto a = udp_exchange(addr_, make_query(0x7777, "big.example", 16, true));
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(id_of(a), 0x7777);
+  EXPECT_TRUE(wait_counter([&] { return fallbacks_ >= 1; }));
+}
+
+TEST_F(dataplane_test, without_a_socket_mark_marking_is_never_reported_broken) {
+  fake_server up{[](fake_server& s, const bytes& q, const sockaddr_in& from) { s.send_to(make_answer(q, {}), from); }};
+  start({up.address()});
+  EXPECT_TRUE(dp_->socket_mark_ok());
 }
 
 TEST_F(dataplane_test, tcp_clients_can_pipeline_queries) {
