@@ -1,5 +1,7 @@
 // os::firewall through libnftables, in-process: one nft_ctx (and with it one netlink socket) for the life of the
 // object, so that tables made with `flags owner` belong to this process and vanish with it, even on kill -9.
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <sstream>
 
@@ -13,7 +15,9 @@ namespace roamd::os {
 namespace {
 
 /// nftables' error output in one line: its "Error: ..." lines joined (the echoed command and the caret marks go).
-std::string one_line(const std::string& text) {
+/// Some failures (EPERM while opening the netlink socket) are printed by libnftables straight to stderr, bypassing
+/// the buffer: then errno `err` says what happened.
+std::string one_line(const std::string& text, int err) {
   std::istringstream in{text};
   std::string line, out;
   while (std::getline(in, line)) {
@@ -21,7 +25,9 @@ std::string one_line(const std::string& text) {
       continue;
     out += (out.empty() ? "" : "; ") + line.substr(7);
   }
-  return out.empty() ? "failed without a message" : out;
+  if (out.empty())
+    out = err != 0 ? std::strerror(err) : "failed without a message";
+  return out;
 }
 
 class nftables_firewall : public firewall {
@@ -88,12 +94,14 @@ private:
       return false;
     }
     nft_ctx_get_error_buffer(ctx_);  // rewinds what an earlier command left
+    errno = 0;
     int rc = nft_run_cmd_from_buffer(ctx_, commands.c_str());
+    int saved = errno;
     const char* err = nft_ctx_get_error_buffer(ctx_);
     nft_ctx_get_output_buffer(ctx_);
     if (rc == 0)
       return true;
-    why = one_line(err ? err : "");
+    why = one_line(err ? err : "", saved);
     return false;
   }
 

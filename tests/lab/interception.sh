@@ -90,6 +90,13 @@ section "before interception"
 expect_answers far "$FAR_A" "not engaged"
 expect "an unmarked python socket reaches the far resolver too" "$(marked_ask udp 0)" = "$FAR_A"
 
+section "without CAP_NET_ADMIN: the probe says why, nothing is installed or journaled"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$LAB_FIREWALL" --state-dir "$STATE_DIR" 2>&1)
+expect "lab_firewall as nobody: the probe names nftables' reason" "$out" '~' \
+  "probe: nftables: cannot add a table: Operation not permitted"
+expect "no table" "$(yn has_table)" = no
+expect "no journal" "$(yn test -e "$JOURNAL")" = no
+
 section "engaged: port 53 of $RESOLVER goes to $ROAMD_IP"
 lab_start fw "$LAB_FIREWALL" --state-dir "$STATE_DIR" --to-v4 "$ROAMD_IP:53" --mark "$MARK"
 wait_until 10000 engaged fw || lab_abort "lab_firewall did not engage" fw
