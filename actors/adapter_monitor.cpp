@@ -16,15 +16,8 @@ namespace roamd::actors {
 namespace {
 
 void fill(proto::ResolverSettings& out, const os::file_state& st) {
-  if (!st.readable)
-    return;
-  auto s = os::parse_resolv_conf(st.content);
-  for (const auto& n : s.nameservers)
-    out.add_nameservers(n);
-  for (const auto& d : s.search)
-    out.add_search(d);
-  for (const auto& o : s.options)
-    out.add_options(o);
+  if (st.readable)
+    out = to_proto(os::parse_resolv_conf(st.content));
 }
 
 std::string hash_of(const os::file_state& st) {
@@ -41,6 +34,17 @@ std::string describe_links(const proto::AdapterSnapshot& snap) {
 }
 
 } // namespace
+
+proto::ResolverSettings to_proto(const os::resolv_settings& s) {
+  proto::ResolverSettings out;
+  for (const auto& n : s.nameservers)
+    out.add_nameservers(n);
+  for (const auto& d : s.search)
+    out.add_search(d);
+  for (const auto& o : s.options)
+    out.add_options(o);
+  return out;
+}
 
 proto::SettingsChanged to_proto(const os::settings_event& e, int64_t unix_ms) {
   proto::SettingsChanged out;
@@ -59,13 +63,11 @@ proto::SettingsChanged to_proto(const os::settings_event& e, int64_t unix_ms) {
 
 adapter_monitor_actor::behavior_type adapter_monitor(adapter_monitor_ptr self, std::shared_ptr<os::link_monitor> links,
                                                      std::shared_ptr<os::settings_watcher> watcher,
-                                                     std::string resolv_conf, query_router_actor router,
-                                                     dns_enforcer_actor enforcer) {
+                                                     std::string resolv_conf, std::shared_ptr<peers> directory) {
   auto& st = self->state;
   st.links = links;
   st.watcher = watcher;
-  st.router = std::move(router);
-  st.enforcer = std::move(enforcer);
+  st.directory = std::move(directory);
   // The os objects call back from their own threads; they hold only a weak reference, so no cycle keeps this actor.
   caf::weak_actor_ptr weak = self->ctrl();
   auto deliver = [weak](auto msg) {
@@ -91,8 +93,12 @@ adapter_monitor_actor::behavior_type adapter_monitor(adapter_monitor_ptr self, s
       if (describe_links(snap) != describe_links(st.latest))
         spdlog::info("adapter_monitor: links: {}", describe_links(snap));
       st.latest = snap;
-      if (st.router)
-        self->send(st.router, snap);
+      if (!st.directory)
+        return;
+      if (auto router = st.directory->get<query_router_actor>(peers::role::router))
+        self->send(router, snap);
+      if (auto arbiter = st.directory->get<arbiter_inbox>(peers::role::arbiter))
+        self->send(arbiter, snap);
     },
     [self](const proto::SettingsChanged& change) {
       auto& st = self->state;
@@ -100,8 +106,12 @@ adapter_monitor_actor::behavior_type adapter_monitor(adapter_monitor_ptr self, s
       spdlog::info("adapter_monitor: {} changed ({}, seen by {}): owner {}, nameservers [{}]", change.path(),
                    change.ours() ? "roamd's marker" : "not roamd's", change.seen_by(), change.owner(),
                    os::join(change.new_settings().nameservers()));
-      if (st.enforcer)
-        self->send(st.enforcer, change);
+      if (!st.directory)
+        return;
+      if (auto enforcer = st.directory->get<dns_enforcer_actor>(peers::role::enforcer))
+        self->send(enforcer, change);
+      if (auto arbiter = st.directory->get<arbiter_inbox>(peers::role::arbiter))
+        self->send(arbiter, change);
     },
     [self](caf::get_atom, adapters_atom) -> proto::AdapterSnapshot { return self->state.latest; },
   };

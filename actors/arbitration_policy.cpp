@@ -112,6 +112,12 @@ decision arbitration_policy::from_settings(const situation& s) {
   return d;
 }
 
+decision arbitration_policy::interception_failed(const situation& s, const std::string& why) {
+  auto without = s;
+  without.interception_available = false;
+  return stop_writing(without, why);
+}
+
 decision arbitration_policy::decide(const situation& s) {
   switch (state_) {
     case protection::settings:

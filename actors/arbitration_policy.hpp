@@ -66,6 +66,9 @@ public:
   /// One decision for one settled burst.
   decision decide(const situation& s);
 
+  /// Interception was decided but could not be put in place (nft refused, the canary failed): yield instead.
+  decision interception_failed(const situation& s, const std::string& why);
+
   protection state() const {
     return state_;
   }

@@ -15,5 +15,13 @@ using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using canary_atom = caf::atom_constant<caf::atom("canary")>;
 using adapters_atom = caf::atom_constant<caf::atom("adapters")>;
+using reassert_atom = caf::atom_constant<caf::atom("reassert")>;
+using settings_atom = caf::atom_constant<caf::atom("settings")>;
+using intercept_atom = caf::atom_constant<caf::atom("intercept")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using decide_atom = caf::atom_constant<caf::atom("decide")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+using children_atom = caf::atom_constant<caf::atom("children")>;
 
 } // namespace roamd::actors

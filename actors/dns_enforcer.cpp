@@ -4,6 +4,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/adapter_monitor.hpp"
 #include "net/canary.hpp"
 #include "net/endpoint.hpp"
 #include "os/text.hpp"
@@ -26,13 +27,36 @@ void set_status(dns_enforcer_ptr self, const std::string& state, const std::stri
 
 void publish_routes(dns_enforcer_ptr self, const proto::ResolverSettings* original) {
   auto& st = self->state;
-  if (!st.deps.router)
+  if (!st.deps.directory)
     return;
   proto::RouteUpdate update;
   if (original)
     update = original_routes(*original, st.opts.own_addresses);
   update.set_source("system");
-  self->send(st.deps.router, update);
+  st.deps.directory->send_routes(update);
+}
+
+/// The status plus a fresh look at the settings: what the resolver uses now, who owns it, whether every file is
+/// still roamd's, and (openresolv) what each interface registered.
+proto::EnforcerStatus inspect_settings(dns_enforcer_ptr self) {
+  auto& st = self->state;
+  auto out = st.status;
+  const auto& path = st.opts.paths.resolv_conf;
+  auto now = st.deps.fs->inspect(path);
+  *out.mutable_current() = to_proto(os::parse_resolv_conf(now.content));
+  out.set_current_owner(os::to_string(os::owner_of(path, now)));
+  out.set_settings_ours(st.active && st.engine->all_ours(*st.active));
+  if (st.active && st.active->backend() == "resolvconf" && st.deps.cmd) {
+    auto listed = st.deps.cmd->run({"resolvconf", "-l"});
+    if (listed.exit_code == 0)
+      for (auto& i : os::parse_resolvconf_list(listed.output)) {
+        auto* x = out.add_interfaces();
+        x->set_name(i.name);
+        x->set_link(i.link);
+        *x->mutable_settings() = to_proto(i.settings);
+      }
+  }
+  return out;
 }
 
 void become_active(dns_enforcer_ptr self, proto::Journal journal) {
@@ -48,6 +72,13 @@ void become_active(dns_enforcer_ptr self, proto::Journal journal) {
 std::string restore_active(dns_enforcer_ptr self, bool& ok) {
   auto& st = self->state;
   ok = true;
+  if (st.deps.interception && st.deps.interception->engaged()) {
+    if (auto err = st.deps.interception->release()) {
+      ok = false;
+      return "removing the interception rules: " + err.message;
+    }
+    st.status.set_intercepting(false);
+  }
   if (!st.active)
     return "nothing to restore";
   auto r = st.engine->restore(*st.active);
@@ -59,9 +90,10 @@ std::string restore_active(dns_enforcer_ptr self, bool& ok) {
   return r.reason;
 }
 
-/// Starts the canary lookup for the takeover just made; the outcome comes back as a canary message.
-void start_canary(dns_enforcer_ptr self) {
+/// Starts the canary lookup for the takeover (or interception) just made; the outcome comes back as a canary message.
+void start_canary(dns_enforcer_ptr self, bool for_interception = false) {
   auto& st = self->state;
+  st.canary_for_interception = for_interception;
   auto nonce = (static_cast<uint64_t>(st.deps.now_ms()) << 20) ^ ++st.canary_nonce;
   st.canary_nonce = nonce;
   auto name = net::canary_name(nonce);
@@ -211,7 +243,7 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
         if (loaded.state == os::journal_store::status::ok)
           st.active = loaded.journal;
       }
-      if (!st.active)
+      if (!st.active && !(st.deps.interception && st.deps.interception->engaged()))
         return st.status;
       bool ok = false;
       auto reason = restore_active(self, ok);
@@ -224,7 +256,26 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
     },
     [self](canary_atom, uint64_t nonce, bool ok, const std::string& detail) {
       auto& st = self->state;
-      if (nonce != st.canary_nonce || !st.active)
+      if (nonce != st.canary_nonce)
+        return;
+      if (st.canary_for_interception) {
+        if (ok) {
+          set_status(self, "intercepting", "verified: " + detail + " resolved through the system resolver reached "
+                                           "roamd through the interception rules");
+        } else {
+          auto err = st.deps.interception->release();
+          st.status.set_intercepting(st.deps.interception->engaged());
+          set_status(self, "not_intercepting",
+                     "the canary lookup of " + detail + " failed with the interception rules in place: removed them" +
+                       (err ? " (but: " + err.message + ")" : std::string{}));
+        }
+        if (st.pending) {
+          st.pending->deliver(st.status);
+          st.pending.reset();
+        }
+        return;
+      }
+      if (!st.active)
         return;
       if (ok) {
         set_status(self, "protecting", "verified: " + detail + " resolved through the system resolver");
@@ -257,6 +308,68 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
                    change.seen_by() + "); roamd does not write it back");
     },
     [self](caf::get_atom, status_atom) -> proto::EnforcerStatus { return self->state.status; },
+    [self](caf::get_atom, settings_atom) -> proto::EnforcerStatus { return inspect_settings(self); },
+    [self](reassert_atom) -> proto::EnforcerStatus {
+      auto& st = self->state;
+      if (!st.active) {
+        set_status(self, st.status.state(), "nothing to take back: roamd holds no takeover");
+        return st.status;
+      }
+      auto r = st.engine->reassert(*st.active);
+      st.status.set_writes(st.status.writes() + r.writes);
+      if (r.ok)
+        set_status(self, "protecting", "took the settings back: " + r.reason);
+      else
+        set_status(self, "contested", "could not take the settings back: " + r.reason);
+      return st.status;
+    },
+    [self](intercept_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<proto::EnforcerStatus>();
+      auto refuse = [&](const std::string& why) {
+        set_status(self, "not_intercepting", why);
+        rp.deliver(st.status);
+        return rp;
+      };
+      if (!st.deps.interception)
+        return refuse("interception is not possible here: " + (st.opts.interception_unavailable.empty()
+                                                                   ? std::string{"no firewall"}
+                                                                   : st.opts.interception_unavailable));
+      if (!st.opts.interception_unavailable.empty())
+        return refuse("interception is not possible here: " + st.opts.interception_unavailable);
+      if (st.deps.interception->engaged()) {
+        rp.deliver(st.status);
+        return rp;
+      }
+      if (auto err = st.deps.interception->engage(st.opts.interception))
+        return refuse("installing the interception rules failed: " + err.message);
+      st.status.set_intercepting(true);
+      if (st.pending) {
+        st.pending->deliver(st.status);
+        st.pending.reset();
+      }
+      st.pending = rp;
+      std::vector<std::string> targets;
+      for (const auto* t : {&st.opts.interception.to_v4, &st.opts.interception.to_v6})
+        if (!t->empty())
+          targets.push_back(*t);
+      set_status(self, "verifying", "port-53 traffic is redirected to roamd (" + os::join(targets) +
+                                      "); checking with a canary lookup");
+      start_canary(self, true);
+      return rp;
+    },
+    [self](release_atom) -> proto::EnforcerStatus {
+      auto& st = self->state;
+      if (!st.deps.interception || !st.deps.interception->engaged())
+        return st.status;
+      auto err = st.deps.interception->release();
+      st.status.set_intercepting(st.deps.interception->engaged());
+      if (err)
+        set_status(self, "failed", "removing the interception rules: " + err.message);
+      else
+        set_status(self, st.active ? "contested" : "off", "interception rules removed");
+      return st.status;
+    },
   };
 }
 

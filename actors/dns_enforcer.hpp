@@ -14,7 +14,8 @@
 
 #include "actors/atoms.hpp"
 #include "actors/proto_inspect.hpp"
-#include "actors/query_router.hpp"
+#include "actors/peers.hpp"
+#include "os/firewall.hpp"
 #include "os/takeover.hpp"
 #include "os/system_lookup.hpp"
 #include "proto/control.pb.h"
@@ -22,15 +23,20 @@
 
 namespace roamd::actors {
 
-/// The DNS-enforcement actor executes takeover, restore and re-assert of the system's resolver settings through the
-/// os backends and the journal, verifies each takeover with a canary lookup through the system resolver, and
-/// reports what it did. It decides nothing about conflicts: it records them for the arbiter.
+/// The DNS-enforcement actor executes what the arbiter decides, through the os backends and the journals: takeover,
+/// restore and re-assert of the system's resolver settings, and port-53 interception with nftables. It verifies each
+/// takeover and each interception with a canary lookup through the system resolver, and reports what it did and
+/// what the settings are now. It decides nothing about conflicts.
 using dns_enforcer_actor = caf::typed_actor<
   caf::replies_to<take_atom>::with<proto::EnforcerStatus>,                 // recover a journal, then take over
-  caf::replies_to<restore_atom>::with<proto::EnforcerStatus>,              // put the originals back
+  caf::replies_to<restore_atom>::with<proto::EnforcerStatus>,              // interception off, originals back
+  caf::replies_to<reassert_atom>::with<proto::EnforcerStatus>,             // write roamd's settings again
+  caf::replies_to<intercept_atom>::with<proto::EnforcerStatus>,            // redirect port 53 (verified)
+  caf::replies_to<release_atom>::with<proto::EnforcerStatus>,              // interception off
   caf::reacts_to<proto::SettingsChanged>,                                  // the watcher saw the file change
   caf::reacts_to<canary_atom, uint64_t, bool, std::string>,                // a canary lookup finished
-  caf::replies_to<caf::get_atom, status_atom>::with<proto::EnforcerStatus> // what is in force now
+  caf::replies_to<caf::get_atom, status_atom>::with<proto::EnforcerStatus>, // what is in force now
+  caf::replies_to<caf::get_atom, settings_atom>::with<proto::EnforcerStatus> // ... plus the settings as they are
   >;
 
 struct dns_enforcer_options {
@@ -40,6 +46,8 @@ struct dns_enforcer_options {
   std::string listen;          // the IP address written as the nameserver ("" = cannot take over)
   std::vector<std::string> own_addresses;  // roamd's listen endpoints: never learnt as resolvers (a loop)
   std::chrono::milliseconds canary_timeout{5000};
+  os::interception_plan interception;  // where intercepted port-53 traffic goes (empty targets: none possible)
+  std::string interception_unavailable;  // why interception cannot work here ("" when it can)
 };
 
 /// The enforcer's collaborators, given at spawn (real ones in the agent, fakes in tests).
@@ -48,7 +56,8 @@ struct dns_enforcer_deps {
   std::shared_ptr<os::command_runner> cmd;
   os::system_lookup_fn lookup;
   std::function<int64_t()> now_ms;
-  query_router_actor router;  // gets the recorded original settings as routes (may be null)
+  std::shared_ptr<peers> directory;  // the router gets the recorded original settings as routes (may be null)
+  std::shared_ptr<os::interception_guard> interception;  // null: interception impossible
 };
 
 struct dns_enforcer_state {
@@ -60,6 +69,7 @@ struct dns_enforcer_state {
   proto::EnforcerStatus status;
   uint64_t canary_nonce = 0;
   std::optional<caf::typed_response_promise<proto::EnforcerStatus>> pending;  // a take waiting for its canary
+  bool canary_for_interception = false;     // the pending canary verifies interception, not a takeover
 
   static inline const char* name = "dns_enforcer";
 };

@@ -1,5 +1,6 @@
 #include "os/resolv_conf.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace roamd::os {
@@ -132,6 +133,41 @@ resolv_owner detect_owner(const resolv_file_facts& f) {
   if (contains(line, "@VPNC_GENERATED@"))
     return resolv_owner::vpn_script;
   return resolv_owner::plain_file;
+}
+
+std::vector<interface_settings> parse_resolvconf_list(std::string_view text) {
+  constexpr std::string_view header = "# resolv.conf from ";
+  std::vector<interface_settings> out;
+  auto flush = [&](std::string name, std::string_view body) {
+    if (name.empty())
+      return;
+    interface_settings i;
+    i.link = name.substr(0, name.find('.'));
+    i.name = std::move(name);
+    i.settings = parse_resolv_conf(body);
+    if (!i.settings.nameservers.empty() || !i.settings.search.empty())
+      out.push_back(std::move(i));
+  };
+  std::string name;
+  size_t body_start = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos)
+      end = text.size();
+    auto line = text.substr(pos, end - pos);
+    if (line.substr(0, header.size()) == header) {
+      flush(name, text.substr(body_start, pos - body_start));
+      name = std::string{line.substr(header.size())};
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\r'))
+        name.pop_back();
+      body_start = end + 1 > text.size() ? text.size() : end + 1;
+    }
+    pos = end + 1;
+  }
+  if (!name.empty())
+    flush(name, text.substr(std::min(body_start, text.size())));
+  return out;
 }
 
 } // namespace roamd::os

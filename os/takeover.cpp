@@ -121,6 +121,8 @@ takeover_result takeover_engine::take(const takeover_plan& plan, int64_t now_uni
   j.set_listen(plan.listen);
   for (const auto& a : plan.restore_command)
     j.add_restore_command(a);
+  for (const auto& a : plan.apply_command)
+    j.add_apply_command(a);
   auto* os = j.mutable_original_settings();
   for (const auto& n : plan.original.nameservers)
     os->add_nameservers(n);
@@ -151,6 +153,7 @@ takeover_result takeover_engine::take(const takeover_plan& plan, int64_t now_uni
     jf->set_in_place(st.bind_mounted);
     jf->set_written_sha256(sha256(edit.content));
     jf->set_written_size(edit.content.size());
+    jf->set_written(edit.content);
   }
   sweep(j);
   if (auto err = store_->save(j)) {
@@ -185,6 +188,34 @@ takeover_result takeover_engine::take(const takeover_plan& plan, int64_t now_uni
   out.ok = true;
   out.reason = std::string{"took over with the "} + to_string(plan.backend) + " backend (" + to_string(plan.owner) +
                " owned " + (plan.edits.empty() ? "" : plan.edits.front().path) + ")";
+  return out;
+}
+
+reassert_result takeover_engine::reassert(proto::Journal& journal) {
+  reassert_result out;
+  std::string done;
+  for (auto& jf : *journal.mutable_files()) {
+    auto verdict = classify(jf, fs_->inspect(jf.path()));
+    if (verdict == file_verdict::ours)
+      continue;
+    if (jf.written().empty() && jf.written_size() != 0) {
+      out.reason = jf.path() + ": the journal does not hold what roamd wrote (written by an older roamd)";
+      return out;
+    }
+    if (auto err = write_edit(jf, jf.written(), journal)) {
+      out.reason = "writing " + jf.path() + " again: " + err.message;
+      return out;
+    }
+    ++out.writes;
+    done += (done.empty() ? "" : ", ") + jf.path() + " (was " + to_string(verdict) + ")";
+  }
+  if (out.writes > 0)
+    if (auto failure = run({journal.apply_command().begin(), journal.apply_command().end()}); !failure.empty()) {
+      out.reason = "wrote " + done + ", but " + failure;
+      return out;
+    }
+  out.ok = true;
+  out.reason = out.writes == 0 ? "the settings are roamd's: nothing written" : "wrote " + done + " again";
   return out;
 }
 

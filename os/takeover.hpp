@@ -40,6 +40,12 @@ struct restore_result {
   std::vector<std::string> adopted;  // files someone else changed since (their version stays)
 };
 
+struct reassert_result {
+  bool ok = false;
+  std::string reason;
+  uint32_t writes = 0;  // files written
+};
+
 class takeover_engine {
 public:
   takeover_engine(std::shared_ptr<file_system> fs, std::shared_ptr<command_runner> cmd,
@@ -52,6 +58,12 @@ public:
   /// Puts back every file of `journal` that is still roamd's (or torn), leaves files someone else changed, runs the
   /// restore command when something was put back, then removes the journal. Idempotent.
   restore_result restore(const proto::Journal& journal);
+
+  /// Takes the settings back after someone else replaced them, keeping the journal's originals (the user's settings,
+  /// not the intruder's, are what a restore puts back): every file that is no longer roamd's is written again with
+  /// what roamd wrote at takeover, then the apply command runs. `journal` is saved again only when a write had to
+  /// switch to in place (a bind mount appeared).
+  reassert_result reassert(proto::Journal& journal);
 
   /// Whether every file of the journal is still exactly what roamd wrote.
   bool all_ours(const proto::Journal& journal);

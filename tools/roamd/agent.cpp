@@ -11,12 +11,14 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/adapter_monitor.hpp"
+#include "actors/conflict_arbiter.hpp"
 #include "actors/dns_enforcer.hpp"
 #include "actors/query_router.hpp"
 #include "actors/upstream_io.hpp"
 #include "net/dataplane.hpp"
 #include "net/endpoint.hpp"
 #include "os/command_runner.hpp"
+#include "os/firewall.hpp"
 #include "os/link_monitor.hpp"
 #include "os/settings_watcher.hpp"
 #include "os/takeover.hpp"
@@ -90,6 +92,57 @@ void wait_for_stop_signal(boost::asio::io_context& ctx, boost::asio::signal_set&
   }
 }
 
+/// The interception plan: port-53 traffic goes to roamd's first port-53 listener of each family (a wildcard
+/// listener is reached through loopback), and roamd's own upstream sockets carry the exempt mark.
+os::interception_plan interception_plan(const proto::Config& cfg,
+                                        const std::vector<boost::asio::ip::udp::endpoint>& bound) {
+  os::interception_plan plan;
+  plan.exempt_mark = cfg.arbitration().socket_mark();
+  for (const auto& ep : bound) {
+    if (ep.port() != 53)
+      continue;
+    auto a = ep.address();
+    auto& slot = a.is_v4() ? plan.to_v4 : plan.to_v6;
+    if (!slot.empty())
+      continue;
+    if (a.is_unspecified())
+      a = a.is_v4() ? boost::asio::ip::address{boost::asio::ip::address_v4::loopback()}
+                    : boost::asio::ip::address{boost::asio::ip::address_v6::loopback()};
+    slot = net::to_string(boost::asio::ip::udp::endpoint{a, 53});
+  }
+  return plan;
+}
+
+/// Why interception cannot work with this configuration and machine ("" when it can).
+std::string interception_unavailable(const proto::Config& cfg, const os::interception_plan& plan,
+                                     const net::dataplane& dp, os::firewall& fw) {
+  if (!cfg.arbitration().interception())
+    return "disabled by arbitration.interception = false";
+  if (plan.to_v4.empty() && plan.to_v6.empty())
+    return "no listen address on port 53 to redirect to";
+  if (plan.exempt_mark == 0)
+    return "arbitration.socket_mark = 0: roamd's own upstream queries could not be told apart from intercepted ones";
+  if (!dp.socket_mark_ok())
+    return "roamd's upstream sockets cannot carry the socket mark (SO_MARK needs CAP_NET_ADMIN)";
+  return fw.probe();
+}
+
+actors::conflict_arbiter_options arbiter_options(const proto::Config& cfg, const actors::dns_enforcer_options& e) {
+  const auto& a = cfg.arbitration();
+  actors::conflict_arbiter_options o;
+  o.policy.contest_limit = a.contest_limit();
+  o.policy.contest_window = std::chrono::milliseconds(a.contest_window_ms());
+  o.policy.interception_enabled = a.interception();
+  o.policy.yield_backoff = std::chrono::milliseconds(a.yield_backoff_ms());
+  o.policy.yield_backoff_max = std::chrono::milliseconds(a.yield_backoff_max_ms());
+  o.quiet = std::chrono::milliseconds(a.quiet_ms());
+  o.cap = std::chrono::milliseconds(a.cap_ms());
+  o.enforcer_timeout = e.canary_timeout + std::chrono::seconds(30);
+  o.listen = e.listen;
+  o.own_addresses = e.own_addresses;
+  return o;
+}
+
 } // namespace
 
 int run_agent(const proto::Config& cfg) {
@@ -97,13 +150,34 @@ int run_agent(const proto::Config& cfg) {
   boost::asio::io_context signal_ctx;
   boost::asio::signal_set signals{signal_ctx, SIGINT, SIGTERM, SIGHUP};
   auto registry = std::make_shared<net::upstream_registry>();
-  actors::upstream_io_actor io;  // assigned before the data plane starts, so the sink never sees it unset
-  auto sink = [&io](net::worker_stats&& s) { caf::anon_send(io, actors::to_proto(s)); };
+  auto directory = std::make_shared<actors::peers>();
+  // Counters go to whichever upstream-I/O actor runs now (the supervisor may have restarted it).
+  auto sink = [directory](net::worker_stats&& s) {
+    if (auto io = directory->get<actors::upstream_io_actor>(actors::peers::role::upstream_io))
+      caf::anon_send(io, actors::to_proto(s));
+  };
   net::dataplane dp{to_options(cfg), registry, sink};
   if (auto err = dp.open(); !err.empty()) {
     spdlog::error("roamd: {}", err);
     return 1;
   }
+  auto fs = std::shared_ptr<os::file_system>{os::make_linux_file_system()};
+  auto eopts = enforcer_options(cfg, dp.bound_endpoints());
+  // Interception rules a crashed earlier run left behind go first (they redirect to a roamd that was not there).
+  std::shared_ptr<os::firewall> fw{os::make_nftables_firewall()};
+  auto guard = std::make_shared<os::interception_guard>(fs, fw, cfg.system().state_dir());
+  if (cfg.system().mode() != "none" || cfg.arbitration().interception()) {
+    os::os_error err;
+    if (auto done = guard->recover(err); !done.empty())
+      spdlog::info("roamd: interception left by an earlier run: {}", done);
+    if (err)
+      spdlog::error("roamd: removing the interception rules of an earlier run: {}", err.message);
+  }
+  eopts.interception = interception_plan(cfg, dp.bound_endpoints());
+  eopts.interception_unavailable = cfg.system().mode() == "none" ? "system.mode is \"none\""
+                                                                  : interception_unavailable(cfg, eopts.interception, dp, *fw);
+  if (!eopts.interception_unavailable.empty() && cfg.system().mode() != "none")
+    spdlog::info("roamd: interception is not available ({}): a contested takeover yields instead", eopts.interception_unavailable);
   caf::actor_system_config acfg;
   // The control plane is light: two scheduler threads, and no busy polling when idle. CAF's default polls for 25 ms
   // with 50 us sleeps after every job, which on a 2-core machine costs the data plane a visible share of a core;
@@ -114,24 +188,55 @@ int run_agent(const proto::Config& cfg) {
   acfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(100)});
   {
     caf::actor_system sys{acfg};
+    using role = actors::peers::role;
+    std::vector<actors::child_spec> children;
     actors::upstream_io_options uo{cfg.upstream().down_after(), cfg.upstream().probe_interval_ms()};
-    io = sys.spawn(actors::upstream_io, uo, registry, [&dp](uint32_t id, std::function<void(proto::ProbeResult)> done) {
-      dp.probe(id, [done = std::move(done)](uint32_t uid, bool ok, uint64_t rtt) {
-        proto::ProbeResult r;
-        r.set_id(uid);
-        r.set_ok(ok);
-        r.set_rtt_us(rtt);
-        done(std::move(r));
-      });
-    });
-    auto router = sys.spawn(actors::query_router, cfg, registry,
-                            [&dp](std::shared_ptr<const net::routing_table> t) { dp.set_routing(std::move(t)); });
+    children.push_back({role::upstream_io, [uo, registry, &dp](caf::actor_system& s) {
+                          return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(
+                            actors::upstream_io, uo, registry,
+                            [&dp](uint32_t id, std::function<void(proto::ProbeResult)> done) {
+                              dp.probe(id, [done = std::move(done)](uint32_t uid, bool ok, uint64_t rtt) {
+                                proto::ProbeResult r;
+                                r.set_id(uid);
+                                r.set_ok(ok);
+                                r.set_rtt_us(rtt);
+                                done(std::move(r));
+                              });
+                            }));
+                        }});
+    children.push_back({role::router, [&cfg, registry, &dp](caf::actor_system& s) {
+                          return caf::actor_cast<caf::strong_actor_ptr>(
+                            s.spawn(actors::query_router, cfg, registry,
+                                    [&dp](std::shared_ptr<const net::routing_table> t) { dp.set_routing(std::move(t)); }));
+                        }});
+    children.push_back({role::enforcer, [eopts, fs, guard, directory](caf::actor_system& s) {
+                          actors::dns_enforcer_deps deps{
+                            fs, std::shared_ptr<os::command_runner>{os::make_process_runner(std::chrono::seconds(20))},
+                            os::system_lookup, os::unix_ms_now, directory, guard};
+                          return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(actors::dns_enforcer, eopts, std::move(deps)));
+                        }});
+    auto watch = cfg.system().mode() != "none";
+    children.push_back({role::adapters, [fs, watch, directory, path = cfg.system().resolv_conf()](caf::actor_system& s) {
+                          std::shared_ptr<os::settings_watcher> watcher;
+                          if (watch)
+                            watcher = os::make_inotify_settings_watcher(fs, std::chrono::seconds(2));
+                          return caf::actor_cast<caf::strong_actor_ptr>(
+                            s.spawn(actors::adapter_monitor, std::shared_ptr<os::link_monitor>{os::make_netlink_link_monitor()},
+                                    watcher, path, directory));
+                        }});
+    auto arbiter = sys.spawn(actors::conflict_arbiter, arbiter_options(cfg, eopts), directory, std::move(children),
+                             std::function<int64_t()>{os::unix_ms_now});
     {
-      // The first snapshot must be in place before the first query is read.
+      // The children are spawned when the arbiter starts; the first snapshot must be in place before the first
+      // query is read.
       caf::scoped_actor self{sys};
-      self->request(router, std::chrono::seconds(5), caf::get_atom::value, actors::routes_atom::value)
+      self->request(arbiter, std::chrono::seconds(5), caf::get_atom::value, actors::status_atom::value)
+        .receive([](const proto::ArbiterStatus&) {},
+                 [](caf::error&) { spdlog::warn("roamd: the conflict arbiter did not answer at start"); });
+      self->request(directory->get<actors::query_router_actor>(role::router), std::chrono::seconds(5),
+                    caf::get_atom::value, actors::routes_atom::value)
         .receive([](const proto::RoutingSnapshot&) {},
-                 [](caf::error& e) { spdlog::warn("roamd: routing actor did not answer at start"); });
+                 [](caf::error&) { spdlog::warn("roamd: routing actor did not answer at start"); });
     }
     dp.start();
     std::string listening;
@@ -141,33 +246,18 @@ int run_agent(const proto::Config& cfg) {
                  listening, os::join(cfg.cloud().resolvers(), ", "), cfg.internal_size(),
                  cfg.cloud().device_id().empty() ? "off" : "on");
     // The system is pointed at roamd only once roamd answers (the canary lookup goes through it).
-    auto fs = std::shared_ptr<os::file_system>{os::make_linux_file_system()};
-    auto eopts = enforcer_options(cfg, dp.bound_endpoints());
-    actors::dns_enforcer_deps deps{fs, std::shared_ptr<os::command_runner>{os::make_process_runner(std::chrono::seconds(20))},
-                                   os::system_lookup, os::unix_ms_now, router};
-    auto canary_timeout = eopts.canary_timeout;
-    auto enforcer = sys.spawn(actors::dns_enforcer, std::move(eopts), std::move(deps));
-    std::shared_ptr<os::settings_watcher> watcher;
-    if (cfg.system().mode() != "none")
-      watcher = os::make_inotify_settings_watcher(fs, std::chrono::seconds(2));
-    auto adapters = sys.spawn(actors::adapter_monitor, std::shared_ptr<os::link_monitor>{os::make_netlink_link_monitor()},
-                              watcher, cfg.system().resolv_conf(), router, enforcer);
-    auto ask_enforcer = [&](auto atom, std::chrono::milliseconds bound) {
+    auto ask_arbiter = [&](auto atom, std::chrono::milliseconds bound) {
       caf::scoped_actor self{sys};
-      self->request(enforcer, bound, atom)
-        .receive([](const proto::EnforcerStatus&) {},  // the enforcer logs its own outcome
+      self->request(arbiter, bound, atom)
+        .receive([](const proto::EnforcerStatus&) {},  // the enforcer and the arbiter log the outcome
                  [&](caf::error& e) { spdlog::error("roamd: the DNS enforcer did not answer: {}", sys.render(e)); });
     };
-    ask_enforcer(actors::take_atom::value, canary_timeout + std::chrono::seconds(30));
+    ask_arbiter(actors::take_atom::value, eopts.canary_timeout + std::chrono::seconds(40));
     wait_for_stop_signal(signal_ctx, signals);
     // Give the system its DNS back while roamd still answers, then stop answering.
-    ask_enforcer(actors::restore_atom::value, std::chrono::seconds(30));
-    caf::anon_send_exit(adapters, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(enforcer, caf::exit_reason::user_shutdown);
+    ask_arbiter(actors::restore_atom::value, std::chrono::seconds(40));
+    caf::anon_send_exit(arbiter, caf::exit_reason::user_shutdown);  // its children go with it
     dp.stop();
-    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(io, caf::exit_reason::user_shutdown);
-    io = nullptr;
   }
   spdlog::info("roamd: stopped");
   return 0;
@@ -175,6 +265,18 @@ int run_agent(const proto::Config& cfg) {
 
 int run_restore(const proto::Config& cfg) {
   auto fs = std::shared_ptr<os::file_system>{os::make_linux_file_system()};
+  {
+    // Interception first: rules that redirect port 53 to a roamd that is not running black-hole DNS.
+    os::interception_guard guard{fs, std::shared_ptr<os::firewall>{os::make_nftables_firewall()},
+                                 cfg.system().state_dir()};
+    os::os_error err;
+    if (auto done = guard.recover(err); !done.empty())
+      spdlog::info("roamd: interception: {}", done);
+    if (err) {
+      spdlog::error("roamd: cannot remove the interception rules: {}", err.message);
+      return 1;
+    }
+  }
   auto store = std::make_shared<os::journal_store>(fs, cfg.system().state_dir());
   auto loaded = store->load();
   switch (loaded.state) {

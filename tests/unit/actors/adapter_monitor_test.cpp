@@ -5,10 +5,12 @@
 #include <caf/send.hpp>
 
 #include "actor_test_util.hpp"
+#include "snapshots.hpp"
 #include "actors/adapter_monitor.hpp"
 #include "actors/egress.hpp"
 
 using namespace roamd;
+using namespace roamd::test;
 
 namespace {
 
@@ -39,42 +41,6 @@ struct fake_watcher : os::settings_watcher {
   }
 };
 
-proto::Link* add_link(proto::AdapterSnapshot& s, uint32_t index, const std::string& name, const std::string& kind) {
-  auto* l = s.add_links();
-  l->set_index(index);
-  l->set_name(name);
-  l->set_kind(kind);
-  l->set_up(true);
-  l->set_carrier(true);
-  return l;
-}
-
-void add_route(proto::AdapterSnapshot& s, const std::string& dst, uint32_t index, const std::string& name,
-               uint32_t metric = 0) {
-  auto* r = s.add_routes();
-  r->set_destination(dst);
-  r->set_index(index);
-  r->set_interface(name);
-  r->set_table(254);
-  r->set_metric(metric);
-}
-
-proto::AdapterSnapshot lan_only() {
-  proto::AdapterSnapshot s;
-  add_link(s, 1, "lo", "loopback")->set_loopback(true);
-  add_link(s, 2, "eth0", "veth");
-  add_route(s, "0.0.0.0/0", 2, "eth0", 100);
-  add_route(s, "192.0.2.0/24", 2, "eth0");
-  return s;
-}
-
-proto::AdapterSnapshot with_tunnel() {
-  auto s = lan_only();
-  add_link(s, 7, "tun0", "tun")->set_point_to_point(true);
-  add_route(s, "10.8.0.0/16", 7, "tun0");
-  return s;
-}
-
 TEST(egress, longest_prefix_over_links_with_carrier) {
   auto s = with_tunnel();
   EXPECT_EQ(actors::egress_for("10.8.0.1:53", s), "tun0");
@@ -96,9 +62,10 @@ TEST(adapter_monitor, a_tunnel_appearing_and_leaving_is_reflected_in_the_routing
                             [&](std::shared_ptr<const net::routing_table>) { ++published; });
   auto links = std::make_shared<fake_link_monitor>();
   auto watcher = std::make_shared<fake_watcher>();
+  auto directory = std::make_shared<actors::peers>();
+  directory->set(actors::peers::role::router, router);
   auto mon = t.sys.spawn(actors::adapter_monitor, std::shared_ptr<os::link_monitor>{links},
-                         std::shared_ptr<os::settings_watcher>{watcher}, std::string{"/etc/resolv.conf"}, router,
-                         actors::dns_enforcer_actor{});
+                         std::shared_ptr<os::settings_watcher>{watcher}, std::string{"/etc/resolv.conf"}, directory);
   t.sched.run();
   ASSERT_TRUE(links->callback);
   EXPECT_EQ(watcher->path, "/etc/resolv.conf");

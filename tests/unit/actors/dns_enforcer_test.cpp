@@ -6,9 +6,9 @@
 #include <caf/send.hpp>
 
 #include "actor_test_util.hpp"
+#include "scripted_lookup.hpp"
 #include "actors/adapter_monitor.hpp"
 #include "actors/dns_enforcer.hpp"
-#include "net/canary.hpp"
 #include "tests/fakes/fake_command_runner.hpp"
 #include "tests/fakes/fake_file_system.hpp"
 
@@ -19,38 +19,14 @@ namespace {
 
 constexpr const char* original_text = "nameserver 192.0.2.53\nsearch corp.test\n";
 
-/// The canary lookups the enforcer started, answered by the test.
-struct scripted_lookup {
-  std::vector<std::string> names;
-  std::vector<std::function<void(os::lookup_result)>> done;
-
-  os::system_lookup_fn fn() {
-    return [this](const std::string& name, std::chrono::milliseconds, std::function<void(os::lookup_result)> cb) {
-      names.push_back(name);
-      done.push_back(std::move(cb));
-    };
-  }
-
-  /// Answers the latest lookup as roamd would (the right canary address) or as something else would.
-  void answer(bool like_roamd) {
-    os::lookup_result r;
-    auto label = names.back().substr(0, names.back().find('.'));
-    auto a = *net::canary_address(label);
-    r.ok = true;
-    r.addresses.push_back(like_roamd ? std::to_string(a[0]) + "." + std::to_string(a[1]) + "." +
-                                         std::to_string(a[2]) + "." + std::to_string(a[3])
-                                     : "192.0.2.200");
-    done.back()(r);
-  }
-};
-
 struct enforcer_fixture : ::testing::Test {
   test::test_system t;
   std::shared_ptr<test::fake_file_system> fs = std::make_shared<test::fake_file_system>();
   std::shared_ptr<test::fake_command_runner> cmd = std::make_shared<test::fake_command_runner>();
-  scripted_lookup lookup;
+  test::scripted_lookup lookup;
   std::vector<proto::RouteUpdate> routes;  // what reached the router
   actors::query_router_actor router;
+  std::shared_ptr<actors::peers> directory = std::make_shared<actors::peers>();
   std::vector<std::shared_ptr<const net::routing_table>> tables;
 
   void SetUp() override {
@@ -67,7 +43,8 @@ struct enforcer_fixture : ::testing::Test {
     o.mode = mode;
     o.listen = "127.0.2.53";
     o.own_addresses = {"127.0.2.53:53"};
-    actors::dns_enforcer_deps d{fs, cmd, lookup.fn(), [] { return int64_t{42}; }, router};
+    directory->set(actors::peers::role::router, router);
+    actors::dns_enforcer_deps d{fs, cmd, lookup.fn(), [] { return int64_t{42}; }, directory, nullptr};
     return t.sys.spawn(actors::dns_enforcer, o, d);
   }
 

@@ -395,4 +395,87 @@ TEST_F(takeover_fixture, a_crash_at_any_step_of_take_or_restore_is_recovered_byt
   EXPECT_GE(crashes, 16u) << "every case has at least two crash points in take and two in restore";
 }
 
+// ---- taking the settings back ----
+
+TEST_F(takeover_fixture, reassert_writes_roamds_file_again_and_keeps_the_users_original_for_restore) {
+  fs->put_file(paths.resolv_conf, original_text);
+  auto e = engine();
+  auto taken = e.take(plan(), 1);
+  ASSERT_TRUE(taken.ok) << taken.reason;
+  auto ours = fs->at(paths.resolv_conf)->content;
+  // A VPN replaces the file (by rename, as vpnc's in-place fallback would not keep roamd's bytes either).
+  fs->put_file(paths.resolv_conf, "#@VPNC_GENERATED@\nnameserver 10.8.0.1\n");
+  EXPECT_FALSE(e.all_ours(taken.journal));
+  auto r = e.reassert(taken.journal);
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.writes, 1u);
+  EXPECT_NE(r.reason.find("changed by someone else"), std::string::npos) << r.reason;
+  EXPECT_EQ(fs->at(paths.resolv_conf)->content, ours);
+  EXPECT_TRUE(e.all_ours(taken.journal));
+  // Nothing to do when it is still roamd's.
+  auto again = e.reassert(taken.journal);
+  EXPECT_TRUE(again.ok);
+  EXPECT_EQ(again.writes, 0u);
+  // Restore puts back the user's settings, not the VPN's.
+  auto loaded = store->load();
+  ASSERT_EQ(loaded.state, os::journal_store::status::ok);
+  ASSERT_TRUE(e.restore(loaded.journal).ok);
+  EXPECT_EQ(fs->at(paths.resolv_conf)->content, original_text);
+}
+
+TEST_F(takeover_fixture, reassert_over_a_competing_stub_symlink_replaces_the_link_not_its_target) {
+  fs->put_file(paths.resolv_conf, original_text);
+  auto e = engine();
+  auto taken = e.take(plan(), 1);
+  ASSERT_TRUE(taken.ok) << taken.reason;
+  fs->put_file("/run/stub/resolv.conf", "nameserver 127.0.0.53\n");
+  fs->put_symlink(paths.resolv_conf, "/run/stub/resolv.conf");
+  auto r = e.reassert(taken.journal);
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_FALSE(fs->at(paths.resolv_conf)->is_symlink);
+  EXPECT_EQ(fs->at("/run/stub/resolv.conf")->content, "nameserver 127.0.0.53\n") << "the stub's file is not touched";
+  EXPECT_TRUE(e.all_ours(taken.journal));
+}
+
+TEST_F(takeover_fixture, reassert_that_cannot_write_says_why_and_changes_nothing) {
+  fs->put_file(paths.resolv_conf, original_text);
+  auto e = engine();
+  auto taken = e.take(plan(), 1);
+  ASSERT_TRUE(taken.ok) << taken.reason;
+  fs->put_file(paths.resolv_conf, "nameserver 10.8.0.1\n");
+  fs->set_read_only_prefix("/etc");
+  auto r = e.reassert(taken.journal);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find(paths.resolv_conf), std::string::npos) << r.reason;
+  EXPECT_EQ(fs->at(paths.resolv_conf)->content, "nameserver 10.8.0.1\n");
+  EXPECT_EQ(r.writes, 0u);
+}
+
+TEST_F(takeover_fixture, reassert_crashing_mid_write_still_restores_the_original) {
+  // The write that takes the file back is the one that dies: by rename, and torn in place on a bind mount.
+  for (bool bind : {false, true}) {
+    SCOPED_TRACE(bind ? "bind mount" : "rename");
+    fs = std::make_shared<test::fake_file_system>();
+    store = std::make_shared<os::journal_store>(fs, "/var/lib/roamd");
+    fs->put_file(paths.resolv_conf, original_text);
+    fs->set_bind_mounted(paths.resolv_conf, bind);
+    auto taken = engine().take(plan(), 1);
+    ASSERT_TRUE(taken.ok) << taken.reason;
+    fs->put_file(paths.resolv_conf, "nameserver 10.8.0.1\n");
+    fs->set_bind_mounted(paths.resolv_conf, bind);
+    if (bind)
+      fs->crash_mid_write(0);
+    else
+      fs->crash_after(0);
+    EXPECT_THROW(engine().reassert(taken.journal), test::fake_crash);
+    auto loaded = store->load();
+    ASSERT_EQ(loaded.state, os::journal_store::status::ok);
+    auto r = engine().restore(loaded.journal);
+    ASSERT_TRUE(r.ok) << r.reason;
+    auto now = fs->at(paths.resolv_conf)->content;
+    // A torn in-place write is roamd's to finish: the original comes back; an intact foreign file stays theirs.
+    EXPECT_EQ(now, bind ? std::string{original_text} : std::string{"nameserver 10.8.0.1\n"});
+  }
+}
+
 } // namespace

@@ -1,0 +1,520 @@
+#include "actors/conflict_arbiter.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/dns_enforcer.hpp"
+#include "actors/egress.hpp"
+#include "actors/query_router.hpp"
+#include "net/endpoint.hpp"
+#include "os/text.hpp"
+
+namespace roamd::actors {
+
+namespace {
+
+using clock_type = caf::actor_clock;
+
+/// "10.8.0.1" -> "10.8.0.1:53", "fd00::1" -> "[fd00::1]:53"; "" when it does not parse.
+std::string with_port(const std::string& ns) {
+  auto text = ns.find(':') == std::string::npos ? ns + ":53" : "[" + ns + "]:53";
+  auto ep = net::parse_endpoint(text);
+  return ep ? net::to_string(*ep) : std::string{};
+}
+
+const proto::Link* find_link(const proto::AdapterSnapshot& snap, const std::string& name) {
+  for (const auto& l : snap.links())
+    if (l.name() == name)
+      return &l;
+  return nullptr;
+}
+
+bool link_alive(const proto::AdapterSnapshot& snap, const std::string& name) {
+  auto* l = find_link(snap, name);
+  return l && l->up() && l->carrier();
+}
+
+/// A link a VPN makes: a tunnel device or a point-to-point link.
+bool is_tunnel(const proto::Link& l) {
+  static const std::set<std::string> kinds{"tun", "tap", "wireguard", "ppp", "ipip", "gre", "sit", "vti", "xfrm"};
+  return l.point_to_point() || kinds.count(l.kind()) > 0;
+}
+
+/// Whether the kernel's default route (lowest metric) leaves through the tunnel `link`: a full-tunnel VPN.
+bool full_tunnel(const proto::AdapterSnapshot& snap, const std::string& link) {
+  auto* l = find_link(snap, link);
+  if (!l || !is_tunnel(*l))
+    return false;
+  const proto::KernelRoute* best = nullptr;
+  for (const auto& r : snap.routes())
+    if ((r.destination() == "0.0.0.0/0" || r.destination() == "::/0") && (r.table() == 0 || r.table() == 254) &&
+        link_alive(snap, r.interface()) && (!best || r.metric() < best->metric()))
+      best = &r;
+  return best && best->interface() == link;
+}
+
+void record(conflict_arbiter_ptr self, const std::string& action, const std::string& reason, const std::string& link,
+            const std::string& owner, bool ok, uint32_t events = 0) {
+  auto& st = self->state;
+  auto* e = st.status.add_events();
+  e->set_unix_ms(st.now_ms());
+  e->set_action(action);
+  e->set_state(st.status.state());
+  e->set_reason(reason);
+  e->set_link(link);
+  e->set_owner(owner);
+  e->set_events(events);
+  e->set_ok(ok);
+  auto* events_list = st.status.mutable_events();
+  if (static_cast<size_t>(events_list->size()) > st.opts.history)
+    events_list->DeleteSubrange(0, events_list->size() - static_cast<int>(st.opts.history));
+  if (ok)
+    spdlog::info("conflict_arbiter: {}: {} [{}]", action, reason, st.status.state());
+  else
+    spdlog::warn("conflict_arbiter: {} failed: {} [{}]", action, reason, st.status.state());
+}
+
+void set_state(conflict_arbiter_ptr self, const std::string& state, const std::string& reason) {
+  auto& st = self->state;
+  if (st.status.state() != state)
+    st.status.set_since_unix_ms(st.now_ms());
+  st.status.set_state(state);
+  st.status.set_reason(reason);
+}
+
+dns_enforcer_actor enforcer_of(conflict_arbiter_ptr self) {
+  return self->state.directory->get<dns_enforcer_actor>(peers::role::enforcer);
+}
+
+// ---- supervision ----
+
+void start_child(conflict_arbiter_ptr self, size_t index);
+
+void after_restart(conflict_arbiter_ptr self, const supervised_child& child) {
+  auto& st = self->state;
+  switch (child.spec.role) {
+    case peers::role::router: {
+      // A new router knows only the configuration: give it back every learned route set and the adapters.
+      auto router = st.directory->get<query_router_actor>(peers::role::router);
+      for (const auto& [source, update] : st.directory->routes())
+        self->send(router, update);
+      if (st.adapters.links_size() > 0)
+        self->send(router, st.adapters);
+      break;
+    }
+    case peers::role::enforcer:
+      // A new enforcer finds the journal on disk: while protecting by settings, take re-takes without writing when
+      // the settings are still roamd's. While intercepting or yielded it loads the journal when it needs it.
+      if (st.taken && st.policy->state() == protection::settings)
+        self->request(enforcer_of(self), st.opts.enforcer_timeout, take_atom::value)
+          .then([](const proto::EnforcerStatus&) {}, [](caf::error&) {});
+      break;
+    default:
+      break;
+  }
+}
+
+void start_child(conflict_arbiter_ptr self, size_t index) {
+  auto& st = self->state;
+  auto& child = st.children[index];
+  auto handle = child.spec.spawn(self->system());
+  auto actor = caf::actor_cast<caf::actor>(handle);
+  child.addr = actor.address();
+  st.directory->set(child.spec.role, actor);
+  self->monitor(actor);
+}
+
+void on_child_down(conflict_arbiter_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.children.size(); ++i) {
+    auto& child = st.children[i];
+    if (child.addr != dm.source)
+      continue;
+    child.addr = caf::actor_addr{};
+    st.directory->clear(child.spec.role);
+    if (st.stopping)
+      return;
+    auto now = self->clock().now();
+    while (!child.recent.empty() && now - child.recent.front() > st.opts.restart_window)
+      child.recent.pop_front();
+    auto delay = st.opts.restart_backoff;
+    for (size_t k = 0; k < child.recent.size() && delay < st.opts.restart_backoff_max; ++k)
+      delay *= 2;
+    delay = std::min(delay, st.opts.restart_backoff_max);
+    child.recent.push_back(now);
+    ++child.restarts;
+    (*st.status.mutable_restarts())[peers::name(child.spec.role)] = child.restarts;
+    record(self, "restart", std::string{peers::name(child.spec.role)} + " ended (" + self->system().render(dm.reason) +
+                              "); restart #" + std::to_string(child.restarts) + " in " +
+                              std::to_string(delay.count()) + " ms",
+           "", "", true);
+    self->delayed_send(self, delay, respawn_atom::value, static_cast<uint32_t>(i));
+    return;
+  }
+}
+
+// ---- arbitration ----
+
+void decide(conflict_arbiter_ptr self);
+
+void finish(conflict_arbiter_ptr self) {
+  auto& st = self->state;
+  st.busy = false;
+  if (st.again) {
+    st.again = false;
+    decide(self);
+  }
+}
+
+/// The foreign servers of `settings` roamd may learn: parsed, with port, never roamd's own.
+std::vector<std::string> learnable(conflict_arbiter_ptr self, const proto::ResolverSettings& settings) {
+  std::vector<std::string> out;
+  for (const auto& ns : settings.nameservers()) {
+    auto ep = with_port(ns);
+    const auto& own = self->state.opts.own_addresses;
+    if (!ep.empty() && std::find(own.begin(), own.end(), ep) == own.end() && ns != self->state.opts.listen)
+      out.push_back(ep);
+  }
+  return out;
+}
+
+/// openresolv keeps every interface's settings and writes only roamd's address into resolv.conf: learn them as
+/// they are, without a contest (source "resolvconf").
+void learn_interfaces(conflict_arbiter_ptr self, const proto::EnforcerStatus& now) {
+  proto::RouteUpdate update;
+  update.set_source("resolvconf");
+  for (const auto& i : now.interfaces()) {
+    auto servers = learnable(self, i.settings());
+    if (servers.empty())
+      continue;
+    auto link = find_link(self->state.adapters, i.link()) ? i.link() : std::string{};
+    auto part = adopted_routes("resolvconf", servers, {i.settings().search().begin(), i.settings().search().end()},
+                               link);
+    for (const auto& r : part.routes())
+      *update.add_routes() = r;
+  }
+  self->state.directory->send_routes(update);
+}
+
+void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t events);
+
+void carry_out_yield(conflict_arbiter_ptr self, const decision& d) {
+  auto& st = self->state;
+  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(d.retry_at - self->clock().now());
+  self->delayed_send(self, std::max(delay, std::chrono::milliseconds(1)), retry_atom::value, ++st.retry_generation);
+}
+
+void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t events) {
+  auto& st = self->state;
+  if (d.what == action::none) {
+    finish(self);
+    return;
+  }
+  if (d.what != action::intercept)  // interception is the state only once it is verified
+    set_state(self, to_string(d.next), d.reason);
+  st.status.set_contests(static_cast<uint32_t>(st.policy->contests()));
+  auto what = std::string{to_string(d.what)};
+  auto learn = [&] {
+    auto servers = std::vector<std::string>{s.nameservers.begin(), s.nameservers.end()};
+    st.directory->send_routes(adopted_routes("adopted", servers, s.search, s.link));
+    st.adopted_link = s.link;
+  };
+  auto done = [self, what, s, events](const proto::EnforcerStatus& es, bool ok, const std::string& detail) {
+    self->state.status.set_writes(es.writes());
+    record(self, what, self->state.status.reason() + (detail.empty() ? "" : ": " + detail), s.link, s.owner, ok,
+           events);
+    finish(self);
+  };
+  auto on_error = [self, what, s, events](caf::error& e) {
+    record(self, what, "the enforcer did not answer: " + self->system().render(e), s.link, s.owner, false, events);
+    finish(self);
+  };
+  auto enforcer = enforcer_of(self);
+  if (!enforcer && d.what != action::adopt && d.what != action::yield) {
+    record(self, what, d.reason + ": the enforcer is restarting; decided again after the next burst", s.link, s.owner,
+           false, events);
+    finish(self);
+    return;
+  }
+  switch (d.what) {
+    case action::none:
+      break;
+    case action::adopt:
+      learn();
+      record(self, what, d.reason, s.link, s.owner, true, events);
+      finish(self);
+      return;
+    case action::adopt_and_retake:
+      learn();
+      [[fallthrough]];
+    case action::retake:
+      self->request(enforcer, st.opts.enforcer_timeout, reassert_atom::value)
+        .then([done](const proto::EnforcerStatus& es) { done(es, es.state() == "protecting", es.reason()); }, on_error);
+      return;
+    case action::intercept:
+      if (!s.nameservers.empty())
+        learn();
+      self->request(enforcer, st.opts.enforcer_timeout, intercept_atom::value)
+        .then(
+          [self, s, events, done, reason = d.reason](const proto::EnforcerStatus& es) {
+            if (es.intercepting() && es.state() == "intercepting") {
+              set_state(self, to_string(protection::interception), reason);
+              done(es, true, es.reason());
+              return;
+            }
+            // Interception did not work: the next step down is to yield.
+            auto& st = self->state;
+            record(self, "intercept", es.reason(), s.link, s.owner, false, events);
+            auto y = st.policy->interception_failed(s, es.reason());
+            set_state(self, to_string(y.next), y.reason);
+            st.status.set_writes(es.writes());
+            carry_out_yield(self, y);
+            record(self, to_string(y.what), y.reason, s.link, s.owner, true, events);
+            finish(self);
+          },
+          on_error);
+      return;
+    case action::yield:
+      carry_out_yield(self, d);
+      record(self, what, d.reason, s.link, s.owner, true, events);
+      finish(self);
+      return;
+    case action::return_to_settings:
+      if (!st.adopted_link.empty() && !link_alive(st.adapters, st.adopted_link)) {
+        st.directory->send_routes(adopted_routes("adopted", {}, {}, ""));
+        st.adopted_link.clear();
+      }
+      self->request(enforcer, st.opts.enforcer_timeout, release_atom::value)
+        .then(
+          [self, enforcer, done, on_error](const proto::EnforcerStatus&) {
+            self->request(enforcer, self->state.opts.enforcer_timeout, reassert_atom::value)
+              .then([done](const proto::EnforcerStatus& es) { done(es, es.state() == "protecting", es.reason()); },
+                    on_error);
+          },
+          on_error);
+      return;
+  }
+  finish(self);
+}
+
+/// Asks the enforcer how the settings are now, builds the situation and decides.
+void decide(conflict_arbiter_ptr self) {
+  auto& st = self->state;
+  if (st.busy) {
+    st.again = true;
+    return;
+  }
+  if (!st.taken)
+    return;  // not protecting (before take, after restore): nothing to arbitrate
+  auto enforcer = enforcer_of(self);
+  if (!enforcer) {
+    st.again = false;
+    return;  // restarting: the respawned enforcer's take comes first, then the next burst
+  }
+  st.busy = true;
+  auto events = st.burst->last_burst();
+  st.status.set_decisions(st.status.decisions() + 1);
+  st.status.set_coalesced_events(st.status.coalesced_events() + events);
+  self->request(enforcer, st.opts.enforcer_timeout, caf::get_atom::value, settings_atom::value)
+    .then(
+      [self, events](const proto::EnforcerStatus& now) {
+        auto& st = self->state;
+        learn_interfaces(self, now);
+        // The adopted routes follow their link: a VPN that went away takes its routes with it.
+        if (!st.adopted_link.empty() && !link_alive(st.adapters, st.adopted_link) &&
+            st.policy->state() == protection::settings) {
+          st.directory->send_routes(adopted_routes("adopted", {}, {}, ""));
+          record(self, "forget", "the link " + st.adopted_link + " is gone: its adopted routes are withdrawn",
+                 st.adopted_link, "", true, events);
+          st.adopted_link.clear();
+        }
+        situation s;
+        s.now = self->clock().now();
+        auto servers = learnable(self, now.current());
+        // Settings that still name only roamd (openresolv regenerating the file, a search line added) are not a
+        // contest, whatever their bytes.
+        bool names_only_roamd = now.current().nameservers_size() > 0 && servers.empty();
+        s.settings_ours = now.settings_ours() || names_only_roamd;
+        if (!s.settings_ours) {
+          s.nameservers = servers;
+          s.search = {now.current().search().begin(), now.current().search().end()};
+          s.owner = now.current_owner();
+          if (!servers.empty()) {
+            auto link = egress_for(servers.front(), st.adapters);
+            if (link != "lo")
+              s.link = link;
+          }
+        }
+        s.link_present = !s.link.empty() && link_alive(st.adapters, s.link);
+        s.links_signature = st.links_signature;
+        s.interception_available = now.interception_reason().empty();
+        auto d = st.policy->decide(s);
+        bool learns = d.what == action::adopt_and_retake || d.what == action::adopt || d.what == action::intercept;
+        if (learns && full_tunnel(st.adapters, s.link))
+          d.reason += " (full tunnel: the default route and so the cloud resolvers are reached through " + s.link +
+                      "; its servers are asked through it too)";
+        execute(self, s, std::move(d), events);
+      },
+      [self](caf::error& e) {
+        record(self, "inspect", "the enforcer did not answer: " + self->system().render(e), "", "", false);
+        finish(self);
+      });
+}
+
+void on_event(conflict_arbiter_ptr self) {
+  auto& st = self->state;
+  auto before = st.burst->deadline();
+  auto due = st.burst->on_event(self->clock().now());
+  if (before && *before == due)
+    return;  // the armed timer is still right
+  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(due - self->clock().now());
+  self->delayed_send(self, std::max(delay, std::chrono::milliseconds(0)), decide_atom::value,
+                     ++st.decide_generation);
+}
+
+} // namespace
+
+uint64_t links_signature(const proto::AdapterSnapshot& snap) {
+  std::vector<std::string> parts;
+  for (const auto& l : snap.links())
+    parts.push_back(l.name() + "/" + std::to_string(l.index()) + (l.carrier() && l.up() ? "+" : "-"));
+  std::sort(parts.begin(), parts.end());
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (const auto& p : parts)
+    for (unsigned char c : p + ";")
+      h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+proto::RouteUpdate adopted_routes(const std::string& source, const std::vector<std::string>& servers,
+                                  const std::vector<std::string>& domains, const std::string& link) {
+  proto::RouteUpdate update;
+  update.set_source(source);
+  if (servers.empty())
+    return update;
+  for (const auto& d : domains) {
+    auto* r = update.add_routes();
+    r->set_domain(d);
+    r->set_interface(link);
+    r->set_source(source);
+    for (const auto& s : servers)
+      r->add_resolvers(s);
+  }
+  auto* fallback = update.add_routes();
+  fallback->set_domain("");
+  fallback->set_interface(link);
+  fallback->set_source(source);
+  for (const auto& s : servers)
+    fallback->add_fallback_resolvers(s);
+  return update;
+}
+
+conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self, conflict_arbiter_options opts,
+                                                       std::shared_ptr<peers> directory,
+                                                       std::vector<child_spec> children,
+                                                       std::function<int64_t()> now_ms) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.directory = std::move(directory);
+  st.now_ms = std::move(now_ms);
+  st.policy.emplace(st.opts.policy);
+  st.burst.emplace(st.opts.quiet, st.opts.cap);
+  set_state(self, "starting", "not yet protecting");
+  st.directory->set(peers::role::arbiter, self);
+  for (auto& spec : children)
+    st.children.push_back(supervised_child{std::move(spec), {}, 0, {}});
+  for (size_t i = 0; i < st.children.size(); ++i)
+    start_child(self, i);
+  self->set_down_handler([self](caf::down_msg& dm) { on_child_down(self, dm); });
+  // Children go when the supervisor goes, whatever the reason.
+  self->attach_functor([directory = st.directory, self_addr = self->address()](const caf::error&) {
+    for (auto r : {peers::role::adapters, peers::role::enforcer, peers::role::router, peers::role::upstream_io})
+      if (auto h = directory->get<caf::actor>(r))
+        caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    directory->clear_all();
+  });
+  return {
+    [self](const proto::AdapterSnapshot& snap) {
+      auto& st = self->state;
+      st.adapters = snap;
+      auto sig = links_signature(snap);
+      if (sig == st.links_signature)
+        return;  // addresses or routes moved, links did not: nothing to arbitrate
+      st.links_signature = sig;
+      on_event(self);
+    },
+    [self](const proto::SettingsChanged&) { on_event(self); },
+    [self](decide_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation != st.decide_generation || !st.burst->fire(self->clock().now()))
+        return;
+      decide(self);
+    },
+    [self](retry_atom, uint64_t generation) {
+      if (generation == self->state.retry_generation && self->state.policy->state() == protection::yielded)
+        decide(self);
+    },
+    [self](respawn_atom, uint32_t index) {
+      auto& st = self->state;
+      if (st.stopping || index >= st.children.size() || st.children[index].addr != caf::actor_addr{})
+        return;
+      start_child(self, index);
+      after_restart(self, st.children[index]);
+    },
+    [self](take_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
+      auto rp = self->make_response_promise<proto::EnforcerStatus>();
+      self->state.taken = true;
+      auto enforcer = enforcer_of(self);
+      if (!enforcer) {
+        rp.deliver(caf::make_error(caf::sec::request_receiver_down));
+        return rp;
+      }
+      self->request(enforcer, self->state.opts.enforcer_timeout, take_atom::value)
+        .then(
+          [self, rp](const proto::EnforcerStatus& es) mutable {
+            bool ok = es.state() == "protecting";
+            set_state(self, ok ? to_string(protection::settings) : "not protecting", es.reason());
+            self->state.status.set_writes(es.writes());
+            record(self, "take", es.reason(), "", es.owner(), ok);
+            rp.deliver(es);
+          },
+          [self, rp](caf::error& e) mutable {
+            record(self, "take", "the enforcer did not answer: " + self->system().render(e), "", "", false);
+            rp.deliver(e);
+          });
+      return rp;
+    },
+    [self](restore_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
+      auto rp = self->make_response_promise<proto::EnforcerStatus>();
+      self->state.taken = false;
+      auto enforcer = enforcer_of(self);
+      if (!enforcer) {
+        rp.deliver(caf::make_error(caf::sec::request_receiver_down));
+        return rp;
+      }
+      self->request(enforcer, self->state.opts.enforcer_timeout, restore_atom::value)
+        .then(
+          [self, rp](const proto::EnforcerStatus& es) mutable {
+            set_state(self, "restored", es.reason());
+            record(self, "restore", es.reason(), "", "", es.state() != "failed");
+            rp.deliver(es);
+          },
+          [self, rp](caf::error& e) mutable {
+            record(self, "restore", "the enforcer did not answer: " + self->system().render(e), "", "", false);
+            rp.deliver(e);
+          });
+      return rp;
+    },
+    [self](caf::get_atom, status_atom) -> proto::ArbiterStatus {
+      auto& st = self->state;
+      st.status.set_contests(static_cast<uint32_t>(st.policy->contests()));
+      return st.status;
+    },
+  };
+}
+
+} // namespace roamd::actors

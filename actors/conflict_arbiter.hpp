@@ -1,0 +1,107 @@
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/arbitration_policy.hpp"
+#include "actors/atoms.hpp"
+#include "actors/debounce.hpp"
+#include "actors/peers.hpp"
+#include "actors/proto_inspect.hpp"
+#include "proto/control.pb.h"
+
+namespace roamd::actors {
+
+/// The conflict-arbitration actor is the supervisor of the agent's other actors and the one place where conflicts
+/// over the DNS settings are decided. As supervisor it spawns the children, monitors them and restarts a crashed one
+/// with backoff (the data plane keeps answering meanwhile: it runs on a snapshot, not on actors). As arbiter it
+/// coalesces adapter and settings events (debounce), asks the enforcer how the settings are now, lets the pure
+/// arbitration_policy decide, carries the decision out through the enforcer and the router, and records it.
+using conflict_arbiter_actor = caf::typed_actor<
+  caf::reacts_to<proto::AdapterSnapshot>,                                  // from the adapter monitor
+  caf::reacts_to<proto::SettingsChanged>,                                  // from the adapter monitor
+  caf::reacts_to<decide_atom, uint64_t>,                                   // the debounce timer (generation)
+  caf::reacts_to<retry_atom, uint64_t>,                                    // the yield backoff timer (generation)
+  caf::reacts_to<respawn_atom, uint32_t>,                                  // restart child N after its backoff
+  caf::replies_to<take_atom>::with<proto::EnforcerStatus>,                 // agent start: take over
+  caf::replies_to<restore_atom>::with<proto::EnforcerStatus>,              // agent stop: everything back
+  caf::replies_to<caf::get_atom, status_atom>::with<proto::ArbiterStatus>  // state, history, restarts
+  >;
+
+/// One supervised child: its role (where its handle is published) and how to spawn it afresh.
+struct child_spec {
+  peers::role role;
+  std::function<caf::strong_actor_ptr(caf::actor_system&)> spawn;
+};
+
+struct conflict_arbiter_options {
+  arbitration_options policy;
+  std::chrono::milliseconds quiet{300};     // debounce: decide this long after a burst's last event ...
+  std::chrono::milliseconds cap{3000};      // ... but at most this long after its first
+  std::chrono::milliseconds restart_backoff{100};      // first restart delay, doubling per recent restart ...
+  std::chrono::milliseconds restart_backoff_max{5000}; // ... up to this
+  std::chrono::milliseconds restart_window{60000};     // restarts older than this no longer count
+  std::chrono::milliseconds enforcer_timeout{30000};   // bound on each request to the enforcer
+  size_t history = 64;                      // decisions kept for the inspection port
+  std::string listen;                       // the address roamd writes as the nameserver
+  std::vector<std::string> own_addresses;   // roamd's endpoints ("IP:PORT"): never adopted
+};
+
+struct supervised_child {
+  child_spec spec;
+  caf::actor_addr addr;                     // of the running instance (null while waiting for a restart)
+  uint32_t restarts = 0;
+  std::deque<caf::actor_clock::time_point> recent;  // restart times within the window
+};
+
+struct conflict_arbiter_state {
+  conflict_arbiter_options opts;
+  std::shared_ptr<peers> directory;
+  std::function<int64_t()> now_ms;
+  std::vector<supervised_child> children;
+  bool stopping = false;
+
+  std::optional<arbitration_policy> policy;
+  std::optional<debounce> burst;
+  uint64_t decide_generation = 0;
+  uint64_t retry_generation = 0;
+  bool busy = false;        // a decision is being carried out
+  bool again = false;       // a burst settled meanwhile: decide once more afterwards
+  bool taken = false;       // the agent asked for protection (take) and has not asked for restore
+  proto::AdapterSnapshot adapters;
+  uint64_t links_signature = 0;
+  std::string adopted_link;  // the link the adopted routes are bound to ("" when none or unbound)
+  proto::ArbiterStatus status;
+
+  static inline const char* name = "conflict_arbiter";
+};
+
+using conflict_arbiter_ptr = conflict_arbiter_actor::stateful_pointer<conflict_arbiter_state>;
+
+/// A hash of the set of links (name, index, carrier): changes whenever a link appears, goes or loses carrier.
+uint64_t links_signature(const proto::AdapterSnapshot& snap);
+
+/// The routes learnt from foreign settings: each search domain to `servers`, and `servers` as NXDOMAIN fallback
+/// of the default route, bound to `link` (when not ""), as source `source`.
+proto::RouteUpdate adopted_routes(const std::string& source, const std::vector<std::string>& servers,
+                                  const std::vector<std::string>& domains, const std::string& link);
+
+/// Spawns `children` in order (publishing each in `directory`) and supervises them.
+conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self, conflict_arbiter_options opts,
+                                                       std::shared_ptr<peers> directory,
+                                                       std::vector<child_spec> children,
+                                                       std::function<int64_t()> now_ms);
+
+} // namespace roamd::actors

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <caf/actor_cast.hpp>
+#include <caf/fwd.hpp>
+#include <caf/intrusive_ptr.hpp>
+#include <caf/send.hpp>
+
+#include "actors/proto_inspect.hpp"
+#include "proto/control.pb.h"
+
+namespace roamd::actors {
+
+/// The agent's actors as each other's peers. The supervisor (the conflict arbiter) restarts a crashed actor under
+/// a new handle, so nobody keeps a handle to another actor: they look the current one up here when they send.
+/// Also remembers every route set sent to the router, so that a restarted router gets them again. Thread-safe:
+/// the data plane's stats sink reads it from its own threads.
+class peers {
+public:
+  enum class role { arbiter, router, enforcer, adapters, upstream_io, count };
+
+  static const char* name(role r) {
+    static constexpr std::array<const char*, static_cast<size_t>(role::count)> names{
+      "conflict_arbiter", "query_router", "dns_enforcer", "adapter_monitor", "upstream_io"};
+    return names[static_cast<size_t>(r)];
+  }
+
+  /// The current handle of `r` as the typed handle `Handle` (null when none).
+  template <class Handle>
+  Handle get(role r) const {
+    std::lock_guard<std::mutex> lock{mu_};
+    return caf::actor_cast<Handle>(handles_[static_cast<size_t>(r)]);
+  }
+
+  template <class Handle>
+  void set(role r, const Handle& h) {
+    std::lock_guard<std::mutex> lock{mu_};
+    handles_[static_cast<size_t>(r)] = caf::actor_cast<caf::strong_actor_ptr>(h);
+  }
+
+  void clear(role r) {
+    std::lock_guard<std::mutex> lock{mu_};
+    handles_[static_cast<size_t>(r)] = nullptr;
+  }
+
+  void clear_all() {
+    std::lock_guard<std::mutex> lock{mu_};
+    for (auto& h : handles_)
+      h = nullptr;
+  }
+
+  /// Sends `update` to the current router (from `sender`'s context when given) and remembers it for a replay.
+  void send_routes(const proto::RouteUpdate& update) {
+    caf::strong_actor_ptr router;
+    {
+      std::lock_guard<std::mutex> lock{mu_};
+      if (update.routes_size() == 0)
+        routes_.erase(update.source());
+      else
+        routes_[update.source()] = update;
+      router = handles_[static_cast<size_t>(role::router)];
+    }
+    if (router)
+      caf::anon_send(caf::actor_cast<caf::actor>(router), update);
+  }
+
+  /// Every remembered route set (for a restarted router).
+  std::map<std::string, proto::RouteUpdate> routes() const {
+    std::lock_guard<std::mutex> lock{mu_};
+    return routes_;
+  }
+
+private:
+  mutable std::mutex mu_;
+  std::array<caf::strong_actor_ptr, static_cast<size_t>(role::count)> handles_;
+  std::map<std::string, proto::RouteUpdate> routes_;
+};
+
+} // namespace roamd::actors
