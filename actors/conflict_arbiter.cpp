@@ -204,7 +204,7 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
 
 void carry_out_yield(conflict_arbiter_ptr self, const decision& d) {
   auto& st = self->state;
-  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(d.retry_at - self->clock().now());
+  auto delay = std::chrono::ceil<std::chrono::milliseconds>(d.retry_at - self->clock().now());
   self->delayed_send(self, std::max(delay, std::chrono::milliseconds(1)), retry_atom::value, ++st.retry_generation);
 }
 
@@ -343,11 +343,8 @@ void decide(conflict_arbiter_ptr self) {
           s.nameservers = servers;
           s.search = {now.current().search().begin(), now.current().search().end()};
           s.owner = now.current_owner();
-          if (!servers.empty()) {
-            auto link = egress_for(servers.front(), st.adapters);
-            if (link != "lo")
-              s.link = link;
-          }
+          if (!servers.empty())
+            s.link = owning_link(servers.front(), st.adapters);
         }
         s.link_present = !s.link.empty() && link_alive(st.adapters, s.link);
         s.links_signature = st.links_signature;
@@ -365,15 +362,20 @@ void decide(conflict_arbiter_ptr self) {
       });
 }
 
+/// Arms the decision timer for `due` (rounded up: a timer that fires early finds the burst not yet due).
+void arm_decision(conflict_arbiter_ptr self, caf::actor_clock::time_point due) {
+  auto& st = self->state;
+  auto delay = std::chrono::ceil<std::chrono::microseconds>(due - self->clock().now());
+  self->delayed_send(self, std::max(delay, std::chrono::microseconds(0)), decide_atom::value, ++st.decide_generation);
+}
+
 void on_event(conflict_arbiter_ptr self) {
   auto& st = self->state;
   auto before = st.burst->deadline();
   auto due = st.burst->on_event(self->clock().now());
   if (before && *before == due)
     return;  // the armed timer is still right
-  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(due - self->clock().now());
-  self->delayed_send(self, std::max(delay, std::chrono::milliseconds(0)), decide_atom::value,
-                     ++st.decide_generation);
+  arm_decision(self, due);
 }
 
 } // namespace
@@ -450,8 +452,13 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
     [self](const proto::SettingsChanged&) { on_event(self); },
     [self](decide_atom, uint64_t generation) {
       auto& st = self->state;
-      if (generation != st.decide_generation || !st.burst->fire(self->clock().now()))
+      if (generation != st.decide_generation)
         return;
+      if (!st.burst->fire(self->clock().now())) {
+        if (auto due = st.burst->deadline())
+          arm_decision(self, *due);  // early: the clock's resolution is coarser than the deadline's
+        return;
+      }
       decide(self);
     },
     [self](retry_atom, uint64_t generation) {

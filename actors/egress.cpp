@@ -45,14 +45,13 @@ std::optional<boost::asio::ip::address> address_of(const std::string& text) {
 
 } // namespace
 
-std::string egress_for(const std::string& address, const proto::AdapterSnapshot& adapters) {
-  auto addr = address_of(address);
-  if (!addr)
-    return {};
-  if (addr->is_loopback())
-    return "lo";
+namespace {
+
+/// The main-table route with carrier that covers `addr` most specifically, and its prefix length.
+const proto::KernelRoute* best_route(const boost::asio::ip::address& addr, const proto::AdapterSnapshot& adapters,
+                                     int& best_prefix) {
   const proto::KernelRoute* best = nullptr;
-  int best_prefix = -1;
+  best_prefix = -1;
   for (const auto& r : adapters.routes()) {
     if (r.table() != main_table && r.table() != 0)
       continue;
@@ -65,14 +64,36 @@ std::string egress_for(const std::string& address, const proto::AdapterSnapshot&
     for (const auto& l : adapters.links())
       if (l.index() == r.index())
         carrier = l.up() && l.carrier();
-    if (!carrier || !in_prefix(*addr, *net_addr, static_cast<unsigned>(prefix)))
+    if (!carrier || !in_prefix(addr, *net_addr, static_cast<unsigned>(prefix)))
       continue;
     if (prefix > best_prefix || (prefix == best_prefix && best && r.metric() < best->metric())) {
       best = &r;
       best_prefix = prefix;
     }
   }
+  return best;
+}
+
+} // namespace
+
+std::string egress_for(const std::string& address, const proto::AdapterSnapshot& adapters) {
+  auto addr = address_of(address);
+  if (!addr)
+    return {};
+  if (addr->is_loopback())
+    return "lo";
+  int prefix = -1;
+  auto* best = best_route(*addr, adapters, prefix);
   return best ? best->interface() : std::string{};
+}
+
+std::string owning_link(const std::string& address, const proto::AdapterSnapshot& adapters) {
+  auto addr = address_of(address);
+  if (!addr || addr->is_loopback())
+    return {};
+  int prefix = -1;
+  auto* best = best_route(*addr, adapters, prefix);
+  return best && prefix > 0 ? best->interface() : std::string{};
 }
 
 void annotate_egress(proto::RoutingSnapshot& snap, const proto::AdapterSnapshot& adapters) {

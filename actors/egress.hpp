@@ -11,6 +11,11 @@ namespace roamd::actors {
 /// "" when no route matches or the address does not parse.
 std::string egress_for(const std::string& address, const proto::AdapterSnapshot& adapters);
 
+/// The link whose own (non-default) route covers `address`: a VPN's tunnel for the VPN's servers, the LAN for the
+/// LAN's. "" when only a default route reaches it, for loopback and for what does not parse: such a server is not
+/// bound to a link (the kernel's routing decides, and follows later changes).
+std::string owning_link(const std::string& address, const proto::AdapterSnapshot& adapters);
+
 /// Fills `Route.egress` of every route from its first resolver.
 void annotate_egress(proto::RoutingSnapshot& snap, const proto::AdapterSnapshot& adapters);
 

@@ -1,0 +1,93 @@
+# The VPN lab for arbitration scenarios (tests/lab/arbitration*.sh, tools/conflict-bench). Source it after lib.sh
+# and lab_init. `vpn_lab_up` builds, inside the lab's namespaces:
+#   - a private /etc (overlay) and /run (lab_private_etc); /etc/resolv.conf holds the LAN's settings ($LAN_RESOLV);
+#   - "lan0": a veth to namespace lan-ns, the default route; the LAN's resolver $LAN_DNS (dnsmasq) behind it
+#     answers host.home.test with $LAN_A (and REFUSES the rest);
+#   - the cloud resolver (dnsdist on $CLOUD_IP, loopback) answering by whether the query carried the device identity
+#     ($CLOUD_A_TAGGED with it, $CLOUD_A_PLAIN without);
+#   - `vpn_link_up` (later, by the scenario): "tun0", a point-to-point veth to namespace vpn-ns whose resolver
+#     $VPN_DNS (dnsmasq) answers host.corp.example with $VPN_A, REFUSED for the rest, and logs every query to
+#     $LAB_DIR/vpn.log: it is reachable only through tun0. `vpn_link_down` deletes the link (a disconnect).
+# and starts the real roamd taking over the settings (`start_vpn_roamd`, extra TOML on stdin).
+lab_need dnsmasq nft
+
+LAN_DNS=192.0.2.53 LAN_A=192.0.2.80
+VPN_DNS=10.8.0.1 VPN_A=203.0.113.80 VPN_DOMAIN=corp.example
+LAN_RESOLV=$'# the LAN\'s resolver (from DHCP)\nnameserver 192.0.2.53\nsearch home.test\noptions timeout:1 attempts:2\n'
+VPNSIM=$(cd "$LAB_HOME/../.." && pwd)/tools/vpnsim
+
+# far_ns NAME: a namespace with loopback up.
+far_ns() {
+  ip netns add "$1" && ip -n "$1" link set lo up
+}
+
+# far_resolver NS ADDR LOG DNSMASQ-OPTIONS...: dnsmasq on ADDR inside NS, queries logged to LOG.
+far_resolver() {
+  local ns=$1 addr=$2 log=$3; shift 3
+  ip -n "$ns" addr add "$addr/32" dev lo 2>/dev/null
+  lab_start "dns-$ns" ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+    --bind-interfaces --listen-address="$addr" --pid-file= --user=root --local-ttl=1 --log-queries \
+    --log-facility="$log" "$@"
+  wait_until 10000 far_listening "$ns" "$addr" || lab_abort "dnsmasq in $ns did not start" "dns-$ns"
+}
+far_listening() { [ -n "$(ip netns exec "$1" ss -Hlnu "src $2:53")" ]; }
+
+vpn_lab_up() {
+  lab_private_etc
+  mkdir -p /run/netns
+  resolv_conf_shape plain "$LAN_RESOLV"
+  far_ns lan-ns || lab_abort "cannot create lan-ns"
+  ip link add lan0 type veth peer name lan0-far netns lan-ns || lab_abort "cannot create lan0"
+  ip addr add 192.0.2.1/24 dev lan0 && ip link set lan0 up
+  ip -n lan-ns addr add 192.0.2.254/24 dev lan0-far && ip -n lan-ns link set lan0-far up
+  ip route add default via 192.0.2.254 dev lan0 || lab_abort "cannot add the default route"
+  far_resolver lan-ns "$LAN_DNS" "$LAB_DIR/lan.log" --host-record=host.home.test,$LAN_A
+  start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
+  far_ns vpn-ns || lab_abort "cannot create vpn-ns"
+  far_resolver vpn-ns "$VPN_DNS" "$LAB_DIR/vpn.log" --host-record=host.$VPN_DOMAIN,$VPN_A \
+    --host-record=db.$VPN_DOMAIN,$VPN_A
+  : >"$LAB_DIR/vpn.log"
+}
+
+# vpn_link_up: the tunnel appears (a new ifindex each time).
+vpn_link_up() {
+  ip link add tun0 type veth peer name tun0-far netns vpn-ns || return 1
+  ip addr add 10.8.0.2/24 dev tun0 && ip link set tun0 up || return 1
+  ip -n vpn-ns addr add 10.8.0.254/24 dev tun0-far 2>/dev/null
+  ip -n vpn-ns link set tun0-far up
+}
+
+# vpn_link_down: the tunnel goes (a disconnect, or a crashed VPN client).
+vpn_link_down() { ip link del tun0 2>/dev/null; }
+
+# vpn ARGS...: tools/vpnsim in this lab (resolv.conf writes only; the link is vpn_link_up's). Output in
+# $LAB_DIR/vpnsim.out (appended), status in VS_RC.
+vpn() {
+  LAST_CMD="vpnsim $*"
+  "$VPNSIM" --i-am-in-a-lab "$@" >>"$LAB_DIR/vpnsim.out" 2>&1
+  VS_RC=$?
+}
+
+# start_vpn_roamd < TOML: roamd on $ROAMD_IP taking over /etc/resolv.conf, the cloud as default route with the
+# identity; waits until it has verified its takeover. Extra TOML (e.g. [arbitration]) on stdin.
+start_vpn_roamd() {
+  local extra=""
+  [ -t 0 ] || extra=$(cat)
+  ROAMD_SYSTEM_TOML=$(takeover_system_toml auto)
+  start_cloud_roamd <<<"$extra"
+  wait_until 15000 roamd_log_has 'dns_enforcer: (protecting|not_taken|failed)' ||
+    lab_abort "roamd did not finish its takeover" roamd
+  roamd_log_has 'dns_enforcer: protecting' || lab_abort "roamd did not take over" roamd
+}
+
+# arbiter_state: the last protection state the arbiter logged ("protected by settings", ...).
+arbiter_state() { sed -n 's/.*conflict_arbiter: .*\[\([a-z ]*\)\]$/\1/p' "$LAB_DIR/roamd.out" | tail -1; }
+arbiter_is() { [ "$(arbiter_state)" = "$1" ]; }
+# roamd_writes: settings writes roamd made since start (the take counts one).
+roamd_writes() { grep -cE 'dns_enforcer: (verifying: took over|protecting: took the settings back: wrote)' "$LAB_DIR/roamd.out"; }
+# vpn_queries NAME: queries for NAME the VPN's resolver received.
+vpn_queries() { grep -c "query\[A\] $1 " "$LAB_DIR/vpn.log"; }
+# resolv_names: the nameservers /etc/resolv.conf names now.
+resolv_names() { awk '$1 == "nameserver" {print $2}' /etc/resolv.conf | paste -sd' '; }
+# interception_rules: "present" while roamd's nftables table exists.
+interception_rules() { nft list tables 2>/dev/null | grep -q 'inet roamd$' && echo present || echo absent; }
