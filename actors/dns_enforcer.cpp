@@ -188,6 +188,10 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
   st.engine = std::make_unique<os::takeover_engine>(st.deps.fs, st.deps.cmd, st.store);
   st.status.set_state("off");
   st.status.set_since_unix_ms(st.deps.now_ms());
+  st.status.set_interception_reason(!st.opts.interception_unavailable.empty() ? st.opts.interception_unavailable
+                                    : st.deps.interception                   ? std::string{}
+                                                                             : std::string{"no firewall"});
+  st.status.set_intercepting(st.deps.interception && st.deps.interception->engaged());
   return {
     [self](take_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
       auto& st = self->state;
@@ -305,12 +309,17 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
       set_status(self, "contested",
                  change.path() + " was changed by " + (change.owner().empty() ? "someone else" : change.owner()) +
                    " (nameservers now: " + os::join(change.new_settings().nameservers()) + ", seen by " +
-                   change.seen_by() + "); roamd does not write it back");
+                   change.seen_by() + "); the conflict arbiter decides what roamd does");
     },
     [self](caf::get_atom, status_atom) -> proto::EnforcerStatus { return self->state.status; },
     [self](caf::get_atom, settings_atom) -> proto::EnforcerStatus { return inspect_settings(self); },
     [self](reassert_atom) -> proto::EnforcerStatus {
       auto& st = self->state;
+      if (!st.active) {
+        // A restarted enforcer finds the takeover in its journal.
+        if (auto loaded = st.store->load(); loaded.state == os::journal_store::status::ok)
+          become_active(self, loaded.journal);
+      }
       if (!st.active) {
         set_status(self, st.status.state(), "nothing to take back: roamd holds no takeover");
         return st.status;

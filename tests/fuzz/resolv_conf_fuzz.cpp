@@ -1,4 +1,4 @@
-// libFuzzer target for the resolv.conf parser and owner detection: any bytes, no crash, and invariants that hold
+// libFuzzer target for the resolv.conf parser, owner detection and openresolv's `resolvconf -l` listing: any bytes, no crash, and invariants that hold
 // for every input (settings never contain empty tokens; search domains are lower case without a trailing dot).
 #include <cstdint>
 #include <cstdio>
@@ -37,5 +37,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   f.is_symlink = true;
   f.link_target = f.first_line;
   (void)roamd::os::to_string(roamd::os::detect_owner(f));
+  // The same text as `resolvconf -l` output: every interface named, its link a prefix of its name without a dot,
+  // and something registered.
+  for (const auto& i : roamd::os::parse_resolvconf_list(text)) {
+    check(!i.name.empty() && i.name.rfind(i.link, 0) == 0, "interface link not a prefix of its name");
+    check(i.link.find('.') == std::string::npos, "interface link with a dot");
+    check(!i.settings.nameservers.empty() || !i.settings.search.empty(), "interface with nothing registered");
+  }
   return 0;
 }

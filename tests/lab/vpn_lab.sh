@@ -91,3 +91,52 @@ vpn_queries() { grep -c "query\[A\] $1 " "$LAB_DIR/vpn.log"; }
 resolv_names() { awk '$1 == "nameserver" {print $2}' /etc/resolv.conf | paste -sd' '; }
 # interception_rules: "present" while roamd's nftables table exists.
 interception_rules() { nft list tables 2>/dev/null | grep -q 'inet roamd$' && echo present || echo absent; }
+
+# --- more helpers for the arbitration_* scripts ------------------------------------------------------------------
+
+# vpn_tun_up: like vpn_link_up, but "tun0" is a real tun device (kind tun, point-to-point, carrier while held) joined
+# by tunpair.py to "tun0-far" in vpn-ns: what roamd recognises as a VPN tunnel (a veth is not one).
+vpn_tun_up() {
+  lab_start tunpair "$LAB_PYTHON" "$LAB_HOME/tunpair.py" tun0 tun0-far
+  wait_until 5000 grep -q ready "$LAB_DIR/tunpair.out" || return 1
+  ip link set tun0-far netns vpn-ns || return 1
+  ip addr add 10.8.0.2/24 dev tun0 && ip link set tun0 up || return 1
+  ip -n vpn-ns addr add 10.8.0.254/24 dev tun0-far && ip -n vpn-ns link set tun0-far up
+}
+# vpn_tun_down: the tun goes (its holder is killed: both devices disappear).
+vpn_tun_down() { lab_stop tunpair; }
+
+# restart_vpn_roamd < TOML: a fresh roamd for the next scenario: the running one stopped with SIGTERM (it restores
+# the settings), its output kept as roamd-N.out, vpnsim's state dropped, resolv.conf the LAN's again; then
+# start_vpn_roamd with the TOML on stdin.
+LAB_ROAMD_RUN=0
+restart_vpn_roamd() {
+  local extra=""
+  [ -t 0 ] || extra=$(cat)
+  if [ -n "${LAB_PIDS[roamd]:-}" ]; then
+    stop_roamd_term
+    LAB_ROAMD_RUN=$((LAB_ROAMD_RUN + 1))
+    mv "$LAB_DIR/roamd.out" "$LAB_DIR/roamd-$LAB_ROAMD_RUN.out"
+  fi
+  rm -rf /run/vpnsim "$STATE_DIR"/*
+  resolv_conf_shape plain "$LAN_RESOLV"
+  start_vpn_roamd <<<"$extra"
+}
+
+# arbiter_decisions: the arbiter's decision lines so far (every `conflict_arbiter:` line but take and restore).
+arbiter_decisions() { grep 'conflict_arbiter: ' "$LAB_DIR/roamd.out" | grep -cvE 'conflict_arbiter: (take|restore): '; }
+# arbiter_log ACTION: the last decision line for ACTION ("adopt and take back", "yield", ...), from the action on.
+arbiter_log() { grep -o "conflict_arbiter: $1: .*" "$LAB_DIR/roamd.out" | tail -1; }
+# roamd_answers: roamd answers an external name (a fresh one each time) with the cloud's tagged answer.
+LAB_PROBE=0
+roamd_answers() {
+  LAB_PROBE=$((LAB_PROBE + 1))
+  ask "probe$LAB_PROBE.example.org" A
+  [ "$ANS_STATUS $ANS_DATA" = "NOERROR $CLOUD_A_TAGGED" ]
+}
+# lab_keep_log: with ROAMD_LAB_LOGS=DIR set, roamd's outputs of this run are copied there (for reports).
+lab_keep_log() {
+  [ -n "${ROAMD_LAB_LOGS:-}" ] || return 0
+  mkdir -p "$ROAMD_LAB_LOGS" && cp "$LAB_DIR"/roamd*.out "$LAB_DIR"/vpnsim.out "$ROAMD_LAB_LOGS"/ 2>/dev/null
+  return 0
+}

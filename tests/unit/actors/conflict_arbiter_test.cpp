@@ -12,6 +12,7 @@
 #include "actors/conflict_arbiter.hpp"
 #include "actors/dns_enforcer.hpp"
 #include "actors/query_router.hpp"
+#include "actors/upstream_io.hpp"
 #include "scripted_lookup.hpp"
 #include "snapshots.hpp"
 #include "tests/fakes/fake_command_runner.hpp"
@@ -69,6 +70,11 @@ struct arbiter_fixture : ::testing::Test {
     actors::dns_enforcer_deps deps{fs, cmd, lookup.fn(), [] { return int64_t{42}; }, directory, guard};
     children.push_back({actors::peers::role::enforcer, [eo, deps](caf::actor_system& s) {
                           return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(actors::dns_enforcer, eo, deps));
+                        }});
+    children.push_back({actors::peers::role::upstream_io, [](caf::actor_system& s) {
+                          return caf::actor_cast<caf::strong_actor_ptr>(
+                            s.spawn(actors::upstream_io, actors::upstream_io_options{},
+                                    std::make_shared<net::upstream_registry>(), actors::probe_fn{}));
                         }});
     arbiter = t.sys.spawn(actors::conflict_arbiter, opts, directory, std::move(children),
                           std::function<int64_t()>{[] { return int64_t{42}; }});
@@ -352,6 +358,18 @@ TEST_F(arbiter_fixture, a_crashed_child_is_restarted_with_backoff_and_gets_its_s
   EXPECT_NE(t.state_of<actors::dns_enforcer_state>(e).status.reason().find("canary"), std::string::npos);
   EXPECT_EQ(fs->at(resolv)->content.find("nameserver 127.0.2.53") != std::string::npos, true);
   EXPECT_EQ(status().restarts().at("dns_enforcer"), 1u);
+  // The upstream-I/O actor (the data plane's counters go to whichever one runs now).
+  auto io = directory->get<actors::upstream_io_actor>(actors::peers::role::upstream_io);
+  ASSERT_TRUE(io);
+  caf::anon_send_exit(io, caf::exit_reason::kill);
+  t.sched.run();
+  t.sched.advance_time(100ms);
+  t.sched.run();
+  auto io2 = directory->get<actors::upstream_io_actor>(actors::peers::role::upstream_io);
+  ASSERT_TRUE(io2);
+  EXPECT_NE(io2, io);
+  EXPECT_EQ(status().restarts().at("upstream_io"), 1u);
+  EXPECT_EQ(status().restarts().count("conflict_arbiter"), 0u);
   EXPECT_EQ(writes(), 0u) << "a new enforcer counts its own writes: it wrote nothing";
   // The arbiter keeps deciding with the new enforcer.
   vpn_writes();
