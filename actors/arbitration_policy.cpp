@@ -19,6 +19,8 @@ std::string who(const situation& s) {
   std::string out = s.owner.empty() ? "someone else" : s.owner;
   if (!s.link.empty())
     out += " (" + s.link + ")";
+  if (!s.problem.empty())
+    return out + " wrote a settings file " + s.problem;
   if (s.nameservers.empty())
     return out + " removed the nameservers";
   out += " set " + os::join(s.nameservers);

@@ -33,6 +33,7 @@ struct situation {
   std::vector<std::string> nameservers;    // the foreign settings (when not ours)
   std::vector<std::string> search;
   std::string owner;                       // who wrote them (owner detection), for the record
+  std::string problem;                     // the file could not be read: why ("" when it could)
   std::string link;                        // the link that carries their servers (a VPN tunnel), "" when none
   bool link_present = false;               // that link exists with carrier now
   uint64_t links_signature = 0;            // changes whenever the set of links changes

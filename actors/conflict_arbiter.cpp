@@ -161,8 +161,23 @@ void on_child_down(conflict_arbiter_ptr self, const caf::down_msg& dm) {
 
 void decide(conflict_arbiter_ptr self);
 
+/// The bridge (interception put up at the first foreign write of a burst, so that queries are answered while the
+/// burst settles) comes down once the decision is carried out, unless roamd now protects by interception.
+void end_bridge(conflict_arbiter_ptr self) {
+  auto& st = self->state;
+  if (!st.bridging || st.policy->state() == protection::interception || st.opts.intercept_always)
+    return;
+  st.bridging = false;
+  if (auto enforcer = enforcer_of(self))
+    self->request(enforcer, st.opts.enforcer_timeout, release_atom::value)
+      .then([](const proto::EnforcerStatus&) {}, [](caf::error&) {});
+}
+
 void finish(conflict_arbiter_ptr self) {
   auto& st = self->state;
+  if (st.policy->state() == protection::interception)
+    st.bridging = false;  // the bridge became the policy's interception
+  end_bridge(self);
   st.busy = false;
   if (st.again) {
     st.again = false;
@@ -179,6 +194,17 @@ std::vector<std::string> learnable(conflict_arbiter_ptr self, const proto::Resol
     if (!ep.empty() && std::find(own.begin(), own.end(), ep) == own.end() && ns != self->state.opts.listen)
       out.push_back(ep);
   }
+  return out;
+}
+
+/// The foreign search domains roamd may route to the foreign servers: not the ones the user's original settings
+/// already had (a VPN script keeps the LAN's `search home.test` next to its own domain; the LAN's names must stay
+/// with the LAN's resolver).
+std::vector<std::string> new_domains(const proto::ResolverSettings& current, const proto::ResolverSettings& original) {
+  std::vector<std::string> out;
+  for (const auto& d : current.search())
+    if (std::find(original.search().begin(), original.search().end(), d) == original.search().end())
+      out.push_back(d);
   return out;
 }
 
@@ -261,7 +287,7 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
       self->request(enforcer, st.opts.enforcer_timeout, intercept_atom::value)
         .then(
           [self, s, events, done, reason = d.reason](const proto::EnforcerStatus& es) {
-            if (es.intercepting() && es.state() == "intercepting") {
+            if (es.intercepting() && (es.state() == "intercepting" || es.state() == "verifying")) {
               set_state(self, to_string(protection::interception), reason);
               done(es, true, es.reason());
               return;
@@ -288,11 +314,20 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
         st.directory->send_routes(adopted_routes("adopted", {}, {}, ""));
         st.adopted_link.clear();
       }
-      self->request(enforcer, st.opts.enforcer_timeout, release_atom::value)
+      // Settings first, then the rules: a query between the two still reaches roamd one way or the other.
+      self->request(enforcer, st.opts.enforcer_timeout, reassert_atom::value)
         .then(
-          [self, enforcer, done, on_error](const proto::EnforcerStatus&) {
-            self->request(enforcer, self->state.opts.enforcer_timeout, reassert_atom::value)
-              .then([done](const proto::EnforcerStatus& es) { done(es, es.state() == "protecting", es.reason()); },
+          [self, enforcer, done, on_error](const proto::EnforcerStatus& written) {
+            if (self->state.opts.intercept_always) {
+              done(written, written.state() == "protecting", written.reason());
+              return;
+            }
+            self->request(enforcer, self->state.opts.enforcer_timeout, release_atom::value)
+              .then([done, written](const proto::EnforcerStatus& es) {
+                      auto out = written;
+                      out.set_intercepting(es.intercepting());
+                      done(out, written.state() == "protecting" && !es.intercepting(), written.reason());
+                    },
                     on_error);
           },
           on_error);
@@ -323,6 +358,8 @@ void decide(conflict_arbiter_ptr self) {
     .then(
       [self, events](const proto::EnforcerStatus& now) {
         auto& st = self->state;
+        st.original = now.original();
+        st.interception_available = now.interception_reason().empty();
         learn_interfaces(self, now);
         // The adopted routes follow their link: a VPN that went away takes its routes with it.
         if (!st.adopted_link.empty() && !link_alive(st.adapters, st.adopted_link) &&
@@ -341,8 +378,9 @@ void decide(conflict_arbiter_ptr self) {
         s.settings_ours = now.settings_ours() || names_only_roamd;
         if (!s.settings_ours) {
           s.nameservers = servers;
-          s.search = {now.current().search().begin(), now.current().search().end()};
+          s.search = new_domains(now.current(), now.original());
           s.owner = now.current_owner();
+          s.problem = now.current_problem();
           if (!servers.empty())
             s.link = owning_link(servers.front(), st.adapters);
         }
@@ -367,6 +405,36 @@ void arm_decision(conflict_arbiter_ptr self, caf::actor_clock::time_point due) {
   auto& st = self->state;
   auto delay = std::chrono::ceil<std::chrono::microseconds>(due - self->clock().now());
   self->delayed_send(self, std::max(delay, std::chrono::microseconds(0)), decide_atom::value, ++st.decide_generation);
+}
+
+/// At the first foreign write while protecting by settings, before the burst is decided: learn the writer's
+/// servers for its domains and redirect port 53 to roamd at once, so that the queries of the next few hundred
+/// milliseconds are answered (by roamd, through the new routes) instead of going to a server that may refuse them.
+void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
+  auto& st = self->state;
+  if (!st.taken || st.bridging || st.opts.intercept_always || !st.opts.bridge ||
+      st.policy->state() != protection::settings || !st.interception_available || change.ours())
+    return;
+  auto servers = learnable(self, change.new_settings());
+  if (servers.empty() && change.new_settings().nameservers_size() > 0)
+    return;  // it still names only roamd
+  auto enforcer = enforcer_of(self);
+  if (!enforcer)
+    return;
+  if (!servers.empty()) {
+    auto link = owning_link(servers.front(), st.adapters);
+    st.directory->send_routes(adopted_routes("adopted", servers, new_domains(change.new_settings(), st.original),
+                                             link));
+    st.adopted_link = link;
+  }
+  st.bridging = true;
+  self->request(enforcer, st.opts.enforcer_timeout, intercept_atom::value)
+    .then(
+      [self](const proto::EnforcerStatus& es) {
+        if (!es.intercepting())
+          self->state.bridging = false;
+      },
+      [self](caf::error&) { self->state.bridging = false; });
 }
 
 void on_event(conflict_arbiter_ptr self) {
@@ -449,7 +517,10 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
       st.links_signature = sig;
       on_event(self);
     },
-    [self](const proto::SettingsChanged&) { on_event(self); },
+    [self](const proto::SettingsChanged& change) {
+      bridge(self, change);
+      on_event(self);
+    },
     [self](decide_atom, uint64_t generation) {
       auto& st = self->state;
       if (generation != st.decide_generation)
@@ -483,10 +554,24 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
       self->request(enforcer, self->state.opts.enforcer_timeout, take_atom::value)
         .then(
           [self, rp](const proto::EnforcerStatus& es) mutable {
+            auto& st = self->state;
             bool ok = es.state() == "protecting";
+            st.taken = ok;  // nothing to arbitrate without a takeover (mode "none", a refused or rolled-back take)
             set_state(self, ok ? to_string(protection::settings) : "not protecting", es.reason());
-            self->state.status.set_writes(es.writes());
+            st.status.set_writes(es.writes());
+            st.original = es.original();
+            st.interception_available = es.interception_reason().empty();
             record(self, "take", es.reason(), "", es.owner(), ok);
+            if (ok && st.opts.intercept_always && st.interception_available)
+              // Belt and braces: port 53 goes to roamd whatever the settings say, from now until restore.
+              self->request(enforcer_of(self), st.opts.enforcer_timeout, intercept_atom::value)
+                .then(
+                  [self](const proto::EnforcerStatus& i) {
+                    record(self, "intercept", i.intercepting() ? "always on (arbitration.intercept_always): " + i.reason()
+                                                               : i.reason(),
+                           "", "", i.intercepting());
+                  },
+                  [](caf::error&) {});
             rp.deliver(es);
           },
           [self, rp](caf::error& e) mutable {

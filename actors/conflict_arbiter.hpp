@@ -55,6 +55,8 @@ struct conflict_arbiter_options {
   std::chrono::milliseconds restart_window{60000};     // restarts older than this no longer count
   std::chrono::milliseconds enforcer_timeout{30000};   // bound on each request to the enforcer
   size_t history = 64;                      // decisions kept for the inspection port
+  bool bridge = true;                       // interception while a contest is being decided (if available)
+  bool intercept_always = false;            // interception from takeover to restore, whatever the settings say
   std::string listen;                       // the address roamd writes as the nameserver
   std::vector<std::string> own_addresses;   // roamd's endpoints ("IP:PORT"): never adopted
 };
@@ -83,6 +85,9 @@ struct conflict_arbiter_state {
   proto::AdapterSnapshot adapters;
   uint64_t links_signature = 0;
   std::string adopted_link;  // the link the adopted routes are bound to ("" when none or unbound)
+  bool bridging = false;     // interception is up only until the pending contest is decided
+  bool interception_available = false;     // as the enforcer last said
+  proto::ResolverSettings original;        // the user's settings (their search domains are never adopted)
   proto::ArbiterStatus status;
 
   static inline const char* name = "conflict_arbiter";

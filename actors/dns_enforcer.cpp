@@ -45,6 +45,8 @@ proto::EnforcerStatus inspect_settings(dns_enforcer_ptr self) {
   auto now = st.deps.fs->inspect(path);
   *out.mutable_current() = to_proto(os::parse_resolv_conf(now.content));
   out.set_current_owner(os::to_string(os::owner_of(path, now)));
+  if (now.exists && !now.readable)
+    out.set_current_problem("roamd cannot read it (larger than 1 MiB, or not readable), so it cannot tell its servers");
   out.set_settings_ours(st.active && st.engine->all_ours(*st.active));
   if (st.active && st.active->backend() == "resolvconf" && st.deps.cmd) {
     auto listed = st.deps.cmd->run({"resolvconf", "-l"});
@@ -263,7 +265,9 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
       if (nonce != st.canary_nonce)
         return;
       if (st.canary_for_interception) {
-        if (ok) {
+        if (!st.deps.interception->engaged()) {
+          // Released before its canary came back (a bridge the arbiter no longer needed): nothing to verify.
+        } else if (ok) {
           set_status(self, "intercepting", "verified: " + detail + " resolved through the system resolver reached "
                                            "roamd through the interception rules");
         } else {

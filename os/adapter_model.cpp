@@ -97,6 +97,15 @@ bool adapter_model::put_route(const route_key& r) {
   return stamp(routes_, r, epoch_);
 }
 
+bool adapter_model::replace_route(const route_key& r) {
+  bool changed = erase_if(routes_, [&](const auto& e) {
+    const auto& k = e.first;
+    return k.family == r.family && k.table == r.table && k.destination == r.destination && k.prefix == r.prefix &&
+           k.metric == r.metric && (k.oif != r.oif || k.has_gateway != r.has_gateway || !(k.gateway == r.gateway));
+  });
+  return put_route(r) || changed;
+}
+
 bool adapter_model::erase_route(const route_key& r) {
   return routes_.erase(r) > 0;
 }

@@ -76,6 +76,9 @@ public:
   bool put_address(const address_key& a);
   bool erase_address(const address_key& a);
   bool put_route(const route_key& r);
+  /// `ip route replace`: drops the routes `r` takes the place of (same family, table, destination and metric),
+  /// then puts `r`.
+  bool replace_route(const route_key& r);
   bool erase_route(const route_key& r);
 
   /// The link with this index, or nullptr.

@@ -73,16 +73,44 @@ std::string check_interception_plan(const interception_plan& plan) {
   return {};
 }
 
+namespace {
+
+/// Intercepted clients' DNS flows and roamd's answers to them get conntrack zone 1, roamd's own (marked) upstream
+/// flows stay in zone 0: a client flow and an upstream flow of roamd with the same addresses and ports (roamd picks
+/// random source ports; conntrack keeps UDP flows for 30 s and more) are then two flows, and roamd's query is never
+/// taken for the client's and redirected back to roamd.
+void render_zones(std::string& out, const interception_plan& plan, const std::string& mark) {
+  out += "  chain zone {\n    type filter hook output priority -300; policy accept;\n";
+  out += "    meta mark " + mark + " return\n";
+  for (const char* l4 : {"udp", "tcp"})
+    out += std::string{"    "} + l4 + " dport 53 ct zone set 1\n";
+  for (bool v6 : {false, true}) {
+    const auto& target = v6 ? plan.to_v6 : plan.to_v4;
+    if (target.empty())
+      continue;
+    for (const char* l4 : {"udp", "tcp"})
+      out += std::string{"    "} + (v6 ? "ip6" : "ip") + " saddr " + target_address(target, v6) + " " + l4 +
+             " sport " + target.substr(target.rfind(':') + 1) + " ct zone set 1\n";
+  }
+  out += "  }\n";
+}
+
+} // namespace
+
 std::string render_interception(const interception_plan& plan, bool owned) {
   std::string out = "table inet " + plan.table + " {\n";
   if (owned)
     out += "  flags owner\n";
-  out += "  chain out {\n    type nat hook output priority -100; policy accept;\n";
+  std::string mark;
   if (plan.exempt_mark != 0) {
-    char mark[16];
-    std::snprintf(mark, sizeof(mark), "0x%08x", plan.exempt_mark);
-    out += std::string{"    meta mark "} + mark + " return\n";
+    char text[16];
+    std::snprintf(text, sizeof(text), "0x%08x", plan.exempt_mark);
+    mark = text;
+    render_zones(out, plan, mark);
   }
+  out += "  chain out {\n    type nat hook output priority -100; policy accept;\n";
+  if (!mark.empty())
+    out += "    meta mark " + mark + " return\n";
   render_family(out, plan.to_v4, false);
   render_family(out, plan.to_v6, true);
   out += "  }\n}\n";

@@ -234,8 +234,9 @@ outcome apply_route(const nlmsghdr& h, bytes_view payload, adapter_model& model)
   if (routes.empty())
     routes.push_back(base);
   bool changed = false;
+  bool replace = h.nlmsg_type == RTM_NEWROUTE && (h.nlmsg_flags & NLM_F_REPLACE) != 0 && routes.size() == 1;
   for (const auto& r : routes)
-    changed |= h.nlmsg_type == RTM_DELROUTE ? model.erase_route(r) : model.put_route(r);
+    changed |= h.nlmsg_type == RTM_DELROUTE ? model.erase_route(r) : replace ? model.replace_route(r) : model.put_route(r);
   return changed ? outcome::applied : outcome::unchanged;
 }
 

@@ -37,6 +37,7 @@ constexpr suggestion known_keys[] = {
   {"arbitration", "socket_mark"},
   {"arbitration", "yield_backoff_ms"},
   {"arbitration", "yield_backoff_max_ms"},
+  {"arbitration", "intercept_always"},
   {"daemon", "workers"},
   {"daemon", "log_level"},
 };

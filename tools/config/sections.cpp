@@ -241,6 +241,11 @@ void read_arbitration(toml_reader& r, const toml::table& t, proto::Config::Arbit
     out.set_cap_ms(static_cast<uint32_t>(*v));
   if (auto v = r.boolean(t, "arbitration", "interception"))
     out.set_interception(*v);
+  if (auto v = r.boolean(t, "arbitration", "intercept_always"))
+    out.set_intercept_always(*v);
+  if (out.intercept_always() && !out.interception())
+    if (auto* node = t.get("intercept_always"))
+      r.fail(node->source().begin, "arbitration.intercept_always", "needs interception = true");
   if (auto v = r.integer(t, "arbitration", "socket_mark", 0, 0xffffffffLL))
     out.set_socket_mark(static_cast<uint32_t>(*v));
   if (auto v = r.integer(t, "arbitration", "yield_backoff_ms", 100, 3'600'000))

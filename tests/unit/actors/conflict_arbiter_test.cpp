@@ -185,9 +185,20 @@ TEST_F(arbiter_fixture, a_storm_is_one_decision_that_adopts_the_vpn_and_takes_th
   caf::anon_send(arbiter, with_tunnel());
   for (int i = 0; i < 20; ++i) {
     vpn_writes();
+    if (i == 0) {
+      // The bridge: at the first foreign write, before anything is decided, the VPN's domain is routed and port 53
+      // redirected to roamd, so queries during the burst are answered.
+      EXPECT_EQ(fw->tables().count("roamd"), 1u) << "interception bridges the burst";
+      ASSERT_TRUE(route("corp.example"));
+      EXPECT_EQ(route("corp.example")->interface(), "tun0");
+      EXPECT_FALSE(route("home.test") && route("home.test")->source() == "adopted")
+        << "the user's own search domain stays with the user's resolver";
+    }
     t.sched.advance_time(10ms);
     t.sched.run();
   }
+  lookup.answer_all(true);
+  t.sched.run();
   EXPECT_EQ(status().decisions(), decisions) << "nothing decided while the storm goes on";
   settle();
   EXPECT_EQ(status().decisions(), decisions + 1) << "one decision for the whole burst";
@@ -203,6 +214,9 @@ TEST_F(arbiter_fixture, a_storm_is_one_decision_that_adopts_the_vpn_and_takes_th
   EXPECT_EQ(corp->interface(), "tun0") << "through the tunnel";
   EXPECT_EQ(corp->source(), "adopted");
   EXPECT_EQ(status().state(), "protected by settings");
+  EXPECT_TRUE(fw->tables().empty()) << "the bridge comes down once the settings are roamd's again";
+  ASSERT_TRUE(route("home.test"));
+  EXPECT_EQ(route("home.test")->source(), "system");
   // roamd's own write, seen by the watcher, is no contest.
   report_change();
   settle();
@@ -225,12 +239,12 @@ TEST_F(arbiter_fixture, a_fighter_is_intercepted_after_three_contests_and_protec
     settle();
     if (round < 3) {
       EXPECT_TRUE(roamds_file()) << "round " << round;
+      EXPECT_TRUE(fw->tables().empty()) << "round " << round << ": the bridge is down again";
       report_change();  // roamd's own write
       t.sched.advance_time(50ms);
     }
   }
-  ASSERT_EQ(lookup.names.size(), 2u) << "interception is verified with a canary";
-  lookup.answer(true);
+  lookup.answer_all(true);  // the canaries of the bridges and of the interception
   t.sched.run();
   EXPECT_EQ(status().state(), "protected by interception");
   EXPECT_EQ(writes(), 3u) << "the takeover and two takes back: no rewrite war";

@@ -158,6 +158,8 @@ TEST(config_error, system_paths) {
   load_error("[arbitration]\nyield_backoff_ms = 9000\nyield_backoff_max_ms = 1000\n",
              {"arbitration.yield_backoff_max_ms", "shorter"});
   load_error("[arbitration]\nintercepton = true\n", {"arbitration.intercepton", "interception"});
+  load_error("[arbitration]\ninterception = false\nintercept_always = true\n",
+             {"arbitration.intercept_always", "needs interception = true"});
 }
 
 TEST(config_error, log_level) {

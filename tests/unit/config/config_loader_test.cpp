@@ -110,6 +110,7 @@ interception = false
 socket_mark = 0x1234
 yield_backoff_ms = 1_000
 yield_backoff_max_ms = 60_000
+intercept_always = false
 
 [daemon]
 workers = 4

@@ -64,15 +64,42 @@ TEST(render_interception, one_owned_table_with_a_nat_output_chain) {
   ASSERT_GE(lines.size(), 4u) << text;
   EXPECT_EQ(lines[0], "table inet roamd {");
   EXPECT_EQ(lines[1], "flags owner");
-  EXPECT_EQ(lines[2], "chain out {");
-  EXPECT_EQ(lines[3], "type nat hook output priority -100; policy accept;");
+  // The conntrack-zone chain (raw priority, before conntrack) first, then the nat chain.
+  EXPECT_EQ(lines[2], "chain zone {");
+  EXPECT_EQ(lines[3], "type filter hook output priority -300; policy accept;");
+  auto nat = index_of(lines, "chain out {");
+  ASSERT_NE(nat, std::string::npos) << text;
+  EXPECT_EQ(lines[nat + 1], "type nat hook output priority -100; policy accept;");
   EXPECT_EQ(lines.back(), "}");
-  // Newlines, not ';', between the statements of the chain body (only the chain header uses them).
+  // Newlines, not ';', between the statements of the chain bodies (only the chain headers use them).
   for (size_t i = 4; i < lines.size(); ++i)
-    EXPECT_EQ(lines[i].find(';'), std::string::npos) << lines[i];
+    if (i != nat + 1)
+      EXPECT_EQ(lines[i].find(';'), std::string::npos) << lines[i];
   auto custom = plan_for(v4_target, "");
   custom.table = "roamd_lab";
   EXPECT_EQ(lines_of(render_interception(custom, true))[0], "table inet roamd_lab {");
+}
+
+TEST(render_interception, clients_and_roamds_answers_get_their_own_conntrack_zone_roamds_upstream_flows_do_not) {
+  auto text = render_interception(plan_for(v4_target, v6_target), true);
+  auto lines = lines_of(text);
+  auto zone = index_of(lines, "chain zone {");
+  auto nat = index_of(lines, "chain out {");
+  ASSERT_LT(zone, nat) << text;
+  auto in_zone_chain = [&](const std::string& l) {
+    auto i = index_of(lines, l);
+    return i > zone && i < nat;
+  };
+  EXPECT_TRUE(in_zone_chain(mark_line)) << "roamd's own flows leave the zone chain first\n" << text;
+  for (const auto& l : {"udp dport 53 ct zone set 1", "tcp dport 53 ct zone set 1",
+                        "ip saddr 127.0.2.53 udp sport 53 ct zone set 1", "ip saddr 127.0.2.53 tcp sport 53 ct zone set 1",
+                        "ip6 saddr ::1 udp sport 53 ct zone set 1", "ip6 saddr ::1 tcp sport 53 ct zone set 1"})
+    EXPECT_TRUE(in_zone_chain(l)) << l << "\n" << text;
+  EXPECT_LT(index_of(lines, mark_line), index_of(lines, "udp dport 53 ct zone set 1"));
+  // Without a mark nothing tells roamd's flows apart: no zones.
+  auto unmarked = plan_for(v4_target, "");
+  unmarked.exempt_mark = 0;
+  EXPECT_EQ(render_interception(unmarked, true).find("zone"), std::string::npos);
 }
 
 TEST(render_interception, owned_or_not) {

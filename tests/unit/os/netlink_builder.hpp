@@ -117,6 +117,7 @@ struct route_spec {
   std::uint32_t metric = 0;
   std::uint8_t rtm_type = RTN_UNICAST;
   std::uint32_t flags = 0;
+  std::uint16_t nlmsg_flags = 0;  // NLM_F_REPLACE for `ip route replace`
 };
 
 inline void add_route(nl_builder& b, const route_spec& r) {
@@ -126,7 +127,7 @@ inline void add_route(nl_builder& b, const route_spec& r) {
   rtm.rtm_table = static_cast<std::uint8_t>(r.table < 256 ? r.table : RT_TABLE_COMPAT);
   rtm.rtm_type = r.rtm_type;
   rtm.rtm_flags = r.flags;
-  b.begin(r.type).header(rtm).attr_u32(RTA_TABLE, r.table);
+  b.begin(r.type, r.nlmsg_flags).header(rtm).attr_u32(RTA_TABLE, r.table);
   if (r.dst != nullptr)
     b.attr_ip(RTA_DST, r.family, r.dst);
   if (r.gateway != nullptr)

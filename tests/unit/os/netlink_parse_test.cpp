@@ -123,6 +123,35 @@ TEST(netlink_parse, routes_keep_unicast_only_and_take_the_table_attribute) {
   EXPECT_EQ(m.route_count(), 0u);
 }
 
+TEST(netlink_parse, a_replaced_route_takes_the_place_of_the_one_it_replaces) {
+  // `ip route replace default dev tun0` sends one RTM_NEWROUTE with NLM_F_REPLACE and no RTM_DELROUTE for the
+  // route it replaced (same table, destination and metric): the old default route must go.
+  adapter_model m;
+  nl_builder b;
+  add_route(b, {RTM_NEWROUTE, AF_INET, nullptr, 0, "192.0.2.254", 2, RT_TABLE_MAIN, 0});
+  add_route(b, {RTM_NEWROUTE, AF_INET, nullptr, 0, "192.0.2.253", 2, RT_TABLE_MAIN, 100});
+  add_route(b, {RTM_NEWROUTE, AF_INET, "10.8.0.0", 24, nullptr, 7, RT_TABLE_MAIN, 0});
+  apply(b, m);
+  ASSERT_EQ(m.route_count(), 3u);
+  nl_builder rep;
+  add_route(rep, {RTM_NEWROUTE, AF_INET, nullptr, 0, nullptr, 7, RT_TABLE_MAIN, 0, RTN_UNICAST, 0,
+                  NLM_F_REPLACE | NLM_F_CREATE});
+  EXPECT_TRUE(apply(rep, m).changed);
+  auto s = m.snapshot();
+  ASSERT_EQ(s.routes_size(), 3);
+  int defaults = 0;
+  for (const auto& r : s.routes()) {
+    if (r.destination() != "0.0.0.0/0")
+      continue;
+    ++defaults;
+    if (r.metric() == 0)
+      EXPECT_EQ(r.index(), 7u) << "the replaced default route now leaves through tun0";
+    else
+      EXPECT_EQ(r.gateway(), "192.0.2.253") << "another metric is another route";
+  }
+  EXPECT_EQ(defaults, 2);
+}
+
 TEST(netlink_parse, a_multipath_route_is_one_route_per_next_hop) {
   std::vector<std::uint8_t> hops;  // RTA_MULTIPATH's payload: rtnexthop, then its own attributes, per hop
   for (int index : {2, 3}) {

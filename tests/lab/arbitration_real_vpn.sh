@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Conflict arbitration against the VPN scripts Debian ships (VPN lab of vpn_lab.sh), driven with the environment their
+# VPN clients give them:
+#   (a) vpnc-script (OpenConnect) with /sbin/resolvconf hidden, so it takes its generic path: an in-place write with
+#       its marker and a backup under /var/run/vpnc; split tunnel 10.8.0.0/24 through tun0. roamd adopts the VPN's
+#       server (bound to tun0) and takes the settings back once; internal names through the tunnel, external ones to
+#       the cloud with the identity; the disconnect (marker gone: vpnc-script leaves the file) and the link going
+#       leave roamd protecting by settings, the adopted routes gone.
+#   (b) OpenVPN's update-resolv-conf through openresolv: resolv.conf managed by openresolv (lan0's servers), roamd in
+#       auto mode takes its resolvconf backend; up registers tun0's server for corp.example, which roamd learns from
+#       `resolvconf -l` without a contest while resolv.conf names only roamd; down withdraws it.
+. "$(dirname "$0")/lib.sh"
+lab_init "$@"
+lab_need resolvconf
+[ -x /usr/share/vpnc-scripts/vpnc-script ] || lab_skip "vpnc-scripts is not installed"
+[ -x /etc/openvpn/update-resolv-conf ] || lab_skip "openvpn (update-resolv-conf) is not installed"
+. "$LAB_HOME/vpn_lab.sh"
+trap 'lab_keep_log; lab_cleanup' EXIT
+vpn_lab_up
+
+# vpnc_script REASON: /usr/share/vpnc-scripts/vpnc-script as OpenConnect runs it for a split-tunnel connection.
+vpnc_script() {
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin reason="$1" TUNDEV=tun0 VPNGATEWAY=192.0.2.254 VPNPID=$$ \
+    INTERNAL_IP4_ADDRESS=10.8.0.2 INTERNAL_IP4_NETMASK=255.255.255.0 INTERNAL_IP4_MTU=1400 \
+    INTERNAL_IP4_DNS="$VPN_DNS" CISCO_DEF_DOMAIN="$VPN_DOMAIN" \
+    CISCO_SPLIT_INC=1 CISCO_SPLIT_INC_0_ADDR=10.8.0.0 CISCO_SPLIT_INC_0_MASK=255.255.255.0 \
+    CISCO_SPLIT_INC_0_MASKLEN=24 CISCO_SPLIT_INC_0_PROTOCOL=0 CISCO_SPLIT_INC_0_SPORT=0 CISCO_SPLIT_INC_0_DPORT=0 \
+    /usr/share/vpnc-scripts/vpnc-script >>"$LAB_DIR/vpnc-script.out" 2>&1
+}
+
+section "(a) vpnc-script, generic in-place path (resolvconf hidden)"
+# /sbin/resolvconf (openresolv) hidden in this mount namespace only: not executable any more.
+: >"$LAB_DIR/no-resolvconf"
+mount --bind "$LAB_DIR/no-resolvconf" "$(readlink -f /sbin/resolvconf)" || lab_abort "cannot hide resolvconf"
+expect "resolvconf is hidden" "$([ -x /sbin/resolvconf ] && echo visible || echo hidden)" = hidden
+start_vpn_roamd <<<"$ARB_TOML"
+vpn_link_up || lab_abort "cannot create tun0"
+vpnc_script connect
+expect "vpnc-script connect succeeded" "$?" = 0
+expect "... kept a backup under /var/run/vpnc" "$(ls /var/run/vpnc/resolv.conf-backup.* >/dev/null 2>&1 && echo yes)" = yes
+expect "... routed the VPN's network through tun0" "$(ip route get $VPN_DNS | grep -o 'dev [a-z0-9]*')" = "dev tun0"
+wait_until 5000 roamd_log_has 'conflict_arbiter: adopt and take back'
+expect "adopted, bound to tun0, taken back once" "$(arbiter_log 'adopt and take back')" '~' \
+  "^conflict_arbiter: adopt and take back: VPN script \(tun0\) set 10\.8\.0\.1:53 for .*corp\.example: .*bound to tun0 .*\[protected by settings\]$"
+wait_until 3000 resolv_names_are "$ROAMD_IP"
+expect "resolv.conf names roamd" "$(resolv_names)" = "$ROAMD_IP"
+expect "roamd wrote once after its take" "$(roamd_writes)" = 2
+expect_split split host.$VPN_DOMAIN www.example.net
+# vpnc-script puts the LAN's search domain into its file too ("search home.test corp.example").
+resolve host.home.test
+expect "the LAN's domain still reaches the LAN's resolver while the VPN is up" "$ANS_DATA" = "$LAN_A"
+vpnc_script disconnect
+expect "vpnc-script disconnect succeeded" "$?" = 0
+expect "... left roamd's file (its marker is gone)" "$(resolv_names)" = "$ROAMD_IP"
+t0=$(now_ms)
+vpn_link_down
+wait_until 3000 roamd_log_has 'conflict_arbiter: forget: the link tun0 is gone'
+t1=$(now_ms)
+expect "the link went: its adopted routes are withdrawn" "$(arbiter_log forget)" '~' "the link tun0 is gone"
+expect "... within 1 s of the link going ($((t1 - t0)) ms)" "$((t1 - t0))" -le 1000
+expect "protected by settings" "$(arbiter_state)" = "protected by settings"
+before=$(vpn_queries host.$VPN_DOMAIN)
+resolve host.$VPN_DOMAIN
+expect "an internal name no longer goes to the VPN's resolver" "$ANS_DATA $(vpn_queries host.$VPN_DOMAIN)" = \
+  "$CLOUD_A_TAGGED $before"
+resolve host.home.test
+expect "the LAN's domain reaches the LAN's resolver" "$ANS_DATA" = "$LAN_A"
+stop_roamd_term
+mv "$LAB_DIR/roamd.out" "$LAB_DIR/roamd-vpnc.out"
+umount "$(readlink -f /sbin/resolvconf)"
+
+section "(b) OpenVPN's update-resolv-conf through openresolv"
+rm -rf "$STATE_DIR"/* /run/resolvconf
+resolv_conf_shape plain ""
+printf 'resolv_conf=/etc/resolv.conf\n' >/etc/resolvconf.conf
+resolvconf -a lan0 <<<$'nameserver 192.0.2.53\nsearch home.test' && resolvconf -u
+expect "openresolv manages resolv.conf (lan0's server)" "$(head -1 /etc/resolv.conf | cut -c1-25) $(resolv_names)" = \
+  "# Generated by resolvconf $LAN_DNS"
+ROAMD_SYSTEM_TOML=$(takeover_system_toml auto)
+start_cloud_roamd <<<"$ARB_TOML"
+wait_until 15000 roamd_log_has 'dns_enforcer: (protecting|not_taken|failed)'
+expect "roamd took over through openresolv" "$(grep -o 'dns_enforcer: verifying: took over with the [a-z]* backend' "$LAB_DIR/roamd.out")" = \
+  "dns_enforcer: verifying: took over with the resolvconf backend"
+expect "resolvconf.conf names roamd" "$(grep -cE "^name_servers=\"?$ROAMD_IP\"?$" /etc/resolvconf.conf)" = 1
+expect "resolv.conf names only roamd" "$(resolv_names)" = "$ROAMD_IP"
+vpn_link_up || lab_abort "cannot create tun0"
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin script_type=up dev=tun0 \
+  foreign_option_1="dhcp-option DNS $VPN_DNS" foreign_option_2="dhcp-option DOMAIN $VPN_DOMAIN" \
+  /etc/openvpn/update-resolv-conf >>"$LAB_DIR/update-resolv-conf.out" 2>&1
+expect "update-resolv-conf up succeeded" "$?" = 0
+expect "openresolv holds tun0's server" "$(resolvconf -l 2>/dev/null | grep -c "nameserver $VPN_DNS")" -ge 1
+learnt() { grep -Eq "corp\.example -> 10\.8\.0\.1:53.*\(resolvconf\)" "$LAB_DIR/roamd.out"; }
+wait_until 5000 learnt
+expect "roamd learnt corp.example -> the VPN's server from resolvconf -l" \
+  "$(grep -Eo "corp\.example -> 10\.8\.0\.1:53.*\(resolvconf\)" "$LAB_DIR/roamd.out" | tail -1)" '~' "10\.8\.0\.1:53"
+# update-resolv-conf registers the interface as "tun0.openvpn"; the server is reachable only through tun0.
+expect "... bound to tun0 (interface tun0.openvpn)" \
+  "$(grep -Eo "corp\.example -> 10\.8\.0\.1:53.*\(resolvconf\)" "$LAB_DIR/roamd.out" | tail -1)" '~' "bound to tun0"
+expect "no contest: no decision" "$(arbiter_decisions)" = 0
+expect "resolv.conf still names only roamd" "$(resolv_names)" = "$ROAMD_IP"
+expect "roamd wrote once (its take)" "$(roamd_writes)" = 1
+expect_split split host.$VPN_DOMAIN www-ovpn.example.net
+resolve host.home.test
+expect "lan0's domain reaches the LAN's resolver" "$ANS_DATA" = "$LAN_A"
+env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin script_type=down dev=tun0 /etc/openvpn/update-resolv-conf \
+  >>"$LAB_DIR/update-resolv-conf.out" 2>&1
+expect "update-resolv-conf down succeeded" "$?" = 0
+unlearnt() { [ "$(grep -E 'routing generation' -A20 "$LAB_DIR/roamd.out" | awk '/routing generation/ {g = ""} {g = g $0 "\n"} END {printf "%s", g}' | grep -c 'corp\.example')" = 0 ]; }
+wait_until 5000 unlearnt
+expect "the VPN's route is gone from roamd's routing" "$(unlearnt && echo gone || echo still-there)" = gone
+vpn_link_down
+before=$(vpn_queries host.$VPN_DOMAIN)
+resolve host.$VPN_DOMAIN
+expect "an internal name no longer goes to the VPN's resolver" "$ANS_DATA $(vpn_queries host.$VPN_DOMAIN)" = \
+  "$CLOUD_A_TAGGED $before"
+expect "resolv.conf names only roamd" "$(resolv_names)" = "$ROAMD_IP"
+expect_roamd_serving "after the OpenVPN session"
+
+lab_finish
