@@ -197,6 +197,12 @@ std::vector<std::string> learnable(conflict_arbiter_ptr self, const proto::Resol
   return out;
 }
 
+bool all_loopback(const std::vector<std::string>& servers) {
+  return !servers.empty() && std::all_of(servers.begin(), servers.end(), [](const std::string& ep) {
+    return ep.rfind("127.", 0) == 0 || ep.rfind("[::1]", 0) == 0;
+  });
+}
+
 /// The foreign search domains roamd may route to the foreign servers: not the ones the user's original settings
 /// already had (a VPN script keeps the LAN's `search home.test` next to its own domain; the LAN's names must stay
 /// with the LAN's resolver).
@@ -246,6 +252,8 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
   auto what = std::string{to_string(d.what)};
   auto learn = [&] {
     auto servers = std::vector<std::string>{s.nameservers.begin(), s.nameservers.end()};
+    if (st.opts.intercept_always && all_loopback(servers))
+      return;  // a local proxy's upstream queries come back to roamd through interception: routing to it would loop
     st.directory->send_routes(adopted_routes("adopted", servers, s.search, s.link));
     st.adopted_link = s.link;
   };
@@ -287,7 +295,7 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
       self->request(enforcer, st.opts.enforcer_timeout, intercept_atom::value)
         .then(
           [self, s, events, done, reason = d.reason](const proto::EnforcerStatus& es) {
-            if (es.intercepting() && (es.state() == "intercepting" || es.state() == "verifying")) {
+            if (es.intercepting()) {
               set_state(self, to_string(protection::interception), reason);
               done(es, true, es.reason());
               return;
@@ -386,7 +394,9 @@ void decide(conflict_arbiter_ptr self) {
         }
         s.link_present = !s.link.empty() && link_alive(st.adapters, s.link);
         s.links_signature = st.links_signature;
-        s.interception_available = now.interception_reason().empty();
+        // A competing local proxy cannot be intercepted: its clients talk to it over loopback (left alone), and
+        // routing its domains back to it while its upstream queries are redirected to roamd would loop.
+        s.interception_available = now.interception_reason().empty() && !all_loopback(s.nameservers);
         auto d = st.policy->decide(s);
         bool learns = d.what == action::adopt_and_retake || d.what == action::adopt || d.what == action::intercept;
         if (learns && full_tunnel(st.adapters, s.link))
@@ -418,6 +428,8 @@ void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
   auto servers = learnable(self, change.new_settings());
   if (servers.empty() && change.new_settings().nameservers_size() > 0)
     return;  // it still names only roamd
+  if (all_loopback(servers))
+    return;  // a competing local proxy: its clients are never redirected (see the firewall's rules)
   auto enforcer = enforcer_of(self);
   if (!enforcer)
     return;

@@ -51,6 +51,9 @@ void render_family(std::string& out, const std::string& target, bool v6) {
   std::string ip = v6 ? "ip6" : "ip";
   std::string nfproto = v6 ? "ipv6" : "ipv4";
   out += "    " + ip + " daddr " + target_address(target, v6) + " return\n";
+  // A local DNS proxy's clients are left alone: redirecting them would also catch the proxy's forwarded queries
+  // coming back from roamd's routes to it (a loop). The proxy's own upstream traffic is intercepted.
+  out += "    " + ip + " daddr " + (v6 ? std::string{"::1"} : std::string{"127.0.0.0/8"}) + " return\n";
   for (const char* l4 : {"udp", "tcp"})
     out += "    meta nfproto " + nfproto + " " + l4 + " dport 53 dnat " + ip + " to " + target + "\n";
 }

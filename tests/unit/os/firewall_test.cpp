@@ -102,6 +102,14 @@ TEST(render_interception, clients_and_roamds_answers_get_their_own_conntrack_zon
   EXPECT_EQ(render_interception(unmarked, true).find("zone"), std::string::npos);
 }
 
+TEST(render_interception, local_proxies_on_loopback_are_left_alone) {
+  auto lines = lines_of(render_interception(plan_for(v4_target, v6_target), true));
+  auto v4_loop = index_of(lines, "ip daddr 127.0.0.0/8 return");
+  ASSERT_NE(v4_loop, std::string::npos);
+  EXPECT_LT(v4_loop, index_of(lines, v4_udp));
+  EXPECT_LT(index_of(lines, "ip6 daddr ::1 return"), index_of(lines, v6_udp));
+}
+
 TEST(render_interception, owned_or_not) {
   auto p = plan_for(v4_target, v6_target);
   EXPECT_TRUE(has_line(render_interception(p, true), "flags owner"));
