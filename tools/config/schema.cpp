@@ -37,6 +37,9 @@ constexpr suggestion known_keys[] = {
   {"arbitration", "socket_mark"},
   {"arbitration", "yield_backoff_ms"},
   {"arbitration", "yield_backoff_max_ms"},
+  {"debug", "enabled"},
+  {"debug", "socket"},
+  {"debug", "tcp"},
   {"daemon", "workers"},
   {"daemon", "log_level"},
 };
