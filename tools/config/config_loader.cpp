@@ -74,6 +74,8 @@ proto::Config defaults() {
   arbitration->set_socket_mark(0x524f4d44);  // "ROMD"
   arbitration->set_yield_backoff_ms(5'000);
   arbitration->set_yield_backoff_max_ms(300'000);
+  config.mutable_debug()->set_enabled(true);
+  config.mutable_debug()->set_socket("/run/roamd/debug.sock");
   config.mutable_daemon()->set_workers(1);
   config.mutable_daemon()->set_log_level("info");
   return config;

@@ -38,6 +38,9 @@ constexpr suggestion known_keys[] = {
   {"arbitration", "yield_backoff_ms"},
   {"arbitration", "yield_backoff_max_ms"},
   {"arbitration", "intercept_always"},
+  {"debug", "enabled"},
+  {"debug", "socket"},
+  {"debug", "tcp"},
   {"daemon", "workers"},
   {"daemon", "log_level"},
 };

@@ -264,6 +264,42 @@ void read_arbitration(toml_reader& r, const toml::table& t, proto::Config::Arbit
              "yield_backoff_max_ms must not be shorter than yield_backoff_ms");
 }
 
+/// Whether an endpoint text names its port ("IP:PORT" or "[IPv6]:PORT", not a bare address).
+bool names_port(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return false;
+  return text.front() == '[' ? text[colon - 1] == ']' : text.find(':') == colon;
+}
+
+/// [debug]: the inspection port. TCP is only for loopback: anything reachable from elsewhere would need mutual TLS.
+void read_debug(toml_reader& r, const toml::table& t, proto::Config::Debug& out) {
+  r.reject_unknown(t, "debug", "debug");
+  if (auto v = r.boolean(t, "debug", "enabled"))
+    out.set_enabled(*v);
+  if (auto path = r.string(t, "debug", "socket")) {
+    if (path->empty())
+      out.clear_socket();
+    else if (!good_path(*path) || path->back() == '/' || path->size() > 107)  // sun_path holds 108 bytes
+      r.expected(*t.get("socket"), "debug.socket", "expected an absolute path of a socket file (at most 107 bytes) or \"\"");
+    else
+      out.set_socket(*path);
+  }
+  if (auto tcp = r.string(t, "debug", "tcp")) {
+    auto ep = tcp->empty() ? std::nullopt : net::parse_endpoint(*tcp);
+    if (tcp->empty())
+      out.clear_tcp();
+    else if (!ep || !names_port(*tcp))
+      r.expected(*t.get("tcp"), "debug.tcp", "expected \"\" or a loopback \"IP:PORT\" such as \"127.0.0.1:5380\"");
+    else if (!ep->address().is_loopback())
+      r.fail(t.get("tcp")->source().begin, "debug.tcp",
+             quote(*tcp) + " is not a loopback address: a debug port reachable from other machines needs mutual TLS, "
+             "which is not supported yet (use 127.0.0.1 or [::1], or the Unix socket)");
+    else
+      out.set_tcp(net::to_string(*ep));
+  }
+}
+
 void read_daemon(toml_reader& r, const toml::table& t, proto::Config::Daemon& out) {
   r.reject_unknown(t, "daemon", "daemon");
   if (auto v = r.integer(t, "daemon", "workers", 1, 64))
@@ -296,6 +332,8 @@ void read_document(toml_reader& r, const toml::table& root, proto::Config& out) 
     read_system(r, *t, *out.mutable_system(), out.listen());
   if (auto* t = r.table(root, "", "arbitration"))
     read_arbitration(r, *t, *out.mutable_arbitration());
+  if (auto* t = r.table(root, "", "debug"))
+    read_debug(r, *t, *out.mutable_debug());
   if (auto* t = r.table(root, "", "daemon"))
     read_daemon(r, *t, *out.mutable_daemon());
 }

@@ -23,6 +23,7 @@
 #include "os/settings_watcher.hpp"
 #include "os/takeover.hpp"
 #include "os/text.hpp"
+#include "tools/roamd/inspection.hpp"
 
 namespace roamd {
 
@@ -147,6 +148,7 @@ actors::conflict_arbiter_options arbiter_options(const proto::Config& cfg, const
 } // namespace
 
 int run_agent(const proto::Config& cfg) {
+  auto started_ms = os::unix_ms_now();
   // Signal handlers go in first: from here on SIGTERM means a clean stop, never the default abrupt exit.
   boost::asio::io_context signal_ctx;
   boost::asio::signal_set signals{signal_ctx, SIGINT, SIGTERM, SIGHUP};
@@ -253,10 +255,13 @@ int run_agent(const proto::Config& cfg) {
         .receive([](const proto::EnforcerStatus&) {},  // the enforcer and the arbiter log the outcome
                  [&](caf::error& e) { spdlog::error("roamd: the DNS enforcer did not answer: {}", sys.render(e)); });
     };
+    // Inspection (roamctl) from here until the settings are back; its port goes before the actors do.
+    auto inspection = start_inspection(sys, cfg, directory, started_ms);
     ask_arbiter(actors::take_atom::value, eopts.canary_timeout + std::chrono::seconds(40));
     wait_for_stop_signal(signal_ctx, signals);
     // Give the system its DNS back while roamd still answers, then stop answering.
     ask_arbiter(actors::restore_atom::value, std::chrono::seconds(40));
+    inspection.reset();
     caf::anon_send_exit(arbiter, caf::exit_reason::user_shutdown);  // its children go with it
     dp.stop();
   }

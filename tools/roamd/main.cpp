@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   app.add_flag("--restore", restore,
                "put back the resolver settings recorded in the takeover journal, then exit (0: restored or nothing "
                "to restore)");
-  app.set_version_flag("--version", "roamd 0.1.0");
+  app.set_version_flag("--version", "roamd " ROAMD_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

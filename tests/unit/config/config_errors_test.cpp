@@ -202,6 +202,22 @@ TEST(config_error, messages_stay_on_one_line) {
   EXPECT_LT(error.size(), 200u) << error;
 }
 
+TEST(config_error, debug_port) {
+  load_error("[debug]\ntcp = \"192.0.2.1:5380\"\n",
+             {":2:7:", "debug.tcp", "\"192.0.2.1:5380\" is not a loopback address", "needs mutual TLS",
+              "not supported yet"});
+  load_error("[debug]\ntcp = \"0.0.0.0:5380\"\n", {"debug.tcp", "not a loopback address", "mutual TLS"});
+  load_error("[debug]\ntcp = \"[::]:5380\"\n", {"debug.tcp", "not a loopback address"});
+  load_error("[debug]\ntcp = \"127.0.0.1\"\n", {"debug.tcp", "loopback \"IP:PORT\""});
+  load_error("[debug]\ntcp = \"localhost:5380\"\n", {"debug.tcp", "loopback \"IP:PORT\""});
+  load_error("[debug]\ntcp = \"127.0.0.1:0\"\n", {"debug.tcp"});
+  load_error("[debug]\nsocket = \"debug.sock\"\n", {"debug.socket", "absolute path"});
+  load_error("[debug]\nsocket = \"/run/roamd/\"\n", {"debug.socket", "absolute path"});
+  load_error("[debug]\nsocket = \"/" + std::string(120, 'a') + "\"\n", {"debug.socket", "107 bytes"});
+  load_error("[debug]\nenabled = 1\n", {"debug.enabled", "true or false"});
+  load_error("[debug]\nport = 5380\n", {"debug.port: unknown key"});
+}
+
 TEST(config_error, failure_leaves_the_output_untouched) {
   proto::Config out;
   out.set_source("previous");

@@ -40,6 +40,9 @@ TEST(config_defaults, match_the_documented_values) {
   EXPECT_EQ(c.system().resolv_conf(), "/etc/resolv.conf");
   EXPECT_EQ(c.system().state_dir(), "/var/lib/roamd");
   EXPECT_EQ(c.system().canary_timeout_ms(), 5000u);
+  EXPECT_TRUE(c.debug().enabled());
+  EXPECT_EQ(c.debug().socket(), "/run/roamd/debug.sock");
+  EXPECT_EQ(c.debug().tcp(), "");
   EXPECT_EQ(c.daemon().workers(), 1u);
   EXPECT_EQ(c.daemon().log_level(), "info");
   EXPECT_EQ(c.source(), "");
@@ -112,6 +115,11 @@ yield_backoff_ms = 1_000
 yield_backoff_max_ms = 60_000
 intercept_always = false
 
+[debug]
+enabled = false
+socket = "/run/test/roamd.sock"
+tcp = "[::1]:5380"
+
 [daemon]
 workers = 4
 log_level = "debug"
@@ -155,6 +163,9 @@ log_level = "debug"
   arb->set_socket_mark(0x1234);
   arb->set_yield_backoff_ms(1000);
   arb->set_yield_backoff_max_ms(60000);
+  expected.mutable_debug()->set_enabled(false);
+  expected.mutable_debug()->set_socket("/run/test/roamd.sock");
+  expected.mutable_debug()->set_tcp("[::1]:5380");
   expected.mutable_daemon()->set_workers(4);
   expected.mutable_daemon()->set_log_level("debug");
   EXPECT_EQ(r.config.DebugString(), expected.DebugString());
@@ -224,6 +235,20 @@ TEST(config_load, mode_none_needs_no_port_53_listener_and_the_default_mode_is_ch
   auto r = load("[listen]\naddresses = [\"127.0.0.1:5353\"]\n");
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.config.system().mode(), "auto");
+}
+
+TEST(config_load, debug_tcp_on_loopback_is_normalized_and_empty_strings_turn_listeners_off) {
+  auto r = load("[debug]\ntcp = \"127.0.0.1:5380\"\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.debug().tcp(), "127.0.0.1:5380");
+  EXPECT_EQ(r.config.debug().socket(), "/run/roamd/debug.sock");
+  r = load("[debug]\ntcp = \"127.9.9.9:1\"\nsocket = \"\"\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.debug().tcp(), "127.9.9.9:1");
+  EXPECT_EQ(r.config.debug().socket(), "");
+  r = load("[debug]\ntcp = \"[0:0::1]:5380\"\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.debug().tcp(), "[::1]:5380");
 }
 
 TEST(config_load, every_log_level_is_accepted) {

@@ -1,0 +1,227 @@
+// The debug actor on CAF's test coordinator, in front of the real supervisor and its real children (router,
+// upstream I/O, adapter monitor, enforcer over a fake file system): every query answered from the right actor,
+// an actor that is not running reported as UNAVAILABLE, a silent one as TIMEOUT after its bound (virtual time).
+#include <gtest/gtest.h>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actor_test_util.hpp"
+#include "actors/adapter_monitor.hpp"
+#include "actors/conflict_arbiter.hpp"
+#include "actors/debug_inspector.hpp"
+#include "actors/dns_enforcer.hpp"
+#include "actors/query_router.hpp"
+#include "actors/upstream_io.hpp"
+#include "scripted_lookup.hpp"
+#include "snapshots.hpp"
+#include "tests/fakes/fake_command_runner.hpp"
+#include "tests/fakes/fake_file_system.hpp"
+#include "tests/fakes/fake_firewall.hpp"
+
+using namespace roamd;
+using namespace roamd::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+using code = proto::InspectError;
+
+struct inspector_fixture : ::testing::Test {
+  test_system t;
+  std::shared_ptr<fake_file_system> fs = std::make_shared<fake_file_system>();
+  scripted_lookup lookup;
+  std::shared_ptr<actors::peers> directory = std::make_shared<actors::peers>();
+  actors::debug_inspector_actor inspector;
+  actors::conflict_arbiter_actor arbiter;
+  std::vector<std::shared_ptr<std::optional<proto::InspectResponse>>> replies;
+  int64_t now = 1'000'000;
+
+  void SetUp() override {
+    fs->put_file("/etc/resolv.conf", "nameserver 192.0.2.53\nsearch home.test\n");
+    fs->set_boot_id("boot-1");
+    proto::Config cfg;
+    cfg.set_source("/etc/roamd/roamd.toml");
+    cfg.mutable_listen()->add_addresses("127.0.2.53:53");
+    cfg.mutable_cloud()->add_resolvers("192.0.2.1:53");
+    auto* corp = cfg.add_internal();
+    corp->set_domain("corp.test");
+    corp->add_resolvers("10.0.0.53:53");
+    actors::debug_inspector_options io;
+    io.version = "9.9.9";
+    io.started_unix_ms = now - 65'000;
+    io.config = actors::config_summary(cfg);
+    inspector = t.sys.spawn(actors::debug_inspector, io, directory, std::function<int64_t()>{[this] { return now; }});
+    std::vector<actors::child_spec> children;
+    children.push_back({actors::peers::role::router, [cfg](caf::actor_system& s) {
+                          return caf::actor_cast<caf::strong_actor_ptr>(
+                            s.spawn(actors::query_router, cfg, std::make_shared<net::upstream_registry>(),
+                                    actors::publish_fn{}));
+                        }});
+    children.push_back({actors::peers::role::upstream_io, [](caf::actor_system& s) {
+                          return caf::actor_cast<caf::strong_actor_ptr>(
+                            s.spawn(actors::upstream_io, actors::upstream_io_options{},
+                                    std::make_shared<net::upstream_registry>(), actors::probe_fn{}));
+                        }});
+    children.push_back({actors::peers::role::adapters, [dir = directory](caf::actor_system& s) {
+                          return caf::actor_cast<caf::strong_actor_ptr>(
+                            s.spawn(actors::adapter_monitor, std::shared_ptr<os::link_monitor>{},
+                                    std::shared_ptr<os::settings_watcher>{}, "/etc/resolv.conf", dir));
+                        }});
+    actors::dns_enforcer_options eo;
+    eo.listen = "127.0.2.53";
+    eo.own_addresses = {"127.0.2.53:53"};
+    eo.interception_unavailable = "not in this test";
+    actors::dns_enforcer_deps deps{fs, std::make_shared<fake_command_runner>(), lookup.fn(),
+                                   [] { return int64_t{42}; }, directory, nullptr};
+    children.push_back({actors::peers::role::enforcer, [eo, deps](caf::actor_system& s) {
+                          return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(actors::dns_enforcer, eo, deps));
+                        }});
+    actors::conflict_arbiter_options ao;
+    ao.listen = "127.0.2.53";
+    ao.own_addresses = {"127.0.2.53:53"};
+    arbiter = t.sys.spawn(actors::conflict_arbiter, ao, directory, std::move(children),
+                          std::function<int64_t()>{[] { return int64_t{42}; }});
+    t.sched.run();
+  }
+
+  void TearDown() override {
+    caf::anon_send_exit(arbiter, caf::exit_reason::user_shutdown);  // its children go with it
+    caf::anon_send_exit(inspector, caf::exit_reason::user_shutdown);
+    t.sched.run();
+  }
+
+  /// Sends `query` to the debug actor as request `id`; the answer lands in a slot the fixture owns.
+  std::shared_ptr<std::optional<proto::InspectResponse>> send(proto::Query query, uint64_t id = 7) {
+    auto slot = std::make_shared<std::optional<proto::InspectResponse>>();
+    replies.push_back(slot);
+    proto::InspectRequest req;
+    req.set_id(id);
+    req.set_query(query);
+    t.sys.spawn(
+      [slot, req](caf::event_based_actor* self, actors::debug_inspector_actor target) {
+        self->request(target, caf::infinite, req).then([slot](const proto::InspectResponse& r) { *slot = r; });
+      },
+      inspector);
+    return slot;
+  }
+
+  proto::InspectResponse ask(proto::Query query, uint64_t id = 7) {
+    auto slot = send(query, id);
+    t.sched.run();
+    EXPECT_TRUE(*slot) << "no answer";
+    return slot->value_or(proto::InspectResponse{});
+  }
+};
+
+TEST_F(inspector_fixture, status_combines_the_arbiter_the_enforcer_version_uptime_and_configuration) {
+  auto r = ask(proto::QUERY_STATUS, 11);
+  EXPECT_EQ(r.id(), 11u);
+  ASSERT_TRUE(r.has_status()) << r.ShortDebugString();
+  const auto& s = r.status();
+  EXPECT_EQ(s.version(), "9.9.9");
+  EXPECT_EQ(s.uptime_ms(), 65'000u);
+  EXPECT_EQ(s.state(), "starting");
+  EXPECT_EQ(s.reason(), "not yet protecting");
+  EXPECT_EQ(s.enforcer().interception_reason(), "not in this test");
+  EXPECT_EQ(s.config().source(), "/etc/roamd/roamd.toml");
+  ASSERT_EQ(s.config().internal_domains_size(), 1);
+  EXPECT_EQ(s.config().internal_domains(0), "corp.test");
+  EXPECT_EQ(s.config().cloud_resolvers(0), "192.0.2.1:53");
+}
+
+TEST_F(inspector_fixture, each_query_is_answered_by_the_actor_that_knows) {
+  caf::anon_send(directory->get<actors::adapter_monitor_actor>(actors::peers::role::adapters), lan_only());
+  proto::StatsBatch batch;
+  batch.set_queries_udp(5);
+  batch.set_cache_hits(2);
+  (*batch.mutable_drops())["too_short"] = 3;
+  caf::anon_send(directory->get<actors::upstream_io_actor>(actors::peers::role::upstream_io), batch);
+  t.sched.run();
+
+  auto adapters = ask(proto::QUERY_ADAPTERS);
+  ASSERT_TRUE(adapters.has_adapters()) << adapters.ShortDebugString();
+  EXPECT_EQ(adapters.adapters().links_size(), lan_only().links_size());
+
+  auto routes = ask(proto::QUERY_ROUTES);
+  ASSERT_TRUE(routes.has_routes()) << routes.ShortDebugString();
+  bool cloud = false, corp = false;
+  for (const auto& route : routes.routes().routes()) {
+    cloud |= route.domain().empty() && route.resolvers(0) == "192.0.2.1:53";
+    corp |= route.domain() == "corp.test" && route.resolvers(0) == "10.0.0.53:53";
+  }
+  EXPECT_TRUE(cloud && corp) << routes.ShortDebugString();
+
+  auto stats = ask(proto::QUERY_STATS);
+  ASSERT_TRUE(stats.has_stats()) << stats.ShortDebugString();
+  EXPECT_EQ(stats.stats().queries_udp(), 5u);
+  EXPECT_EQ(stats.stats().cache_hits(), 2u);
+  EXPECT_EQ(stats.stats().drops().at("too_short"), 3u);
+
+  EXPECT_TRUE(ask(proto::QUERY_UPSTREAMS).has_upstreams());
+
+  auto settings = ask(proto::QUERY_SETTINGS);
+  ASSERT_TRUE(settings.has_settings()) << settings.ShortDebugString();
+  ASSERT_EQ(settings.settings().current().nameservers_size(), 1);
+  EXPECT_EQ(settings.settings().current().nameservers(0), "192.0.2.53");
+
+  auto events = ask(proto::QUERY_EVENTS);
+  ASSERT_TRUE(events.has_events()) << events.ShortDebugString();
+  EXPECT_EQ(events.events().state(), "starting");
+}
+
+TEST_F(inspector_fixture, the_event_history_shows_the_arbiters_decisions) {
+  auto slot = std::make_shared<std::optional<proto::EnforcerStatus>>();
+  t.sys.spawn(
+    [slot](caf::event_based_actor* self, actors::conflict_arbiter_actor a) {
+      self->request(a, caf::infinite, actors::take_atom::value).then([slot](const proto::EnforcerStatus& s) {
+        *slot = s;
+      });
+    },
+    arbiter);
+  t.sched.run();
+  lookup.answer(true);
+  t.sched.run();
+  ASSERT_TRUE(*slot);
+  auto events = ask(proto::QUERY_EVENTS);
+  ASSERT_TRUE(events.has_events());
+  ASSERT_GE(events.events().events_size(), 1);
+  EXPECT_EQ(events.events().events(events.events().events_size() - 1).action(), "take");
+  EXPECT_EQ(ask(proto::QUERY_STATUS).status().enforcer().state(), "protecting");
+}
+
+TEST_F(inspector_fixture, an_actor_that_is_not_running_is_unavailable_and_a_silent_one_times_out) {
+  auto router = directory->get<caf::actor>(actors::peers::role::router);
+  directory->clear(actors::peers::role::router);  // as between a crash and the restart
+  auto r = ask(proto::QUERY_ROUTES);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), code::UNAVAILABLE);
+  EXPECT_NE(r.error().message().find("query_router is not running"), std::string::npos) << r.error().message();
+
+  // A router that never answers (a promise never delivered): TIMEOUT after the 2 s bound, in virtual time.
+  auto silent = t.sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    return {[self](caf::get_atom, actors::routes_atom) { return self->make_response_promise(); }};
+  });
+  directory->set(actors::peers::role::router, silent);
+  auto slot = send(proto::QUERY_ROUTES);
+  t.sched.run();
+  EXPECT_FALSE(*slot);
+  t.sched.advance_time(2001ms);
+  t.sched.run();
+  ASSERT_TRUE(*slot);
+  ASSERT_TRUE((*slot)->has_error());
+  EXPECT_EQ((*slot)->error().code(), code::TIMEOUT);
+  EXPECT_NE((*slot)->error().message().find("query_router did not answer within 2000 ms"), std::string::npos);
+  caf::anon_send_exit(silent, caf::exit_reason::kill);
+  directory->set(actors::peers::role::router, router);
+}
+
+TEST_F(inspector_fixture, an_unknown_query_or_no_query_is_a_bad_request) {
+  auto r = ask(static_cast<proto::Query>(99));
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), code::BAD_REQUEST);
+  r = ask(proto::QUERY_UNSPECIFIED);
+  EXPECT_EQ(r.error().code(), code::BAD_REQUEST);
+}
+
+} // namespace

@@ -1,0 +1,146 @@
+// roamctl: asks a running roamd what it is doing and why, through its debug port (see README, "Remote inspection").
+// Exit codes: 0 answered, 1 the agent answered with an error, 2 bad usage, 3 cannot connect, 4 authentication refused.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include "tools/inspect/auth.hpp"
+#include "tools/inspect/client.hpp"
+#include "tools/roamctl/render.hpp"
+
+namespace {
+
+using namespace roamd;
+
+enum exit_code { ok = 0, agent_error = 1, usage = 2, cannot_connect = 3, auth_refused = 4 };
+
+int exit_for(const inspect::outcome& o) {
+  switch (o.kind) {
+    case inspect::failure::none: return ok;
+    case inspect::failure::auth_refused: return auth_refused;
+    case inspect::failure::cannot_connect:
+    case inspect::failure::protocol: return cannot_connect;
+  }
+  return cannot_connect;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+struct settings {
+  std::string socket = "/run/roamd/debug.sock";
+  std::string tcp;
+  std::string token_file = "/var/lib/roamd/debug.token";
+  bool json = false;
+  double watch = 0;  // seconds between refreshes; 0 = once
+  int count = 0;     // with --watch: stop after this many answers (0 = until interrupted)
+  int timeout_ms = 10000;
+};
+
+inspect::outcome connect(inspect::client& c, const settings& s) {
+  if (s.tcp.empty())
+    return c.connect_unix(s.socket);
+  std::ifstream f{s.token_file};
+  std::stringstream text;
+  text << f.rdbuf();
+  auto token = f ? inspect::token_from_text(text.str()) : std::nullopt;
+  if (!token)
+    return {inspect::failure::auth_refused,
+            "cannot read the token from " + s.token_file + (f ? " (not 64 hex digits)" : " (missing or not readable)")};
+  return c.connect_tcp(s.tcp, token);
+}
+
+int run(proto::Query query, const settings& s) {
+  inspect::client c{std::chrono::milliseconds(s.timeout_ms)};
+  if (auto o = connect(c, s); !o) {
+    std::fprintf(stderr, "roamctl: %s\n", o.message.c_str());
+    return exit_for(o);
+  }
+  bool tty = ::isatty(STDOUT_FILENO);
+  for (int n = 1;; ++n) {
+    proto::InspectResponse r;
+    if (auto o = c.ask(query, r); !o) {
+      std::fprintf(stderr, "roamctl: %s\n", o.message.c_str());
+      return exit_for(o);
+    }
+    if (r.has_error()) {
+      std::fprintf(stderr, "roamctl: the agent answered with an error (%s): %s\n",
+                   proto::InspectError::Code_Name(r.error().code()).c_str(), r.error().message().c_str());
+      return agent_error;
+    }
+    if (s.watch > 0 && tty)
+      std::fputs("\033[H\033[2J", stdout);
+    auto text = s.json ? roamctl::render_json(r) : roamctl::render_text(r, now_ms());
+    std::fputs(text.c_str(), stdout);
+    if (!text.empty() && text.back() != '\n')
+      std::fputc('\n', stdout);
+    std::fflush(stdout);
+    if (s.watch <= 0 || (s.count > 0 && n >= s.count))
+      return ok;
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(s.watch * 1000)));
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"roamctl: shows what a running roamd is doing and why (read-only).\n"
+               "Exit status: 0 answered, 1 the agent answered with an error, 2 bad usage, 3 cannot connect (agent "
+               "not running?), 4 authentication refused."};
+  app.set_version_flag("--version", "roamctl " ROAMD_VERSION);
+  settings s;
+  std::string watch_text;
+  app.add_option("--socket", s.socket, "the agent's Unix socket")->capture_default_str();
+  auto* tcp = app.add_option("--tcp", s.tcp, "connect to HOST:PORT (loopback TCP, token authentication) instead");
+  app.add_option("--token-file", s.token_file, "the token for --tcp (written by roamd at start)")
+    ->capture_default_str()
+    ->needs(tcp);
+  app.add_flag("--json", s.json, "print the answer as JSON (protobuf field names)");
+  auto* watch = app.add_option("--watch", watch_text, "refresh every SECONDS (default 2) until interrupted")
+                  ->expected(0, 1)
+                  ->type_name("[SECONDS]");
+  app.add_option("--count", s.count, "with --watch: stop after N answers")->check(CLI::PositiveNumber);
+  app.add_option("--timeout", s.timeout_ms, "milliseconds to wait for each answer")->check(CLI::Range(100, 600000));
+  app.require_subcommand(1, 1);
+  app.fallthrough();
+  static const std::map<std::string, std::pair<proto::Query, const char*>> commands = {
+    {"status", {proto::QUERY_STATUS, "protection state, why and since when; version, uptime, configuration"}},
+    {"adapters", {proto::QUERY_ADAPTERS, "links, their addresses and the kernel routes"}},
+    {"settings", {proto::QUERY_SETTINGS, "the recorded original resolver settings and the settings now"}},
+    {"routes", {proto::QUERY_ROUTES, "the routing snapshot: domain -> resolvers -> interface/egress"}},
+    {"upstreams", {proto::QUERY_UPSTREAMS, "health of every upstream resolver"}},
+    {"events", {proto::QUERY_EVENTS, "the arbiter's recent decisions, oldest first"}},
+    {"stats", {proto::QUERY_STATS, "query, answer, cache and drop counters since start"}},
+  };
+  for (const auto& [name, what] : commands)
+    app.add_subcommand(name, what.second);
+  try {
+    app.parse(argc, argv);
+    if (watch->count() > 0) {
+      s.watch = 2;
+      if (!watch_text.empty()) {
+        size_t used = 0;
+        s.watch = std::stod(watch_text, &used);
+        if (used != watch_text.size() || !(s.watch >= 0.1 && s.watch <= 3600))
+          throw CLI::ValidationError("--watch", "SECONDS must be a number from 0.1 to 3600, got " + watch_text);
+      }
+    }
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? ok : usage;
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "roamctl: --watch: SECONDS must be a number from 0.1 to 3600, got %s\n", watch_text.c_str());
+    return usage;
+  }
+  auto* sub = app.get_subcommands().front();
+  return run(commands.at(sub->get_name()).first, s);
+}

@@ -1,0 +1,216 @@
+#include "tools/roamctl/render.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+#include <google/protobuf/util/json_util.h>
+
+namespace roamd::roamctl {
+
+namespace {
+
+std::string join(const google::protobuf::RepeatedPtrField<std::string>& xs, const char* sep = ", ") {
+  std::string out;
+  for (const auto& x : xs)
+    out += (out.empty() ? "" : sep) + x;
+  return out.empty() ? "-" : out;
+}
+
+std::string duration(int64_t ms) {
+  if (ms < 0)
+    ms = 0;
+  auto s = ms / 1000;
+  char buf[64];
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%lldm %02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm %02llds", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  return buf;
+}
+
+/// "HH:MM:SS (5m 02s ago)" in local time; "-" for 0.
+std::string when(int64_t unix_ms, int64_t now_ms) {
+  if (unix_ms <= 0)
+    return "-";
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  return std::string{buf} + " (" + duration(now_ms - unix_ms) + " ago)";
+}
+
+std::string settings_text(const proto::ResolverSettings& s) {
+  return "nameservers " + join(s.nameservers()) + "; search " + join(s.search()) +
+         (s.options_size() ? "; options " + join(s.options(), " ") : "");
+}
+
+void status(std::ostream& o, const proto::AgentStatus& s, int64_t now) {
+  o << "roamd " << s.version() << ", up " << duration(static_cast<int64_t>(s.uptime_ms())) << "\n";
+  o << "state:      " << (s.state().empty() ? "-" : s.state()) << ", since " << when(s.since_unix_ms(), now) << "\n";
+  o << "reason:     " << (s.reason().empty() ? "-" : s.reason()) << "\n";
+  if (s.has_enforcer()) {
+    const auto& e = s.enforcer();
+    o << "enforcer:   " << e.state() << (e.backend().empty() ? "" : " via " + e.backend())
+      << (e.owner().empty() ? "" : " (owner " + e.owner() + ")") << ", " << e.writes() << " write(s)";
+    o << ", interception " << (e.intercepting() ? "on" : "off");
+    if (!e.interception_reason().empty())
+      o << " (unavailable: " << e.interception_reason() << ")";
+    o << "\n";
+  }
+  o << "decisions:  " << s.decisions() << ", contests in window " << s.contests() << ", settings writes " << s.writes();
+  std::string restarts;
+  for (const auto& [who, n] : s.restarts())
+    if (n)
+      restarts += (restarts.empty() ? "" : ", ") + who + " " + std::to_string(n);
+  o << ", restarts " << (restarts.empty() ? "none" : restarts) << "\n";
+  const auto& c = s.config();
+  o << "config:     " << (c.source().empty() ? "(built-in defaults)" : c.source()) << "; mode " << c.mode() << "; "
+    << c.workers() << " worker(s); identity " << (c.identity() ? "on" : "off") << "\n";
+  o << "listen:     " << join(c.listen()) << "\n";
+  o << "cloud:      " << join(c.cloud_resolvers()) << "\n";
+  o << "internal:   " << join(c.internal_domains()) << "\n";
+}
+
+void adapters(std::ostream& o, const proto::AdapterSnapshot& a, int64_t now) {
+  o << "snapshot " << a.sequence() << " at " << when(a.unix_ms(), now) << "\n";
+  for (const auto& l : a.links()) {
+    o << l.index() << ": " << l.name() << (l.kind().empty() ? "" : " (" + l.kind() + ")") << (l.up() ? " up" : " down")
+      << (l.carrier() ? " carrier" : " no-carrier") << (l.point_to_point() ? " point-to-point" : "") << "  "
+      << join(l.addresses(), " ") << "\n";
+  }
+  if (a.routes_size())
+    o << "routes:\n";
+  for (const auto& r : a.routes())
+    o << "  " << r.destination() << (r.gateway().empty() ? "" : " via " + r.gateway()) << " dev "
+      << (r.interface().empty() ? std::to_string(r.index()) : r.interface()) << " table " << r.table() << " metric "
+      << r.metric() << "\n";
+}
+
+void settings(std::ostream& o, const proto::EnforcerStatus& e, int64_t now) {
+  o << "enforcer:  " << e.state() << (e.backend().empty() ? "" : " via " + e.backend()) << ", since "
+    << when(e.since_unix_ms(), now) << "\n";
+  o << "reason:    " << (e.reason().empty() ? "-" : e.reason()) << "\n";
+  o << "original:  " << settings_text(e.original()) << (e.owner().empty() ? "" : " (owner " + e.owner() + ")") << "\n";
+  o << "current:   " << settings_text(e.current())
+    << (e.current_owner().empty() ? "" : " (owner " + e.current_owner() + ")")
+    << (e.settings_ours() ? ", roamd's" : ", not roamd's") << "\n";
+  for (const auto& i : e.interfaces())
+    o << "  " << i.name() << " (link " << (i.link().empty() ? "-" : i.link()) << "): " << settings_text(i.settings())
+      << "\n";
+  o << "intercepting: " << (e.intercepting() ? "yes" : "no")
+    << (e.interception_reason().empty() ? "" : " (unavailable: " + e.interception_reason() + ")") << "\n";
+}
+
+void routes(std::ostream& o, const proto::RoutingSnapshot& s) {
+  o << "generation " << s.generation() << ", identity " << (s.device_id_hex().empty() ? "off" : s.device_id_hex())
+    << "\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "%-28s %-8s %-10s %-10s %-3s %s\n", "DOMAIN", "SOURCE", "INTERFACE", "EGRESS",
+                "ID", "RESOLVERS");
+  o << line;
+  for (const auto& r : s.routes()) {
+    std::snprintf(line, sizeof line, "%-28s %-8s %-10s %-10s %-3s %s", r.domain().empty() ? "." : r.domain().c_str(),
+                  r.source().c_str(), r.interface().empty() ? "-" : r.interface().c_str(),
+                  r.egress().empty() ? "-" : r.egress().c_str(), r.tag_identity() ? "yes" : "no",
+                  join(r.resolvers()).c_str());
+    o << line;
+    if (r.fallback_resolvers_size())
+      o << " (NXDOMAIN fallback " << join(r.fallback_resolvers()) << ")";
+    o << "\n";
+  }
+}
+
+void upstreams(std::ostream& o, const proto::UpstreamHealthList& l, int64_t now) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%-24s %-10s %-5s %9s %8s %8s %8s %5s  %s\n", "UPSTREAM", "INTERFACE", "STATE",
+                "SRTT(us)", "SENT", "ANSWERED", "TIMEOUTS", "FAILS", "SINCE / REASON");
+  o << line;
+  for (const auto& u : l.upstreams()) {
+    std::snprintf(line, sizeof line, "%-24s %-10s %-5s %9llu %8llu %8llu %8llu %5u  %s%s\n", u.address().c_str(),
+                  u.interface().empty() ? "-" : u.interface().c_str(), u.up() ? "up" : "DOWN",
+                  static_cast<unsigned long long>(u.srtt_us()), static_cast<unsigned long long>(u.sent()),
+                  static_cast<unsigned long long>(u.answered()), static_cast<unsigned long long>(u.timeouts()),
+                  u.consecutive_failures(), when(u.changed_unix_ms(), now).c_str(),
+                  u.reason().empty() ? "" : (": " + u.reason()).c_str());
+    o << line;
+  }
+  if (l.upstreams_size() == 0)
+    o << "(no upstream has been used yet)\n";
+}
+
+void events(std::ostream& o, const proto::ArbiterStatus& a, int64_t now) {
+  o << "state " << (a.state().empty() ? "-" : a.state()) << " since " << when(a.since_unix_ms(), now) << ": "
+    << (a.reason().empty() ? "-" : a.reason()) << "\n";
+  o << a.decisions() << " decision(s) from " << a.coalesced_events() << " event(s); showing the last "
+    << a.events_size() << ", oldest first\n";
+  for (const auto& e : a.events()) {
+    o << when(e.unix_ms(), now) << "  " << e.action() << " -> " << e.state() << (e.ok() ? "" : " [FAILED]");
+    if (!e.link().empty())
+      o << " link " << e.link();
+    if (!e.owner().empty())
+      o << " owner " << e.owner();
+    if (e.events())
+      o << " (" << e.events() << " event(s))";
+    o << "\n    " << e.reason() << "\n";
+  }
+}
+
+void stats(std::ostream& o, const proto::StatsBatch& s) {
+  auto hits = s.cache_hits(), misses = s.cache_misses();
+  o << "queries:        " << s.queries_udp() + s.queries_tcp() << " (udp " << s.queries_udp() << ", tcp "
+    << s.queries_tcp() << ")\n";
+  o << "answers:        " << s.answers() << " (servfail sent " << s.servfail_sent() << ", answered locally "
+    << s.local_answers() << ")\n";
+  o << "cache:          " << hits << " hit(s), " << misses << " miss(es)";
+  if (hits + misses)
+    o << ", " << (100 * hits / (hits + misses)) << "% hits";
+  o << "\n";
+  o << "fallback:       " << s.fallback_sent() << " NXDOMAIN re-asked, " << s.fallback_used() << " answered\n";
+  uint64_t dropped = 0;
+  for (const auto& [reason, n] : s.drops())
+    dropped += n;
+  o << "drops:          " << dropped << "\n";
+  for (const auto& [reason, n] : s.drops())
+    o << "  " << reason << ": " << n << "\n";
+}
+
+} // namespace
+
+std::string render_text(const proto::InspectResponse& r, int64_t now_ms) {
+  std::ostringstream o;
+  using P = proto::InspectResponse;
+  switch (r.payload_case()) {
+    case P::kStatus: status(o, r.status(), now_ms); break;
+    case P::kAdapters: adapters(o, r.adapters(), now_ms); break;
+    case P::kSettings: settings(o, r.settings(), now_ms); break;
+    case P::kRoutes: routes(o, r.routes()); break;
+    case P::kUpstreams: upstreams(o, r.upstreams(), now_ms); break;
+    case P::kEvents: events(o, r.events(), now_ms); break;
+    case P::kStats: stats(o, r.stats()); break;
+    case P::kError: o << "error: " << r.error().message() << "\n"; break;
+    default: o << r.ShortDebugString() << "\n"; break;
+  }
+  return o.str();
+}
+
+std::string render_json(const proto::InspectResponse& r) {
+  const google::protobuf::Message* payload = &r;
+  const auto* field = r.GetDescriptor()->FindFieldByNumber(static_cast<int>(r.payload_case()));
+  if (field && field->message_type())
+    payload = &r.GetReflection()->GetMessage(r, field);
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.always_print_primitive_fields = true;
+  opts.preserve_proto_field_names = true;
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(*payload, &out, opts).ok())
+    return "{}\n";
+  return out;
+}
+
+} // namespace roamd::roamctl
