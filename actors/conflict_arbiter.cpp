@@ -426,19 +426,17 @@ void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
       st.policy->state() != protection::settings || !st.interception_available || change.ours())
     return;
   auto servers = learnable(self, change.new_settings());
-  if (servers.empty() && change.new_settings().nameservers_size() > 0)
-    return;  // it still names only roamd
+  if (servers.empty())
+    return;  // it still names only roamd, or nothing (a file caught half-written in place: glibc would ask
+             // 127.0.0.1, which interception leaves alone anyway)
   if (all_loopback(servers))
     return;  // a competing local proxy: its clients are never redirected (see the firewall's rules)
   auto enforcer = enforcer_of(self);
   if (!enforcer)
     return;
-  if (!servers.empty()) {
-    auto link = owning_link(servers.front(), st.adapters);
-    st.directory->send_routes(adopted_routes("adopted", servers, new_domains(change.new_settings(), st.original),
-                                             link));
-    st.adopted_link = link;
-  }
+  auto link = owning_link(servers.front(), st.adapters);
+  st.directory->send_routes(adopted_routes("adopted", servers, new_domains(change.new_settings(), st.original), link));
+  st.adopted_link = link;
   st.bridging = true;
   self->request(enforcer, st.opts.enforcer_timeout, intercept_atom::value)
     .then(

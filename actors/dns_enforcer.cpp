@@ -380,7 +380,8 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
       if (err)
         set_status(self, "failed", "removing the interception rules: " + err.message);
       else
-        set_status(self, st.active ? "contested" : "off", "interception rules removed");
+        set_status(self, !st.active ? "off" : st.engine->all_ours(*st.active) ? "protecting" : "contested",
+                   "interception rules removed");
       return st.status;
     },
   };
