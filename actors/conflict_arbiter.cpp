@@ -256,6 +256,7 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
       return;  // a local proxy's upstream queries come back to roamd through interception: routing to it would loop
     st.directory->send_routes(adopted_routes("adopted", servers, s.search, s.link));
     st.adopted_link = s.link;
+    st.adopted_servers = servers;
   };
   auto done = [self, what, s, events](const proto::EnforcerStatus& es, bool ok, const std::string& detail) {
     self->state.status.set_writes(es.writes());
@@ -321,6 +322,7 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
       if (!st.adopted_link.empty() && !link_alive(st.adapters, st.adopted_link)) {
         st.directory->send_routes(adopted_routes("adopted", {}, {}, ""));
         st.adopted_link.clear();
+        st.adopted_servers.clear();
       }
       // Settings first, then the rules: a query between the two still reaches roamd one way or the other.
       self->request(enforcer, st.opts.enforcer_timeout, reassert_atom::value)
@@ -376,6 +378,7 @@ void decide(conflict_arbiter_ptr self) {
           record(self, "forget", "the link " + st.adopted_link + " is gone: its adopted routes are withdrawn",
                  st.adopted_link, "", true, events);
           st.adopted_link.clear();
+          st.adopted_servers.clear();
         }
         situation s;
         s.now = self->clock().now();
@@ -437,6 +440,7 @@ void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
   auto link = owning_link(servers.front(), st.adapters);
   st.directory->send_routes(adopted_routes("adopted", servers, new_domains(change.new_settings(), st.original), link));
   st.adopted_link = link;
+  st.adopted_servers = servers;
   st.bridging = true;
   self->request(enforcer, st.opts.enforcer_timeout, intercept_atom::value)
     .then(
@@ -545,6 +549,18 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
     [self](retry_atom, uint64_t generation) {
       if (generation == self->state.retry_generation && self->state.policy->state() == protection::yielded)
         decide(self);
+    },
+    [self](health_atom, const std::string& address, bool up) {
+      // A local proxy that stopped answering takes its adopted routes with it (a VPN's go with its link); names
+      // of its domains then go to the cloud instead of timing out.
+      auto& st = self->state;
+      if (up || !all_loopback(st.adopted_servers) ||
+          std::find(st.adopted_servers.begin(), st.adopted_servers.end(), address) == st.adopted_servers.end())
+        return;
+      st.directory->send_routes(adopted_routes("adopted", {}, {}, ""));
+      record(self, "forget", "the local proxy at " + address + " stopped answering: its adopted routes are withdrawn",
+             "", "", true);
+      st.adopted_servers.clear();
     },
     [self](respawn_atom, uint32_t index) {
       auto& st = self->state;

@@ -35,6 +35,7 @@ using conflict_arbiter_actor = caf::typed_actor<
   caf::reacts_to<decide_atom, uint64_t>,                                   // the debounce timer (generation)
   caf::reacts_to<retry_atom, uint64_t>,                                    // the yield backoff timer (generation)
   caf::reacts_to<respawn_atom, uint32_t>,                                  // restart child N after its backoff
+  caf::reacts_to<health_atom, std::string, bool>,                          // an upstream went down / came back
   caf::replies_to<take_atom>::with<proto::EnforcerStatus>,                 // agent start: take over
   caf::replies_to<restore_atom>::with<proto::EnforcerStatus>,              // agent stop: everything back
   caf::replies_to<caf::get_atom, status_atom>::with<proto::ArbiterStatus>  // state, history, restarts
@@ -85,6 +86,7 @@ struct conflict_arbiter_state {
   proto::AdapterSnapshot adapters;
   uint64_t links_signature = 0;
   std::string adopted_link;  // the link the adopted routes are bound to ("" when none or unbound)
+  std::vector<std::string> adopted_servers;  // the servers of the adopted routes
   bool bridging = false;     // interception is up only until the pending contest is decided
   bool interception_available = false;     // as the enforcer last said
   proto::ResolverSettings original;        // the user's settings (their search domains are never adopted)

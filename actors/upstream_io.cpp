@@ -24,6 +24,8 @@ void apply_change(upstream_io_ptr self, const std::optional<health_change>& chan
     spdlog::info("upstream_io: {} is up: {}", up->name, change->reason);
   else
     spdlog::warn("upstream_io: {} is down: {}", up->name, change->reason);
+  if (self->state.on_change)
+    self->state.on_change(up->name.substr(0, up->name.find('%')), change->up);
 }
 
 void add_totals(proto::StatsBatch& t, const proto::StatsBatch& b) {
@@ -79,6 +81,7 @@ upstream_io_actor::behavior_type upstream_io(upstream_io_ptr self, upstream_io_o
   st.registry = std::move(registry);
   st.probe = std::move(probe);
   st.health = std::make_unique<upstream_health>(opts.down_after, opts.probe_interval_ms);
+  st.on_change = std::move(opts.on_change);
   st.tick = std::chrono::milliseconds(std::max<uint32_t>(50, opts.probe_interval_ms / 4));
   self->delayed_send(self, st.tick, probe_atom::value);
   return {

@@ -34,6 +34,9 @@ using probe_fn = std::function<void(uint32_t id, std::function<void(proto::Probe
 struct upstream_io_options {
   uint32_t down_after = 3;
   uint32_t probe_interval_ms = 2000;
+  /// Told whenever an upstream goes down or comes back ("IP:PORT" without the link, up or not), e.g. so that the
+  /// arbiter can forget a local proxy that stopped answering. May be empty.
+  std::function<void(const std::string& address, bool up)> on_change;
 };
 
 struct upstream_io_state {
@@ -42,6 +45,7 @@ struct upstream_io_state {
   std::unique_ptr<upstream_health> health;
   std::chrono::milliseconds tick{2000};
   proto::StatsBatch totals;
+  std::function<void(const std::string&, bool)> on_change;
 
   static inline const char* name = "upstream_io";
 };

@@ -193,7 +193,11 @@ int run_agent(const proto::Config& cfg) {
     caf::actor_system sys{acfg};
     using role = actors::peers::role;
     std::vector<actors::child_spec> children;
-    actors::upstream_io_options uo{cfg.upstream().down_after(), cfg.upstream().probe_interval_ms()};
+    actors::upstream_io_options uo{cfg.upstream().down_after(), cfg.upstream().probe_interval_ms(),
+                                   [directory](const std::string& address, bool up) {
+                                     if (auto a = directory->get<actors::conflict_arbiter_actor>(role::arbiter))
+                                       caf::anon_send(a, actors::health_atom::value, address, up);
+                                   }};
     children.push_back({role::upstream_io, [uo, registry, &dp](caf::actor_system& s) {
                           return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(
                             actors::upstream_io, uo, registry,

@@ -329,6 +329,30 @@ TEST_F(arbiter_fixture, interception_disabled_yields_without_touching_the_firewa
     EXPECT_EQ(c.rfind("install", 0), std::string::npos) << c;
 }
 
+TEST_F(arbiter_fixture, a_competing_local_proxy_is_adopted_never_bridged_and_forgotten_when_it_stops_answering) {
+  start_protected();
+  fs->put_file("/run/stub/resolv.conf", "nameserver 127.0.0.53\nsearch corp.example\n");
+  fs->put_symlink(resolv, "/run/stub/resolv.conf");
+  report_change();
+  EXPECT_TRUE(fw->tables().empty()) << "no bridge for a proxy on loopback (its clients are never redirected)";
+  settle();
+  EXPECT_EQ(actions().back(), "adopt and take back");
+  EXPECT_NE(status().events().rbegin()->reason().find("competing local DNS proxy"), std::string::npos);
+  ASSERT_TRUE(route("corp.example"));
+  EXPECT_EQ(route("corp.example")->resolvers(0), "127.0.0.53:53");
+  EXPECT_EQ(route("corp.example")->interface(), "") << "loopback servers are never bound to a link";
+  EXPECT_TRUE(roamds_file());
+  // Another upstream going down changes nothing; the proxy going down withdraws its routes.
+  caf::anon_send(arbiter, actors::health_atom::value, std::string{"192.0.2.53:53"}, false);
+  t.sched.run();
+  EXPECT_TRUE(route("corp.example"));
+  caf::anon_send(arbiter, actors::health_atom::value, std::string{"127.0.0.53:53"}, false);
+  t.sched.run();
+  EXPECT_FALSE(route("corp.example"));
+  EXPECT_EQ(actions().back(), "forget");
+  EXPECT_NE(status().events().rbegin()->reason().find("stopped answering"), std::string::npos);
+}
+
 TEST_F(arbiter_fixture, a_crashed_child_is_restarted_with_backoff_and_gets_its_state_back) {
   start_protected();
   caf::anon_send(arbiter, with_tunnel());
