@@ -2,17 +2,12 @@
 
 #include <algorithm>
 
+#include "actors/egress.hpp"
 #include "os/text.hpp"
 
 namespace roamd::actors {
 
 namespace {
-
-bool all_loopback(const std::vector<std::string>& servers) {
-  return !servers.empty() && std::all_of(servers.begin(), servers.end(), [](const std::string& s) {
-    return s.rfind("127.", 0) == 0 || s == "::1";
-  });
-}
 
 /// "VPN script (tun0) set 10.8.0.1 for corp.example" for the record.
 std::string who(const situation& s) {

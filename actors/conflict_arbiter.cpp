@@ -17,27 +17,6 @@ namespace roamd::actors {
 
 namespace {
 
-using clock_type = caf::actor_clock;
-
-/// "10.8.0.1" -> "10.8.0.1:53", "fd00::1" -> "[fd00::1]:53"; "" when it does not parse.
-std::string with_port(const std::string& ns) {
-  auto text = ns.find(':') == std::string::npos ? ns + ":53" : "[" + ns + "]:53";
-  auto ep = net::parse_endpoint(text);
-  return ep ? net::to_string(*ep) : std::string{};
-}
-
-const proto::Link* find_link(const proto::AdapterSnapshot& snap, const std::string& name) {
-  for (const auto& l : snap.links())
-    if (l.name() == name)
-      return &l;
-  return nullptr;
-}
-
-bool link_alive(const proto::AdapterSnapshot& snap, const std::string& name) {
-  auto* l = find_link(snap, name);
-  return l && l->up() && l->carrier();
-}
-
 /// A link a VPN makes: a tunnel device or a point-to-point link.
 bool is_tunnel(const proto::Link& l) {
   static const std::set<std::string> kinds{"tun", "tap", "wireguard", "ppp", "ipip", "gre", "sit", "vti", "xfrm"};
@@ -188,19 +167,16 @@ void finish(conflict_arbiter_ptr self) {
 /// The foreign servers of `settings` roamd may learn: parsed, with port, never roamd's own.
 std::vector<std::string> learnable(conflict_arbiter_ptr self, const proto::ResolverSettings& settings) {
   std::vector<std::string> out;
+  const auto& own = self->state.opts.own_addresses;
   for (const auto& ns : settings.nameservers()) {
-    auto ep = with_port(ns);
-    const auto& own = self->state.opts.own_addresses;
-    if (!ep.empty() && std::find(own.begin(), own.end(), ep) == own.end() && ns != self->state.opts.listen)
-      out.push_back(ep);
+    auto ep = net::parse_endpoint(ns);  // a bare address: port 53
+    if (!ep || ns == self->state.opts.listen)
+      continue;
+    auto text = net::to_string(*ep);
+    if (std::find(own.begin(), own.end(), text) == own.end())
+      out.push_back(text);
   }
   return out;
-}
-
-bool all_loopback(const std::vector<std::string>& servers) {
-  return !servers.empty() && std::all_of(servers.begin(), servers.end(), [](const std::string& ep) {
-    return ep.rfind("127.", 0) == 0 || ep.rfind("[::1]", 0) == 0;
-  });
 }
 
 /// The foreign search domains roamd may route to the foreign servers: not the ones the user's original settings
@@ -212,6 +188,23 @@ std::vector<std::string> new_domains(const proto::ResolverSettings& current, con
     if (std::find(original.search().begin(), original.search().end(), d) == original.search().end())
       out.push_back(d);
   return out;
+}
+
+/// Routes `domains` to `servers` (bound to `link`, "" = unbound) as the adopted route set, remembering what for.
+void adopt(conflict_arbiter_ptr self, const std::vector<std::string>& servers, const std::vector<std::string>& domains,
+           const std::string& link) {
+  auto& st = self->state;
+  st.directory->send_routes(adopted_routes("adopted", servers, domains, link));
+  st.adopted_link = link;
+  st.adopted_servers = servers;
+}
+
+/// Withdraws the adopted route set.
+void forget_adopted(conflict_arbiter_ptr self) {
+  auto& st = self->state;
+  st.directory->send_routes(adopted_routes("adopted", {}, {}, ""));
+  st.adopted_link.clear();
+  st.adopted_servers.clear();
 }
 
 /// openresolv keeps every interface's settings and writes only roamd's address into resolv.conf: learn them as
@@ -251,12 +244,9 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
   st.status.set_contests(static_cast<uint32_t>(st.policy->contests()));
   auto what = std::string{to_string(d.what)};
   auto learn = [&] {
-    auto servers = std::vector<std::string>{s.nameservers.begin(), s.nameservers.end()};
-    if (st.opts.intercept_always && all_loopback(servers))
+    if (st.opts.intercept_always && all_loopback(s.nameservers))
       return;  // a local proxy's upstream queries come back to roamd through interception: routing to it would loop
-    st.directory->send_routes(adopted_routes("adopted", servers, s.search, s.link));
-    st.adopted_link = s.link;
-    st.adopted_servers = servers;
+    adopt(self, s.nameservers, s.search, s.link);
   };
   auto done = [self, what, s, events](const proto::EnforcerStatus& es, bool ok, const std::string& detail) {
     self->state.status.set_writes(es.writes());
@@ -319,11 +309,8 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
       finish(self);
       return;
     case action::return_to_settings:
-      if (!st.adopted_link.empty() && !link_alive(st.adapters, st.adopted_link)) {
-        st.directory->send_routes(adopted_routes("adopted", {}, {}, ""));
-        st.adopted_link.clear();
-        st.adopted_servers.clear();
-      }
+      if (!st.adopted_link.empty() && !link_alive(st.adapters, st.adopted_link))
+        forget_adopted(self);
       // Settings first, then the rules: a query between the two still reaches roamd one way or the other.
       self->request(enforcer, st.opts.enforcer_timeout, reassert_atom::value)
         .then(
@@ -374,11 +361,9 @@ void decide(conflict_arbiter_ptr self) {
         // The adopted routes follow their link: a VPN that went away takes its routes with it.
         if (!st.adopted_link.empty() && !link_alive(st.adapters, st.adopted_link) &&
             st.policy->state() == protection::settings) {
-          st.directory->send_routes(adopted_routes("adopted", {}, {}, ""));
           record(self, "forget", "the link " + st.adopted_link + " is gone: its adopted routes are withdrawn",
                  st.adopted_link, "", true, events);
-          st.adopted_link.clear();
-          st.adopted_servers.clear();
+          forget_adopted(self);
         }
         situation s;
         s.now = self->clock().now();
@@ -437,10 +422,7 @@ void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
   auto enforcer = enforcer_of(self);
   if (!enforcer)
     return;
-  auto link = owning_link(servers.front(), st.adapters);
-  st.directory->send_routes(adopted_routes("adopted", servers, new_domains(change.new_settings(), st.original), link));
-  st.adopted_link = link;
-  st.adopted_servers = servers;
+  adopt(self, servers, new_domains(change.new_settings(), st.original), owning_link(servers.front(), st.adapters));
   st.bridging = true;
   self->request(enforcer, st.opts.enforcer_timeout, intercept_atom::value)
     .then(
@@ -557,10 +539,9 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
       if (up || !all_loopback(st.adopted_servers) ||
           std::find(st.adopted_servers.begin(), st.adopted_servers.end(), address) == st.adopted_servers.end())
         return;
-      st.directory->send_routes(adopted_routes("adopted", {}, {}, ""));
       record(self, "forget", "the local proxy at " + address + " stopped answering: its adopted routes are withdrawn",
              "", "", true);
-      st.adopted_servers.clear();
+      forget_adopted(self);
     },
     [self](respawn_atom, uint32_t index) {
       auto& st = self->state;

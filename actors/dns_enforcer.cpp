@@ -70,16 +70,32 @@ void become_active(dns_enforcer_ptr self, proto::Journal journal) {
   publish_routes(self, &st.active->original_settings());
 }
 
+/// Answers a take or an interception waiting for its canary with the status now.
+void answer_pending(dns_enforcer_ptr self) {
+  auto& st = self->state;
+  if (st.pending) {
+    st.pending->deliver(st.status);
+    st.pending.reset();
+  }
+}
+
+/// Removes the interception rules (when there are any) and keeps the status in step.
+os::os_error release_interception(dns_enforcer_ptr self) {
+  auto& st = self->state;
+  if (!st.deps.interception || !st.deps.interception->engaged())
+    return {};
+  auto err = st.deps.interception->release();
+  st.status.set_intercepting(st.deps.interception->engaged());
+  return err;
+}
+
 /// Restores the active takeover (if any); returns what happened.
 std::string restore_active(dns_enforcer_ptr self, bool& ok) {
   auto& st = self->state;
   ok = true;
-  if (st.deps.interception && st.deps.interception->engaged()) {
-    if (auto err = st.deps.interception->release()) {
-      ok = false;
-      return "removing the interception rules: " + err.message;
-    }
-    st.status.set_intercepting(false);
+  if (auto err = release_interception(self)) {
+    ok = false;
+    return "removing the interception rules: " + err.message;
   }
   if (!st.active)
     return "nothing to restore";
@@ -158,8 +174,7 @@ proto::RouteUpdate original_routes(const proto::ResolverSettings& original,
   update.set_source("system");
   std::vector<std::string> servers;
   for (const auto& ns : original.nameservers()) {
-    auto text = ns.find(':') == std::string::npos ? ns + ":53" : "[" + ns + "]:53";
-    auto ep = net::parse_endpoint(text);
+    auto ep = net::parse_endpoint(ns);  // a bare address: port 53
     if (!ep)
       continue;
     auto canonical = net::to_string(*ep);
@@ -198,10 +213,7 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
     [self](take_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
       auto& st = self->state;
       auto rp = self->make_response_promise<proto::EnforcerStatus>();
-      if (st.pending) {
-        st.pending->deliver(st.status);
-        st.pending.reset();
-      }
+      answer_pending(self);
       if (st.opts.mode == "none") {
         // A journal left by a run in another mode is still honoured: the user's settings come back.
         std::string leftover;
@@ -254,10 +266,7 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
       bool ok = false;
       auto reason = restore_active(self, ok);
       set_status(self, ok ? "restored" : "failed", ok ? reason : "restoring: " + reason);
-      if (st.pending) {
-        st.pending->deliver(st.status);
-        st.pending.reset();
-      }
+      answer_pending(self);
       return st.status;
     },
     [self](canary_atom, uint64_t nonce, bool ok, const std::string& detail) {
@@ -271,16 +280,12 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
           set_status(self, "intercepting", "verified: " + detail + " resolved through the system resolver reached "
                                            "roamd through the interception rules");
         } else {
-          auto err = st.deps.interception->release();
-          st.status.set_intercepting(st.deps.interception->engaged());
+          auto err = release_interception(self);
           set_status(self, "not_intercepting",
                      "the canary lookup of " + detail + " failed with the interception rules in place: removed them" +
                        (err ? " (but: " + err.message + ")" : std::string{}));
         }
-        if (st.pending) {
-          st.pending->deliver(st.status);
-          st.pending.reset();
-        }
+        answer_pending(self);
         return;
       }
       if (!st.active)
@@ -294,10 +299,7 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
                    "the canary lookup of " + detail + " through the system resolver failed, so the system does not "
                    "reach roamd: rolled back (" + reason + ")");
       }
-      if (st.pending) {
-        st.pending->deliver(st.status);
-        st.pending.reset();
-      }
+      answer_pending(self);
     },
     [self](const proto::SettingsChanged& change) {
       auto& st = self->state;
@@ -357,10 +359,7 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
       if (auto err = st.deps.interception->engage(st.opts.interception))
         return refuse("installing the interception rules failed: " + err.message);
       st.status.set_intercepting(true);
-      if (st.pending) {
-        st.pending->deliver(st.status);
-        st.pending.reset();
-      }
+      answer_pending(self);
       st.pending = rp;
       std::vector<std::string> targets;
       for (const auto* t : {&st.opts.interception.to_v4, &st.opts.interception.to_v6})
@@ -375,9 +374,7 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
       auto& st = self->state;
       if (!st.deps.interception || !st.deps.interception->engaged())
         return st.status;
-      auto err = st.deps.interception->release();
-      st.status.set_intercepting(st.deps.interception->engaged());
-      if (err)
+      if (auto err = release_interception(self))
         set_status(self, "failed", "removing the interception rules: " + err.message);
       else
         set_status(self, !st.active ? "off" : st.engine->all_ours(*st.active) ? "protecting" : "contested",

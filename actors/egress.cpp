@@ -1,5 +1,7 @@
 #include "actors/egress.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/ip/address.hpp>
 
 #include "net/endpoint.hpp"
@@ -94,6 +96,25 @@ std::string owning_link(const std::string& address, const proto::AdapterSnapshot
   int prefix = -1;
   auto* best = best_route(*addr, adapters, prefix);
   return best && prefix > 0 ? best->interface() : std::string{};
+}
+
+const proto::Link* find_link(const proto::AdapterSnapshot& snap, const std::string& name) {
+  for (const auto& l : snap.links())
+    if (l.name() == name)
+      return &l;
+  return nullptr;
+}
+
+bool link_alive(const proto::AdapterSnapshot& snap, const std::string& name) {
+  auto* l = find_link(snap, name);
+  return l && l->up() && l->carrier();
+}
+
+bool all_loopback(const std::vector<std::string>& servers) {
+  return !servers.empty() && std::all_of(servers.begin(), servers.end(), [](const std::string& s) {
+    auto a = address_of(s);
+    return a && a->is_loopback();
+  });
 }
 
 void annotate_egress(proto::RoutingSnapshot& snap, const proto::AdapterSnapshot& adapters) {

@@ -1,10 +1,17 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "proto/control.pb.h"
 
 namespace roamd::actors {
+
+/// The link named `name` in `snap`, or null.
+const proto::Link* find_link(const proto::AdapterSnapshot& snap, const std::string& name);
+
+/// Whether link `name` exists, is up and has carrier (it can carry packets).
+bool link_alive(const proto::AdapterSnapshot& snap, const std::string& name);
 
 /// The link the kernel would send packets to `address` ("IP" or "IP:PORT", "[v6]:port") out of, by longest prefix
 /// over the main table's routes whose link has carrier (lowest metric wins a tie); "lo" for loopback addresses;
@@ -15,6 +22,10 @@ std::string egress_for(const std::string& address, const proto::AdapterSnapshot&
 /// LAN's. "" when only a default route reaches it, for loopback and for what does not parse: such a server is not
 /// bound to a link (the kernel's routing decides, and follows later changes).
 std::string owning_link(const std::string& address, const proto::AdapterSnapshot& adapters);
+
+/// Whether `servers` ("IP", "IP:PORT", "[v6]:PORT") is not empty and every one is a loopback address: a local DNS
+/// proxy (127.0.0.53, ::1, ...).
+bool all_loopback(const std::vector<std::string>& servers);
 
 /// Fills `Route.egress` of every route from its first resolver.
 void annotate_egress(proto::RoutingSnapshot& snap, const proto::AdapterSnapshot& adapters);

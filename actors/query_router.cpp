@@ -40,12 +40,7 @@ std::map<std::string, proto::RouteUpdate> live_routes(const query_router_state& 
     auto* routes = update.mutable_routes();
     for (int i = routes->size(); i-- > 0;) {
       const auto& ifname = routes->Get(i).interface();
-      if (ifname.empty())
-        continue;
-      bool alive = false;
-      for (const auto& l : st.adapters.links())
-        alive = alive || (l.name() == ifname && l.up() && l.carrier());
-      if (!alive)
+      if (!ifname.empty() && !link_alive(st.adapters, ifname))
         routes->DeleteSubrange(i, 1);
     }
   }

@@ -39,12 +39,7 @@ vpnc_script connect
 expect "vpnc-script connect succeeded" "$?" = 0
 expect "... kept a backup under /var/run/vpnc" "$(ls /var/run/vpnc/resolv.conf-backup.* >/dev/null 2>&1 && echo yes)" = yes
 expect "... routed the VPN's network through tun0" "$(ip route get $VPN_DNS | grep -o 'dev [a-z0-9]*')" = "dev tun0"
-wait_until 5000 roamd_log_has 'conflict_arbiter: adopt and take back'
-expect "adopted, bound to tun0, taken back once" "$(arbiter_log 'adopt and take back')" '~' \
-  "^conflict_arbiter: adopt and take back: VPN script \(tun0\) set 10\.8\.0\.1:53 for .*corp\.example: .*bound to tun0 .*\[protected by settings\]$"
-wait_until 3000 resolv_names_are "$ROAMD_IP"
-expect "resolv.conf names roamd" "$(resolv_names)" = "$ROAMD_IP"
-expect "roamd wrote once after its take" "$(roamd_writes)" = 2
+expect_taken_back_once vpnc-script "VPN script"
 expect_split split host.$VPN_DOMAIN www.example.net
 # vpnc-script puts the LAN's search domain into its file too ("search home.test corp.example").
 resolve host.home.test

@@ -19,12 +19,7 @@ connected_then_taken_back() {
   vpn_link_up || lab_abort "cannot create tun0"
   vpn connect --ns "$VPN_DNS" --domain "$VPN_DOMAIN" --method "$method"
   expect "vpnsim connected ($method)" "$VS_RC" = 0
-  wait_until 5000 roamd_log_has 'conflict_arbiter: adopt and take back'
-  expect "adopted, bound to the tunnel ($method)" "$(arbiter_log 'adopt and take back')" '~' \
-    "^conflict_arbiter: adopt and take back: .*\(tun0\) set 10\.8\.0\.1:53 for .*corp\.example: .*bound to tun0 .*\[protected by settings\]$"
-  wait_until 3000 resolv_names_are "$ROAMD_IP"
-  expect "resolv.conf names roamd again ($method)" "$(resolv_names)" = "$ROAMD_IP"
-  expect "roamd wrote twice in all: take, take back ($method)" "$(roamd_writes)" = 2
+  expect_taken_back_once "$method" ".*"
   expect "one decision ($method)" "$(arbiter_decisions)" = 1
   before=$(vpn_queries host.$VPN_DOMAIN)
   resolve host.$VPN_DOMAIN
@@ -131,12 +126,7 @@ t0=$(now_ms)
 vpn disconnect
 expect "vpnsim disconnected" "$VS_RC" = 0
 expect "... restoring its backup (marker intact)" "$(grep -c ' write .*why=restore' "$LAB_DIR/vpnsim.out")" -ge 1
-wait_until 3000 arbiter_is "protected by settings"
-t1=$(now_ms)
-expect "back to protection by settings" "$(arbiter_state)" = "protected by settings"
-expect "... within 1 s of the disconnect ($((t1 - t0)) ms)" "$((t1 - t0))" -le 1000
-expect "the rules are gone" "$(interception_rules)" = absent
-expect "resolv.conf names roamd" "$(resolv_names)" = "$ROAMD_IP"
+expect_back_to_settings "the VPN disconnected" "$t0"
 expect "still at most 3 writes by roamd" "$(roamd_writes)" -le 3
 resolve host.home.test
 expect "the LAN's domain works once the VPN disconnected" "$ANS_DATA" = "$LAN_A"

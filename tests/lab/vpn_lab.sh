@@ -211,3 +211,27 @@ expect_one_take_back() {
   expect "$what: an internal name reaches the VPN's resolver" "$ANS_DATA" = "$VPN_A"
   expect "$what: ... which saw it" "$(vpn_queries db.$VPN_DOMAIN)" -gt "$before"
 }
+
+# expect_back_to_settings WHAT T0: within 1 s of T0 (now_ms when the VPN went) roamd protects by settings again: the
+# interception rules are gone and resolv.conf names roamd.
+expect_back_to_settings() {
+  local what=$1 t0=$2 t1
+  wait_until 3000 arbiter_is "protected by settings"
+  t1=$(now_ms)
+  expect "$what: back to protection by settings" "$(arbiter_state)" = "protected by settings"
+  expect "$what: ... within 1 s ($((t1 - t0)) ms)" "$((t1 - t0))" -le 1000
+  expect "$what: the rules are gone" "$(interception_rules)" = absent
+  expect "$what: resolv.conf names roamd" "$(resolv_names)" = "$ROAMD_IP"
+}
+
+# expect_taken_back_once WHAT OWNER: a decision adopted the VPN's server for corp.example, bound to tun0, naming OWNER
+# (a regex) as the writer, and took the settings back: resolv.conf names roamd, 2 writes in all (take, take back).
+expect_taken_back_once() {
+  local what=$1 owner=$2
+  wait_until 5000 roamd_log_has 'conflict_arbiter: adopt and take back'
+  expect "$what: adopted, bound to the tunnel" "$(arbiter_log 'adopt and take back')" '~' \
+    "^conflict_arbiter: adopt and take back: $owner \(tun0\) set 10\.8\.0\.1:53 for .*corp\.example: .*bound to tun0 .*\[protected by settings\]$"
+  wait_until 3000 resolv_names_are "$ROAMD_IP"
+  expect "$what: resolv.conf names roamd again" "$(resolv_names)" = "$ROAMD_IP"
+  expect "$what: roamd wrote twice in all: take, take back" "$(roamd_writes)" = 2
+}

@@ -48,6 +48,14 @@ net::dataplane_options to_options(const proto::Config& cfg) {
   return o;
 }
 
+/// How local clients reach a listener on `a`: a wildcard listener through the loopback address of its family.
+boost::asio::ip::address reachable(const boost::asio::ip::address& a) {
+  if (!a.is_unspecified())
+    return a;
+  return a.is_v4() ? boost::asio::ip::address{boost::asio::ip::address_v4::loopback()}
+                   : boost::asio::ip::address{boost::asio::ip::address_v6::loopback()};
+}
+
 /// The enforcer's options: the address resolv.conf will name is the first listen address on port 53 (a wildcard
 /// listener is reached through loopback).
 actors::dns_enforcer_options enforcer_options(const proto::Config& cfg, const std::vector<boost::asio::ip::udp::endpoint>& bound) {
@@ -60,15 +68,10 @@ actors::dns_enforcer_options enforcer_options(const proto::Config& cfg, const st
     o.own_addresses.push_back(net::to_string(ep));
     if (ep.port() != 53 || !o.listen.empty())
       continue;
-    auto a = ep.address();
-    if (a.is_unspecified()) {
-      o.listen = a.is_v4() ? "127.0.0.1" : "::1";
-      // Never learn the address resolv.conf will name as a resolver: that would be a loop.
-      o.own_addresses.push_back(net::to_string(boost::asio::ip::udp::endpoint{
-        boost::asio::ip::make_address(o.listen), 53}));
-    } else {
-      o.listen = a.to_string();
-    }
+    auto a = reachable(ep.address());
+    o.listen = a.to_string();
+    if (ep.address().is_unspecified())  // never learn the address resolv.conf will name as a resolver: a loop
+      o.own_addresses.push_back(net::to_string(boost::asio::ip::udp::endpoint{a, 53}));
   }
   return o;
 }
@@ -102,14 +105,9 @@ os::interception_plan interception_plan(const proto::Config& cfg,
   for (const auto& ep : bound) {
     if (ep.port() != 53)
       continue;
-    auto a = ep.address();
-    auto& slot = a.is_v4() ? plan.to_v4 : plan.to_v6;
-    if (!slot.empty())
-      continue;
-    if (a.is_unspecified())
-      a = a.is_v4() ? boost::asio::ip::address{boost::asio::ip::address_v4::loopback()}
-                    : boost::asio::ip::address{boost::asio::ip::address_v6::loopback()};
-    slot = net::to_string(boost::asio::ip::udp::endpoint{a, 53});
+    auto& slot = ep.address().is_v4() ? plan.to_v4 : plan.to_v6;
+    if (slot.empty())
+      slot = net::to_string(boost::asio::ip::udp::endpoint{reachable(ep.address()), 53});
   }
   return plan;
 }

@@ -163,6 +163,23 @@ struct arbiter_fixture : ::testing::Test {
     return nullptr;
   }
 
+  /// Kills the current actor of `role` as a crash would, checks nothing runs in its place during the backoff, lets
+  /// `backoff` of virtual time pass and returns the restarted one (checked to be new).
+  template <class Handle>
+  Handle crash_and_restart(actors::peers::role role, std::chrono::milliseconds backoff) {
+    auto old = directory->get<Handle>(role);
+    EXPECT_TRUE(old);
+    caf::anon_send_exit(old, caf::exit_reason::kill);
+    t.sched.run();
+    EXPECT_FALSE(directory->get<Handle>(role)) << "waiting out the backoff";
+    t.sched.advance_time(backoff);
+    t.sched.run();
+    auto restarted = directory->get<Handle>(role);
+    EXPECT_TRUE(restarted);
+    EXPECT_NE(restarted, old);
+    return restarted;
+  }
+
   std::vector<std::string> actions() {
     std::vector<std::string> out;
     for (const auto& e : status().events())
@@ -359,15 +376,8 @@ TEST_F(arbiter_fixture, a_crashed_child_is_restarted_with_backoff_and_gets_its_s
   vpn_writes();
   settle();
   ASSERT_TRUE(route("corp.example"));
-  auto old_router = directory->get<actors::query_router_actor>(actors::peers::role::router);
-  caf::anon_send_exit(old_router, caf::exit_reason::kill);
-  t.sched.run();
-  EXPECT_FALSE(directory->get<actors::query_router_actor>(actors::peers::role::router)) << "waiting out the backoff";
-  t.sched.advance_time(100ms);
-  t.sched.run();
-  auto router = directory->get<actors::query_router_actor>(actors::peers::role::router);
+  auto router = crash_and_restart<actors::query_router_actor>(actors::peers::role::router, 100ms);
   ASSERT_TRUE(router);
-  EXPECT_NE(router, old_router);
   EXPECT_EQ(status().restarts().at("query_router"), 1u);
   ASSERT_TRUE(route("corp.example")) << "the learned routes were replayed to the new router";
   EXPECT_EQ(route("corp.example")->interface(), "tun0") << "and the adapters too";
@@ -383,12 +393,7 @@ TEST_F(arbiter_fixture, a_crashed_child_is_restarted_with_backoff_and_gets_its_s
   EXPECT_TRUE(directory->get<actors::query_router_actor>(actors::peers::role::router));
   EXPECT_EQ(status().restarts().at("query_router"), 2u);
   // The enforcer: restarted, it re-takes from its journal without writing (the settings are still roamd's).
-  caf::anon_send_exit(directory->get<actors::dns_enforcer_actor>(actors::peers::role::enforcer),
-                      caf::exit_reason::kill);
-  t.sched.run();
-  t.sched.advance_time(100ms);
-  t.sched.run();
-  auto e = directory->get<actors::dns_enforcer_actor>(actors::peers::role::enforcer);
+  auto e = crash_and_restart<actors::dns_enforcer_actor>(actors::peers::role::enforcer, 100ms);
   ASSERT_TRUE(e);
   lookup.answer(true);
   t.sched.run();
@@ -397,15 +402,7 @@ TEST_F(arbiter_fixture, a_crashed_child_is_restarted_with_backoff_and_gets_its_s
   EXPECT_EQ(fs->at(resolv)->content.find("nameserver 127.0.2.53") != std::string::npos, true);
   EXPECT_EQ(status().restarts().at("dns_enforcer"), 1u);
   // The upstream-I/O actor (the data plane's counters go to whichever one runs now).
-  auto io = directory->get<actors::upstream_io_actor>(actors::peers::role::upstream_io);
-  ASSERT_TRUE(io);
-  caf::anon_send_exit(io, caf::exit_reason::kill);
-  t.sched.run();
-  t.sched.advance_time(100ms);
-  t.sched.run();
-  auto io2 = directory->get<actors::upstream_io_actor>(actors::peers::role::upstream_io);
-  ASSERT_TRUE(io2);
-  EXPECT_NE(io2, io);
+  crash_and_restart<actors::upstream_io_actor>(actors::peers::role::upstream_io, 100ms);
   EXPECT_EQ(status().restarts().at("upstream_io"), 1u);
   EXPECT_EQ(status().restarts().count("conflict_arbiter"), 0u);
   EXPECT_EQ(writes(), 0u) << "a new enforcer counts its own writes: it wrote nothing";
