@@ -107,6 +107,28 @@ proto::InspectResponse inspect_error(uint64_t id, proto::InspectError::Code c, s
   return r;
 }
 
+proto::RecentQueries to_proto(const net::query_ring& ring, uint32_t limit) {
+  proto::RecentQueries out;
+  out.set_capacity(static_cast<uint32_t>(ring.capacity()));
+  for (const auto& e : ring.snapshot(limit)) {
+    auto* q = out.add_queries();
+    q->set_time_unix_us(e.unix_us);
+    q->set_client(net::address_text(reinterpret_cast<const sockaddr*>(&e.client), sizeof(e.client)));
+    q->set_transport(e.tcp ? "tcp" : "udp");
+    if (e.qname.size != 0) {
+      auto name = e.qname.to_text();
+      q->set_name(name.empty() ? "." : name);
+    }
+    q->set_qtype(e.qtype);
+    q->set_rcode(e.rcode);
+    q->set_source(net::to_string(e.source));
+    q->set_route(e.route);
+    q->set_resolver(e.resolver);
+    q->set_latency_us(e.latency_us);
+  }
+  return out;
+}
+
 proto::ConfigSummary config_summary(const proto::Config& cfg) {
   proto::ConfigSummary s;
   s.set_source(cfg.source());
@@ -166,6 +188,19 @@ debug_inspector_actor::behavior_type debug_inspector(debug_inspector_ptr self, d
           return ask<upstream_io_actor, proto::StatsBatch>(
             self, id, role::upstream_io, t, [](auto& r, const auto& x) { *r.mutable_stats() = x; },
             caf::get_atom::value, totals_atom::value);
+        case proto::QUERY_QUERIES: {
+          auto rp = self->make_response_promise<proto::InspectResponse>();
+          if (!self->state.opts.recent) {
+            rp.deliver(inspect_error(id, code::DISABLED,
+                                     "recent queries are not kept: set debug.recent_queries in the configuration"));
+          } else {
+            proto::InspectResponse r;
+            r.set_id(id);
+            *r.mutable_queries() = to_proto(*self->state.opts.recent, req.limit());
+            rp.deliver(std::move(r));
+          }
+          return rp;
+        }
         default: {
           auto rp = self->make_response_promise<proto::InspectResponse>();
           rp.deliver(inspect_error(id, code::BAD_REQUEST, "unknown query " + std::to_string(req.query())));

@@ -14,6 +14,7 @@
 
 #include "actors/peers.hpp"
 #include "actors/proto_inspect.hpp"
+#include "net/query_ring.hpp"
 #include "proto/config.pb.h"
 #include "proto/inspect.pb.h"
 
@@ -31,6 +32,7 @@ struct debug_inspector_options {
   proto::ConfigSummary config;
   std::chrono::milliseconds timeout{2000};            // bound on each question to another actor ...
   std::chrono::milliseconds settings_timeout{10000};  // ... but the enforcer's fresh look may run resolvconf -l
+  std::shared_ptr<const net::query_ring> recent;      // the recent-queries ring (null: debug.recent_queries = 0)
 };
 
 struct debug_inspector_state {
@@ -45,6 +47,9 @@ using debug_inspector_ptr = debug_inspector_actor::stateful_pointer<debug_inspec
 
 /// What the status answer shows of the configuration.
 proto::ConfigSummary config_summary(const proto::Config& cfg);
+
+/// The recent-queries answer: the newest `limit` entries of `ring` (0 = all), oldest first.
+proto::RecentQueries to_proto(const net::query_ring& ring, uint32_t limit);
 
 /// The error answer to request `id`.
 proto::InspectResponse inspect_error(uint64_t id, proto::InspectError::Code code, std::string message);

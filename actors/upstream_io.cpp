@@ -28,6 +28,28 @@ void apply_change(upstream_io_ptr self, const std::optional<health_change>& chan
     self->state.on_change(up->name.substr(0, up->name.find('%')), change->up);
 }
 
+void add_histogram(proto::LatencyHistogram& t, const proto::LatencyHistogram& b) {
+  if (b.counts_size() == 0)
+    return;
+  if (t.counts_size() != b.counts_size()) {  // the first batch (bounds never change within a run)
+    *t.mutable_bounds_us() = b.bounds_us();
+    t.mutable_counts()->Resize(b.counts_size(), 0);
+  }
+  for (int i = 0; i < b.counts_size(); ++i)
+    t.set_counts(i, t.counts(i) + b.counts(i));
+  t.set_sum_us(t.sum_us() + b.sum_us());
+}
+
+void to_proto(const net::latency_histogram& h, proto::LatencyHistogram& out) {
+  if (h.count() == 0)
+    return;
+  for (auto b : net::latency_bounds_us)
+    out.add_bounds_us(b);
+  for (auto c : h.counts)
+    out.add_counts(c);
+  out.set_sum_us(h.sum_us);
+}
+
 void add_totals(proto::StatsBatch& t, const proto::StatsBatch& b) {
   t.set_queries_udp(t.queries_udp() + b.queries_udp());
   t.set_queries_tcp(t.queries_tcp() + b.queries_tcp());
@@ -38,8 +60,15 @@ void add_totals(proto::StatsBatch& t, const proto::StatsBatch& b) {
   t.set_local_answers(t.local_answers() + b.local_answers());
   t.set_fallback_sent(t.fallback_sent() + b.fallback_sent());
   t.set_fallback_used(t.fallback_used() + b.fallback_used());
+  t.set_formerr_sent(t.formerr_sent() + b.formerr_sent());
+  t.set_notimp_sent(t.notimp_sent() + b.notimp_sent());
+  t.set_untagged_cloud(t.untagged_cloud() + b.untagged_cloud());
   for (const auto& [reason, n] : b.drops())
     (*t.mutable_drops())[reason] += n;
+  for (const auto& [route, n] : b.route_answers())
+    (*t.mutable_route_answers())[route] += n;
+  add_histogram(*t.mutable_latency(), b.latency());
+  add_histogram(*t.mutable_upstream_latency(), b.upstream_latency());
 }
 
 } // namespace
@@ -56,6 +85,13 @@ proto::StatsBatch to_proto(const net::worker_stats& s) {
   b.set_local_answers(s.local_answers);
   b.set_fallback_sent(s.fallback_sent);
   b.set_fallback_used(s.fallback_used);
+  b.set_formerr_sent(s.formerr_sent);
+  b.set_notimp_sent(s.notimp_sent);
+  b.set_untagged_cloud(s.untagged_cloud);
+  to_proto(s.latency, *b.mutable_latency());
+  to_proto(s.upstream_latency, *b.mutable_upstream_latency());
+  for (const auto& [route, n] : s.route_answers)
+    (*b.mutable_route_answers())[route] = n;
   for (size_t i = 0; i < net::drop_reason_count; ++i)
     if (s.drops[i] != 0)
       (*b.mutable_drops())[net::to_string(static_cast<net::drop_reason>(i))] = s.drops[i];

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "net/cache.hpp"
+#include "net/query_log.hpp"
 #include "net/routing_table.hpp"
 #include "net/stats.hpp"
 #include "net/upstream.hpp"
@@ -33,6 +34,8 @@ struct dataplane_options {
   uint32_t stats_interval_ms = 100;
   uint32_t socket_mark = 0;          // SO_MARK on every upstream socket (UDP, TCP, probes); 0 = none
   dns_cache::limits cache;
+  /// See every client query and answer (dnstap, the recent-queries ring); empty: none, and no cost.
+  std::vector<std::shared_ptr<query_observer>> observers;
 };
 
 /// The Boost.Asio data plane: UDP and TCP listeners, the upstream socket pool and the per-query path. Each worker is

@@ -1,6 +1,22 @@
 #include "net/stats.hpp"
 
+#include "net/query_log.hpp"
+
 namespace roamd::net {
+
+const char* to_string(answer_source s) {
+  switch (s) {
+    case answer_source::cache:
+      return "cache";
+    case answer_source::upstream:
+      return "upstream";
+    case answer_source::local:
+      return "local";
+    case answer_source::error:
+      return "error";
+  }
+  return "unknown";
+}
 
 const char* to_string(drop_reason r) {
   switch (r) {
@@ -40,7 +56,8 @@ const char* to_string(drop_reason r) {
 
 bool worker_stats::empty() const {
   if (queries_udp || queries_tcp || answers || cache_hits || cache_misses || servfail_sent || formerr_sent
-      || notimp_sent || untagged_cloud || local_answers || fallback_sent || fallback_used || !upstreams.empty())
+      || notimp_sent || untagged_cloud || local_answers || fallback_sent || fallback_used || !upstreams.empty()
+      || latency.sum_us || latency.counts[0] || !route_answers.empty())
     return false;
   for (auto d : drops)
     if (d)

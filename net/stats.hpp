@@ -3,6 +3,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace roamd::net {
@@ -29,6 +31,32 @@ enum class drop_reason : uint8_t {
 constexpr size_t drop_reason_count = static_cast<size_t>(drop_reason::count_);
 
 const char* to_string(drop_reason r);
+
+/// Upper bounds (microseconds, inclusive) of the latency histogram's buckets; one more bucket counts the rest.
+/// The same bounds as Prometheus's default buckets from 100 us to 5 s, so that a scrape needs no conversion.
+constexpr std::array<uint32_t, 15> latency_bounds_us = {100,    250,    500,    1000,    2500,    5000,    10000,  25000,
+                                                        50000,  100000, 250000, 500000, 1000000, 2500000, 5000000};
+constexpr size_t latency_buckets = latency_bounds_us.size() + 1;
+
+/// A latency histogram over one batch interval: per-bucket (not cumulative) counts and the sum.
+struct latency_histogram {
+  std::array<uint64_t, latency_buckets> counts{};
+  uint64_t sum_us = 0;
+
+  void add(uint64_t us) {
+    size_t i = 0;
+    while (i < latency_bounds_us.size() && us > latency_bounds_us[i])
+      ++i;
+    ++counts[i];
+    sum_us += us;
+  }
+  uint64_t count() const {
+    uint64_t n = 0;
+    for (auto c : counts)
+      n += c;
+    return n;
+  }
+};
 
 /// Per-upstream counters over one batch interval.
 struct upstream_counters {
@@ -65,6 +93,12 @@ struct worker_stats {
   uint64_t fallback_used = 0;   // ... of which the client got the fallback's (NOERROR) answer
   std::array<uint64_t, drop_reason_count> drops{};
   std::vector<upstream_counters> upstreams;  // only those with activity
+  /// From reading a client's query to queuing its answer, for every answered query (errors included) ...
+  latency_histogram latency;
+  /// ... and for those answered after an upstream exchange (cache misses).
+  latency_histogram upstream_latency;
+  /// Answers relayed from upstream, by route (the route's domain, "." for the default route).
+  std::unordered_map<std::string, uint64_t> route_answers;
 
   bool empty() const;
 };

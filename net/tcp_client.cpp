@@ -8,8 +8,11 @@
 
 namespace roamd::net {
 
-tcp_client::tcp_client(worker& w, boost::asio::ip::tcp::socket sock)
-    : worker_(w), sock_(std::move(sock)), idle_(worker_.context()) {
+tcp_client::tcp_client(worker& w, boost::asio::ip::tcp::socket sock, uint16_t listener)
+    : worker_(w), sock_(std::move(sock)), idle_(worker_.context()), listener_(listener) {
+  peer_len_ = sizeof(peer_);
+  if (::getpeername(sock_.native_handle(), reinterpret_cast<sockaddr*>(&peer_), &peer_len_) != 0)
+    peer_len_ = 0;
 }
 
 void tcp_client::start() {
@@ -46,6 +49,9 @@ void tcp_client::read_body(size_t n) {
     client_ref c;
     c.kind = client_ref::tcp;
     c.conn = self;
+    c.listener = self->listener_;
+    c.addr = self->peer_;
+    c.addr_len = self->peer_len_;
     self->worker_.handle_query(self->body_.data(), n, std::move(c));
     if (self->closed_)
       return;

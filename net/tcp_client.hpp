@@ -6,6 +6,8 @@
 #include <memory>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -21,7 +23,8 @@ public:
   static constexpr size_t max_queued_bytes = 1 << 20;  // a client that does not read its answers is dropped
   static constexpr size_t max_query_size = 4096;       // as for UDP: a larger query frame closes the connection
 
-  tcp_client(worker& w, boost::asio::ip::tcp::socket sock);
+  /// `listener`: the index of the worker's listener that accepted it.
+  tcp_client(worker& w, boost::asio::ip::tcp::socket sock, uint16_t listener);
 
   void start();
   /// Closes the connection to make room for another client (counted as tcp_evicted).
@@ -52,6 +55,9 @@ private:
   worker& worker_;
   boost::asio::ip::tcp::socket sock_;
   boost::asio::steady_timer idle_;
+  uint16_t listener_ = 0;
+  sockaddr_storage peer_{};  // the client's address, for query observers
+  socklen_t peer_len_ = 0;
   uint8_t len_[2] = {0, 0};
   std::vector<uint8_t> body_;
   std::deque<std::vector<uint8_t>> out_;

@@ -56,6 +56,8 @@ worker::worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dn
   uint32_t workers = opts_.workers ? opts_.workers : 1;
   tcp_limit_ = std::max<uint32_t>(1, opts_.tcp_max_connections / workers);
   stats_.worker = index_;
+  for (auto& o : opts_.observers)
+    observe_queries_ = observe_queries_ || o->wants_queries();
 }
 
 worker::~worker() = default;
@@ -88,6 +90,11 @@ std::string worker::open(const std::vector<udp::endpoint>& listen) {
       l->tcp.listen(1024, ec);
     if (ec)
       return "cannot listen on TCP " + to_string(ep) + ": " + ec.message();
+    auto local = l->udp.local_endpoint();
+    std::pair<sockaddr_storage, socklen_t> addr{};
+    std::memcpy(&addr.first, local.data(), local.size());
+    addr.second = static_cast<socklen_t>(local.size());
+    listener_addr_.push_back(addr);
     listeners_.push_back(std::move(l));
   }
   for (bool v6 : {false, true}) {
@@ -220,11 +227,12 @@ void worker::reply(const client_ref& c, const uint8_t* msg, size_t size) {
 }
 
 void worker::reply_error(const uint8_t* msg, size_t size, const dns::query_info& q, bool with_question,
-                         uint16_t rcode, const client_ref& c) {
+                         uint16_t rcode, const client_ref& c, const pending* p) {
   uint8_t buf[dns::header_size + dns::max_name_wire + 4 + 11];
   size_t n = dns::build_error_reply(msg, size, q, with_question, rcode, buf, sizeof(buf));
   if (n == 0)
     return;
+  completed(c, with_question ? &q : nullptr, buf, n, answer_source::error, p);
   switch (rcode & 0x0F) {
     case static_cast<uint16_t>(dns::rcode::formerr):
       ++stats_.formerr_sent;
@@ -284,6 +292,62 @@ void worker::schedule_flush() {
   });
 }
 
+void worker::completed(const client_ref& c, const dns::query_info* q, const uint8_t* msg, size_t size,
+                       answer_source src, const pending* p) {
+  if (c.kind == client_ref::probe)
+    return;
+  auto started = p ? p->received_at : query_start_;
+  auto now = steady::now();
+  auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(now - started).count());
+  stats_.latency.add(us);
+  if (p) {
+    stats_.upstream_latency.add(us);
+    if (src == answer_source::upstream && p->rt)
+      ++stats_.route_answers[p->rt->domain.empty() ? std::string{"."} : p->rt->domain];
+  }
+  if (opts_.observers.empty())
+    return;
+  query_event e;
+  e.kind = query_event::response;
+  e.source = src;
+  describe_client(c, e);
+  e.message = msg;
+  e.size = size;
+  e.question = q;
+  e.response_time = std::chrono::system_clock::now();
+  e.query_time = e.response_time - std::chrono::duration_cast<std::chrono::system_clock::duration>(now - started);
+  if (p && src == answer_source::upstream) {
+    if (p->rt)
+      e.route = p->rt->domain;
+    e.resolver = p->up.get();
+  }
+  for (auto& o : opts_.observers)
+    o->observe(e);
+}
+
+void worker::observe_query(const client_ref& c, const uint8_t* msg, size_t size) {
+  query_event e;
+  e.kind = query_event::query;
+  describe_client(c, e);
+  e.message = msg;
+  e.size = size;
+  e.query_time = std::chrono::system_clock::now();
+  for (auto& o : opts_.observers)
+    if (o->wants_queries())
+      o->observe(e);
+}
+
+void worker::describe_client(const client_ref& c, query_event& e) const {
+  e.tcp = c.kind == client_ref::tcp;
+  e.worker = index_;
+  e.client = reinterpret_cast<const sockaddr*>(&c.addr);
+  e.client_len = c.addr_len;
+  if (c.listener < listener_addr_.size()) {
+    e.server = reinterpret_cast<const sockaddr*>(&listener_addr_[c.listener].first);
+    e.server_len = listener_addr_[c.listener].second;
+  }
+}
+
 uint64_t worker::now_ms() const {
   return static_cast<uint64_t>(
     std::chrono::duration_cast<std::chrono::milliseconds>(steady::now().time_since_epoch()).count());
@@ -312,7 +376,7 @@ void worker::arm_accept(size_t i) {
       sock.close(ignored);
     } else {
       ++tcp_clients_;
-      auto client = std::make_shared<tcp_client>(*this, std::move(sock));
+      auto client = std::make_shared<tcp_client>(*this, std::move(sock), static_cast<uint16_t>(i));
       if (tcp_list_.size() >= 2 * size_t{tcp_limit_})
         prune_tcp_list();
       tcp_list_.push_back(client);

@@ -116,6 +116,7 @@ private:
     bool fallback = false;  // second phase: the route's fallback resolvers, after an NXDOMAIN from its resolvers
     std::vector<uint8_t> first_answer;  // that NXDOMAIN, the client's answer unless a fallback says NOERROR
     bool waiting_udp = false;
+    std::chrono::steady_clock::time_point received_at;  // when the client's query was read
     std::chrono::steady_clock::time_point sent_at;
     std::chrono::steady_clock::time_point deadline;
     uint32_t prev = npos;  // the list of queries waiting on UDP, oldest (earliest deadline) first
@@ -152,8 +153,17 @@ private:
   void on_tcp_answer(uint32_t slot, uint32_t gen, bool ok, std::vector<uint8_t>& answer);
 
   void reply(const client_ref& c, const uint8_t* msg, size_t size);
+  /// Answers with an error made here. `p`: the pending query it ends (null: the query being handled now).
   void reply_error(const uint8_t* msg, size_t size, const dns::query_info& q, bool with_question, uint16_t rcode,
-                   const client_ref& c);
+                   const client_ref& c, const pending* p = nullptr);
+  /// Accounts for an answer about to be sent to a client: the latency histograms, answers by route, and the query
+  /// observers. `p`: the pending query it ends (null: the query being handled now, started at query_start_).
+  void completed(const client_ref& c, const dns::query_info* q, const uint8_t* msg, size_t size, answer_source src,
+                 const pending* p);
+  /// Hands a client's query to the observers that want queries.
+  void observe_query(const client_ref& c, const uint8_t* msg, size_t size);
+  /// The client's and the listener's addresses of `c`, for an observer's event.
+  void describe_client(const client_ref& c, query_event& e) const;
   void flush();
   /// Sends queued UDP replies once the handlers already ready in this loop round have run, so that answers
   /// arriving on different upstream sockets leave in one sendmmsg().
@@ -229,6 +239,9 @@ private:
   bool stopping_ = false;
   bool flush_pending_ = false;
   dns::response_info resp_;  // reused per answer
+  std::chrono::steady_clock::time_point query_start_;  // when the query being handled now was read
+  std::vector<std::pair<sockaddr_storage, socklen_t>> listener_addr_;  // by listener index, for observers
+  bool observe_queries_ = false;  // some observer wants client queries
 };
 
 } // namespace roamd::net

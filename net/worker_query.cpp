@@ -24,6 +24,7 @@ dns_cache::key worker::cache_key(const dns::query_info& q, const routing_table& 
 }
 
 void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
+  query_start_ = steady::now();
   if (client.kind == client_ref::tcp)
     ++stats_.queries_tcp;
   else
@@ -39,6 +40,8 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
       client.conn->dropped();
     return;
   }
+  if (observe_queries_)
+    observe_query(client, msg, size);
   dns::query_info q;
   auto err = dns::parse_query(msg, size, q);
   if (dns::opcode_of(flags) != 0) {
@@ -77,6 +80,7 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
       if (n != 0) {
         if (client.kind == client_ref::udp)
           n = dns::fit_to_udp_client(out, n, q.question_end, q);
+        completed(client, &q, out, n, answer_source::cache, nullptr);
         reply(client, out, n);
         ++stats_.answers;
         return;
@@ -97,6 +101,7 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   uint32_t s = alloc_slot();
   pending& p = slots_[s];
   p.client = std::move(client);
+  p.received_at = query_start_;
   p.client_id = q.id;
   p.q = q;
   p.table = table_;
@@ -131,6 +136,7 @@ void worker::answer_canary(const uint8_t* msg, size_t size, const dns::query_inf
   }
   ++stats_.local_answers;
   ++stats_.answers;
+  completed(c, &q, buf, n, answer_source::local, nullptr);
   reply(c, buf, n);
 }
 
@@ -288,7 +294,7 @@ void worker::give_up(uint32_t s) {
     return;
   }
   dns::set_id(p.wire.data(), p.client_id);
-  reply_error(p.wire.data(), p.wire.size(), p.q, true, static_cast<uint16_t>(dns::rcode::servfail), p.client);
+  reply_error(p.wire.data(), p.wire.size(), p.q, true, static_cast<uint16_t>(dns::rcode::servfail), p.client, &p);
   free_slot(s);
 }
 

@@ -76,6 +76,8 @@ proto::Config defaults() {
   arbitration->set_yield_backoff_max_ms(300'000);
   config.mutable_debug()->set_enabled(true);
   config.mutable_debug()->set_socket("/run/roamd/debug.sock");
+  config.mutable_dnstap()->set_client_queries(true);
+  config.mutable_dnstap()->set_client_responses(true);
   config.mutable_daemon()->set_workers(1);
   config.mutable_daemon()->set_log_level("info");
   return config;

@@ -41,6 +41,12 @@ constexpr suggestion known_keys[] = {
   {"debug", "enabled"},
   {"debug", "socket"},
   {"debug", "tcp"},
+  {"debug", "recent_queries"},
+  {"dnstap", "socket"},
+  {"dnstap", "file"},
+  {"dnstap", "identity"},
+  {"dnstap", "client_queries"},
+  {"dnstap", "client_responses"},
   {"daemon", "workers"},
   {"daemon", "log_level"},
 };

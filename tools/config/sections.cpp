@@ -298,6 +298,40 @@ void read_debug(toml_reader& r, const toml::table& t, proto::Config::Debug& out)
     else
       out.set_tcp(net::to_string(*ep));
   }
+  if (auto v = r.integer(t, "debug", "recent_queries", 0, 10000))
+    out.set_recent_queries(static_cast<uint32_t>(*v));
+}
+
+/// [dnstap]: the query log, to a reader's socket or to a file.
+void read_dnstap(toml_reader& r, const toml::table& t, proto::Config::Dnstap& out) {
+  r.reject_unknown(t, "dnstap", "dnstap");
+  for (auto key : {"socket", "file"}) {
+    auto path = r.string(t, "dnstap", key);
+    if (!path)
+      continue;
+    std::string name = std::string{"dnstap."} + key;
+    bool sock = std::string_view{key} == "socket";
+    if (path->empty())
+      sock ? out.clear_socket() : out.clear_file();
+    else if (!good_path(*path) || path->back() == '/' || (sock && path->size() > 107))
+      r.expected(*t.get(key), name, sock ? "expected an absolute path of a socket file (at most 107 bytes) or \"\""
+                                         : "expected an absolute path of a file or \"\"");
+    else
+      sock ? out.set_socket(*path) : out.set_file(*path);
+  }
+  if (!out.socket().empty() && !out.file().empty())
+    r.fail(t.get("file")->source().begin, "dnstap.file",
+           "both dnstap.socket and dnstap.file are set: dnstap goes to one of them");
+  if (auto id = r.string(t, "dnstap", "identity")) {
+    if (id->size() > 255)
+      r.expected(*t.get("identity"), "dnstap.identity", "expected at most 255 bytes");
+    else
+      out.set_identity(*id);
+  }
+  if (auto v = r.boolean(t, "dnstap", "client_queries"))
+    out.set_client_queries(*v);
+  if (auto v = r.boolean(t, "dnstap", "client_responses"))
+    out.set_client_responses(*v);
 }
 
 void read_daemon(toml_reader& r, const toml::table& t, proto::Config::Daemon& out) {
@@ -334,6 +368,8 @@ void read_document(toml_reader& r, const toml::table& root, proto::Config& out) 
     read_arbitration(r, *t, *out.mutable_arbitration());
   if (auto* t = r.table(root, "", "debug"))
     read_debug(r, *t, *out.mutable_debug());
+  if (auto* t = r.table(root, "", "dnstap"))
+    read_dnstap(r, *t, *out.mutable_dnstap());
   if (auto* t = r.table(root, "", "daemon"))
     read_daemon(r, *t, *out.mutable_daemon());
 }

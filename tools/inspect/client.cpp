@@ -152,13 +152,14 @@ outcome client::read_response(proto::InspectResponse& out) {
   }
 }
 
-outcome client::ask(proto::Query query, proto::InspectResponse& out) {
+outcome client::ask(proto::Query query, proto::InspectResponse& out, uint32_t limit) {
   if (fd_ < 0)
     return fail(failure::cannot_connect, "not connected");
   proto::InspectRequest req;
   auto id = next_id_++;
   req.set_id(id);
   req.set_query(query);
+  req.set_limit(limit);
   if (!send_bytes(encode_frame(req.SerializeAsString())))
     return fail(failure::cannot_connect, std::string{"the connection broke: "} + std::strerror(errno));
   if (auto o = read_response(out); !o)

@@ -40,7 +40,8 @@ public:
   outcome connect_tcp(const std::string& host_port, const std::optional<std::string>& token);
 
   /// Asks one question; `out` holds the answer (which may be an error response).
-  outcome ask(proto::Query query, proto::InspectResponse& out);
+  /// `limit`: for QUERY_QUERIES, at most this many entries (0 = all).
+  outcome ask(proto::Query query, proto::InspectResponse& out, uint32_t limit = 0);
 
   /// The server's greeting.
   const proto::Hello& hello() const noexcept { return hello_; }

@@ -44,6 +44,7 @@ struct settings {
   double watch = 0;  // seconds between refreshes; 0 = once
   int count = 0;     // with --watch: stop after this many answers (0 = until interrupted)
   int timeout_ms = 10000;
+  uint32_t limit = 50;  // queries: the newest this many (0 = all kept)
 };
 
 inspect::outcome connect(inspect::client& c, const settings& s) {
@@ -68,7 +69,7 @@ int run(proto::Query query, const settings& s) {
   bool tty = ::isatty(STDOUT_FILENO);
   for (int n = 1;; ++n) {
     proto::InspectResponse r;
-    if (auto o = c.ask(query, r); !o) {
+    if (auto o = c.ask(query, r, query == proto::QUERY_QUERIES ? s.limit : 0); !o) {
       std::fprintf(stderr, "roamctl: %s\n", o.message.c_str());
       return exit_for(o);
     }
@@ -119,10 +120,14 @@ int main(int argc, char** argv) {
     {"routes", {proto::QUERY_ROUTES, "the routing snapshot: domain -> resolvers -> interface/egress"}},
     {"upstreams", {proto::QUERY_UPSTREAMS, "health of every upstream resolver"}},
     {"events", {proto::QUERY_EVENTS, "the arbiter's recent decisions, oldest first"}},
-    {"stats", {proto::QUERY_STATS, "query, answer, cache and drop counters since start"}},
+    {"stats", {proto::QUERY_STATS, "query, answer, cache, drop counters and latency since start"}},
+    {"queries", {proto::QUERY_QUERIES, "the most recent answered queries (needs debug.recent_queries)"}},
   };
-  for (const auto& [name, what] : commands)
-    app.add_subcommand(name, what.second);
+  for (const auto& [name, what] : commands) {
+    auto* sub = app.add_subcommand(name, what.second);
+    if (name == "queries")
+      sub->add_option("-n,--limit", s.limit, "show the newest N (0 = all the agent keeps)")->capture_default_str();
+  }
   try {
     app.parse(argc, argv);
     if (watch->count() > 0) {

@@ -1,5 +1,6 @@
 #include "tools/roamctl/render.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <sstream>
@@ -160,6 +161,37 @@ void events(std::ostream& o, const proto::ArbiterStatus& a, int64_t now) {
   }
 }
 
+/// The bound of the bucket holding quantile `q` ("<= 2.5 ms"), from per-bucket counts.
+std::string quantile(const proto::LatencyHistogram& h, double q) {
+  uint64_t total = 0;
+  for (auto c : h.counts())
+    total += c;
+  uint64_t want = static_cast<uint64_t>(q * static_cast<double>(total) + 0.999999);
+  uint64_t seen = 0;
+  for (int i = 0; i < h.counts_size(); ++i) {
+    seen += h.counts(i);
+    if (seen >= want && seen > 0) {
+      if (i >= h.bounds_us_size())
+        return h.bounds_us_size() ? "> " + std::to_string(h.bounds_us(h.bounds_us_size() - 1) / 1000) + " ms" : "?";
+      auto us = h.bounds_us(i);
+      return "<= " + (us < 1000 ? std::to_string(us) + " us"
+                                : (us % 1000 ? std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100)
+                                             : std::to_string(us / 1000)) + " ms");
+    }
+  }
+  return "-";
+}
+
+void latency(std::ostream& o, const char* label, const proto::LatencyHistogram& h) {
+  uint64_t total = 0;
+  for (auto c : h.counts())
+    total += c;
+  if (total == 0)
+    return;
+  o << label << " mean " << h.sum_us() / total << " us, p50 " << quantile(h, 0.5) << ", p90 " << quantile(h, 0.9)
+    << ", p99 " << quantile(h, 0.99) << " (" << total << " answers)\n";
+}
+
 void stats(std::ostream& o, const proto::StatsBatch& s) {
   auto hits = s.cache_hits(), misses = s.cache_misses();
   o << "queries:        " << s.queries_udp() + s.queries_tcp() << " (udp " << s.queries_udp() << ", tcp "
@@ -177,6 +209,62 @@ void stats(std::ostream& o, const proto::StatsBatch& s) {
   o << "drops:          " << dropped << "\n";
   for (const auto& [reason, n] : s.drops())
     o << "  " << reason << ": " << n << "\n";
+  o << "errors sent:    servfail " << s.servfail_sent() << ", formerr " << s.formerr_sent() << ", notimp "
+    << s.notimp_sent() << "\n";
+  if (s.untagged_cloud())
+    o << "untagged:       " << s.untagged_cloud() << " cloud queries sent without the identity (signed)\n";
+  latency(o, "latency:        ", s.latency());
+  latency(o, "  from upstream:", s.upstream_latency());
+  if (!s.route_answers().empty()) {
+    o << "upstream answers by route:\n";
+    std::vector<std::pair<std::string, uint64_t>> routes(s.route_answers().begin(), s.route_answers().end());
+    std::sort(routes.begin(), routes.end());
+    for (const auto& [route, n] : routes)
+      o << "  " << route << ": " << n << "\n";
+  }
+}
+
+const char* rcode_name(uint32_t rc) {
+  static const char* names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+  return rc < 6 ? names[rc] : "RCODE";
+}
+
+std::string type_name(uint32_t t) {
+  switch (t) {
+    case 1: return "A";
+    case 2: return "NS";
+    case 5: return "CNAME";
+    case 6: return "SOA";
+    case 12: return "PTR";
+    case 15: return "MX";
+    case 16: return "TXT";
+    case 28: return "AAAA";
+    case 33: return "SRV";
+    case 64: return "SVCB";
+    case 65: return "HTTPS";
+    case 255: return "ANY";
+    default: return "TYPE" + std::to_string(t);
+  }
+}
+
+void queries(std::ostream& o, const proto::RecentQueries& q) {
+  o << q.queries_size() << " recent quer" << (q.queries_size() == 1 ? "y" : "ies") << " (the agent keeps "
+    << q.capacity() << " per worker), oldest first\n";
+  for (const auto& e : q.queries()) {
+    std::time_t t = static_cast<std::time_t>(e.time_unix_us() / 1000000);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char clock[32];
+    std::snprintf(clock, sizeof clock, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(e.time_unix_us() / 1000 % 1000));
+    o << clock << "  " << e.client() << " " << e.transport() << "  " << (e.name().empty() ? "?" : e.name()) << " "
+      << type_name(e.qtype()) << "  " << rcode_name(e.rcode()) << "  " << e.source();
+    if (!e.route().empty())
+      o << " via " << e.route() << " -> " << e.resolver();
+    o << "  " << (e.latency_us() >= 10000 ? std::to_string(e.latency_us() / 1000) + " ms"
+                                           : std::to_string(e.latency_us()) + " us")
+      << "\n";
+  }
 }
 
 } // namespace
@@ -192,6 +280,7 @@ std::string render_text(const proto::InspectResponse& r, int64_t now_ms) {
     case P::kUpstreams: upstreams(o, r.upstreams(), now_ms); break;
     case P::kEvents: events(o, r.events(), now_ms); break;
     case P::kStats: stats(o, r.stats()); break;
+    case P::kQueries: queries(o, r.queries()); break;
     case P::kError: o << "error: " << r.error().message() << "\n"; break;
     default: o << r.ShortDebugString() << "\n"; break;
   }

@@ -1,5 +1,6 @@
 #include "tools/roamd/agent.hpp"
 
+#include <unistd.h>
 #include <csignal>
 
 #include <boost/asio/io_context.hpp>
@@ -23,6 +24,8 @@
 #include "os/settings_watcher.hpp"
 #include "os/takeover.hpp"
 #include "os/text.hpp"
+#include "net/dnstap.hpp"
+#include "net/query_ring.hpp"
 #include "tools/roamd/inspection.hpp"
 
 namespace roamd {
@@ -46,6 +49,24 @@ net::dataplane_options to_options(const proto::Config& cfg) {
   o.cache.negative_max_ttl = cfg.cache().negative_max_ttl();
   o.socket_mark = cfg.arbitration().socket_mark();
   return o;
+}
+
+std::shared_ptr<net::dnstap_writer> open_dnstap(const proto::Config& cfg, uint32_t workers, std::string& err) {
+  const auto& d = cfg.dnstap();
+  net::dnstap_options o;
+  o.socket = d.socket();
+  o.file = d.file();
+  o.identity = d.identity();
+  if (o.identity.empty()) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) == 0)
+      o.identity = host;
+  }
+  o.version = std::string{"roamd "} + ROAMD_VERSION;
+  o.client_queries = d.client_queries();
+  o.client_responses = d.client_responses();
+  o.workers = workers;
+  return net::dnstap_writer::open(o, err);
 }
 
 /// How local clients reach a listener on `a`: a wildcard listener through the loopback address of its family.
@@ -157,7 +178,24 @@ int run_agent(const proto::Config& cfg) {
     if (auto io = directory->get<actors::upstream_io_actor>(actors::peers::role::upstream_io))
       caf::anon_send(io, actors::to_proto(s));
   };
-  net::dataplane dp{to_options(cfg), registry, sink};
+  auto dpo = to_options(cfg);
+  std::shared_ptr<net::query_ring> recent;
+  if (cfg.debug().enabled() && cfg.debug().recent_queries() > 0) {
+    recent = std::make_shared<net::query_ring>(cfg.debug().recent_queries(), dpo.workers);
+    dpo.observers.push_back(recent);
+  }
+  std::shared_ptr<net::dnstap_writer> dnstap;
+  if (const auto& d = cfg.dnstap(); !d.socket().empty() || !d.file().empty()) {
+    std::string err;
+    dnstap = open_dnstap(cfg, dpo.workers, err);
+    if (!dnstap) {
+      spdlog::error("roamd: dnstap: {}", err);
+      return 1;
+    }
+    dpo.observers.push_back(dnstap);
+    spdlog::info("roamd: dnstap to {}", d.socket().empty() ? d.file() : d.socket());
+  }
+  net::dataplane dp{dpo, registry, sink};
   if (auto err = dp.open(); !err.empty()) {
     spdlog::error("roamd: {}", err);
     return 1;
@@ -258,7 +296,7 @@ int run_agent(const proto::Config& cfg) {
                  [&](caf::error& e) { spdlog::error("roamd: the DNS enforcer did not answer: {}", sys.render(e)); });
     };
     // Inspection (roamctl) from here until the settings are back; its port goes before the actors do.
-    auto inspection = start_inspection(sys, cfg, directory, started_ms);
+    auto inspection = start_inspection(sys, cfg, directory, started_ms, recent);
     ask_arbiter(actors::take_atom::value, eopts.canary_timeout + std::chrono::seconds(40));
     wait_for_stop_signal(signal_ctx, signals);
     // Give the system its DNS back while roamd still answers, then stop answering.

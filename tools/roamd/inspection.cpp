@@ -32,7 +32,8 @@ private:
 } // namespace
 
 std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto::Config& cfg,
-                                             std::shared_ptr<actors::peers> directory, int64_t started_unix_ms) {
+                                             std::shared_ptr<actors::peers> directory, int64_t started_unix_ms,
+                                             std::shared_ptr<const net::query_ring> recent) {
   const auto& d = cfg.debug();
   if (!d.enabled() || (d.socket().empty() && d.tcp().empty()))
     return nullptr;
@@ -40,6 +41,7 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
   io.version = ROAMD_VERSION;
   io.started_unix_ms = started_unix_ms;
   io.config = actors::config_summary(cfg);
+  io.recent = std::move(recent);
   auto actor = sys.spawn(actors::debug_inspector, io, std::move(directory), std::function<int64_t()>{os::unix_ms_now});
   inspect::debug_port_options po;
   po.socket_path = d.socket();

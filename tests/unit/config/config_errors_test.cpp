@@ -216,6 +216,18 @@ TEST(config_error, debug_port) {
   load_error("[debug]\nsocket = \"/" + std::string(120, 'a') + "\"\n", {"debug.socket", "107 bytes"});
   load_error("[debug]\nenabled = 1\n", {"debug.enabled", "true or false"});
   load_error("[debug]\nport = 5380\n", {"debug.port: unknown key"});
+  load_error("[debug]\nrecent_queries = 10001\n", {"debug.recent_queries", "10000"});
+  load_error("[debug]\nrecent_queries = -1\n", {"debug.recent_queries"});
+}
+
+TEST(config_error, dnstap) {
+  load_error("[dnstap]\nsocket = \"/run/dnstap.sock\"\nfile = \"/var/log/roamd.dnstap\"\n",
+             {":3:8:", "dnstap.file", "both dnstap.socket and dnstap.file are set"});
+  load_error("[dnstap]\nfile = \"roamd.dnstap\"\n", {"dnstap.file", "absolute path"});
+  load_error("[dnstap]\nsocket = \"/" + std::string(120, 'a') + "\"\n", {"dnstap.socket", "107 bytes"});
+  load_error("[dnstap]\nidentity = \"" + std::string(300, 'x') + "\"\n", {"dnstap.identity", "255 bytes"});
+  load_error("[dnstap]\nclient_queries = \"yes\"\n", {"dnstap.client_queries", "true or false"});
+  load_error("[dnstap]\nfiel = \"/x\"\n", {"dnstap.fiel: unknown key", "did you mean dnstap.file?"});
 }
 
 TEST(config_error, failure_leaves_the_output_untouched) {

@@ -119,6 +119,13 @@ intercept_always = false
 enabled = false
 socket = "/run/test/roamd.sock"
 tcp = "[::1]:5380"
+recent_queries = 500
+
+[dnstap]
+file = "/var/log/roamd.dnstap"
+identity = "laptop-7"
+client_queries = false
+client_responses = false
 
 [daemon]
 workers = 4
@@ -166,6 +173,9 @@ log_level = "debug"
   expected.mutable_debug()->set_enabled(false);
   expected.mutable_debug()->set_socket("/run/test/roamd.sock");
   expected.mutable_debug()->set_tcp("[::1]:5380");
+  expected.mutable_debug()->set_recent_queries(500);
+  expected.mutable_dnstap()->set_file("/var/log/roamd.dnstap");
+  expected.mutable_dnstap()->set_identity("laptop-7");
   expected.mutable_daemon()->set_workers(4);
   expected.mutable_daemon()->set_log_level("debug");
   EXPECT_EQ(r.config.DebugString(), expected.DebugString());

@@ -1,6 +1,7 @@
 // The data plane against scripted upstreams on loopback: routing, identity, answer validation, failover, TCP.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -9,7 +10,10 @@
 
 #include "fake_dns.hpp"
 #include "net/dataplane.hpp"
+#include "net/dns_codec.hpp"
 #include "net/endpoint.hpp"
+#include "net/query_ring.hpp"
+#include "net/upstream.hpp"
 
 using namespace roamd;
 using namespace roamd::test;
@@ -39,6 +43,10 @@ protected:
           timeouts_ += u.timeouts;
           fallbacks_ += u.tcp_fallbacks;
         }
+        latency_count_ += s.latency.count();
+        upstream_latency_count_ += s.upstream_latency.count();
+        for (auto& [route, n] : s.route_answers)
+          route_answers_[route] += n;
       }
       waiter_.notify();
     };
@@ -85,7 +93,35 @@ protected:
   std::mutex mtx_;
   std::array<uint64_t, net::drop_reason_count> drops_{};
   uint64_t servfail_ = 0, hits_ = 0, timeouts_ = 0, fallbacks_ = 0;
+  uint64_t latency_count_ = 0, upstream_latency_count_ = 0;
+  std::map<std::string, uint64_t> route_answers_;
   waiter waiter_;
+};
+
+/// A query observer that keeps what it was shown (copied: the event's pointers die with the call).
+class recording_observer : public net::query_observer {
+public:
+  struct seen {
+    net::query_event::kind_t kind;
+    net::answer_source source;
+    bool tcp;
+    std::string client, server, route, resolver, name;
+    int rcode;
+    bytes message;
+  };
+  void observe(const net::query_event& e) noexcept override {
+    seen s{e.kind, e.source, e.tcp, net::address_text(e.client, e.client_len), net::address_text(e.server, e.server_len),
+           std::string{e.route}, e.resolver ? e.resolver->name : "", e.question ? e.question->qname.to_text() : "?",
+           e.size >= 12 ? e.message[3] & 0x0F : -1, bytes(e.message, e.message + e.size)};
+    std::lock_guard<std::mutex> g{mtx};
+    events.push_back(std::move(s));
+  }
+  std::vector<seen> take() {
+    std::lock_guard<std::mutex> g{mtx};
+    return events;
+  }
+  std::mutex mtx;
+  std::vector<seen> events;
 };
 
 TEST_F(dataplane_test, cloud_queries_carry_the_identity_and_internal_ones_never_do) {
@@ -110,6 +146,65 @@ TEST_F(dataplane_test, cloud_queries_carry_the_identity_and_internal_ones_never_
   auto c = udp_exchange(addr_, make_query(0x3333, "other.example", 1, true, true, forged));
   ASSERT_EQ(cloud.query_count(), 2u);
   EXPECT_EQ(option_bytes(cloud.queries()[1], 0x6942), identity_bytes);
+}
+
+TEST_F(dataplane_test, observers_see_each_query_and_answer_and_latency_and_routes_are_counted) {
+  fake_server cloud{answer_with({"192.0.2.1"})};
+  fake_server corp{answer_with({"198.51.100.7"})};
+  auto rec = std::make_shared<recording_observer>();
+  auto ring = std::make_shared<net::query_ring>(3, 1);
+  net::dataplane_options o;
+  o.observers = {rec, ring};
+  start({cloud.address()}, {{"corp.test", {corp.address()}}}, o);
+
+  auto q1 = make_query(1, "a.corp.test", 1);
+  ASSERT_FALSE(udp_exchange(addr_, q1).empty());
+  ASSERT_FALSE(udp_exchange(addr_, make_query(2, "a.corp.test", 1)).empty());  // from the cache
+  auto over_tcp = tcp_exchange(addr_, {make_query(3, "www.example.com", 28)}, 1);
+  ASSERT_EQ(over_tcp.size(), 1u);
+  auto two = make_query(4, "x.example", 1);
+  two[5] = 2;  // qdcount 2: FORMERR made here
+  ASSERT_EQ(rcode_of(udp_exchange(addr_, two)), 1);
+
+  auto ev = rec->take();
+  ASSERT_EQ(ev.size(), 8u) << "a query and an answer event for each of the 4 queries";
+  using K = net::query_event;
+  EXPECT_EQ(ev[0].kind, K::query);
+  EXPECT_EQ(ev[0].message, q1) << "the query event carries the client's bytes";
+  EXPECT_EQ(ev[1].kind, K::response);
+  EXPECT_EQ(ev[1].source, net::answer_source::upstream);
+  EXPECT_EQ(ev[1].route, "corp.test");
+  EXPECT_EQ(ev[1].resolver, corp.address());
+  EXPECT_EQ(ev[1].name, "a.corp.test");
+  EXPECT_EQ(ev[1].rcode, 0);
+  EXPECT_EQ(ev[1].server, addr_);
+  EXPECT_EQ(ev[1].client.rfind("127.0.0.1:", 0), 0u) << ev[1].client;
+  EXPECT_EQ(ev[3].source, net::answer_source::cache);
+  EXPECT_EQ(ev[3].route, "") << "a cache hit names no route";
+  EXPECT_TRUE(ev[4].tcp && ev[5].tcp);
+  EXPECT_EQ(ev[5].source, net::answer_source::upstream);
+  EXPECT_EQ(ev[5].route, "") << "the default route";
+  EXPECT_EQ(ev[5].resolver, cloud.address());
+  EXPECT_NE(ev[5].client, "") << "TCP clients have their address too";
+  EXPECT_EQ(ev[7].source, net::answer_source::error);
+  EXPECT_EQ(ev[7].rcode, 1);
+
+  auto kept = ring->snapshot(0);
+  ASSERT_EQ(kept.size(), 3u) << "the ring keeps its capacity, the newest";
+  EXPECT_EQ(kept[0].source, net::answer_source::cache);
+  EXPECT_EQ(kept[1].qtype, 28);
+  EXPECT_STREQ(kept[1].route, ".");
+  EXPECT_TRUE(kept[1].tcp);
+  EXPECT_EQ(kept[2].rcode, 1);
+  EXPECT_LE(kept[0].unix_us, kept[1].unix_us);
+  ASSERT_EQ(ring->snapshot(1).size(), 1u);
+  EXPECT_EQ(ring->snapshot(1)[0].rcode, 1) << "a limit keeps the newest";
+
+  EXPECT_TRUE(wait_counter([&] { return latency_count_ >= 4; }));
+  std::lock_guard<std::mutex> g{mtx_};
+  EXPECT_EQ(latency_count_, 4u);
+  EXPECT_EQ(upstream_latency_count_, 2u) << "the two cache misses";
+  EXPECT_EQ(route_answers_, (std::map<std::string, uint64_t>{{".", 1}, {"corp.test", 1}}));
 }
 
 TEST_F(dataplane_test, client_edns_passes_through_unchanged) {
