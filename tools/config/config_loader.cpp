@@ -78,6 +78,7 @@ proto::Config defaults() {
   config.mutable_debug()->set_socket("/run/roamd/debug.sock");
   config.mutable_daemon()->set_workers(1);
   config.mutable_daemon()->set_log_level("info");
+  config.mutable_daemon()->set_log_target("auto");
   return config;
 }
 

@@ -43,6 +43,7 @@ constexpr suggestion known_keys[] = {
   {"debug", "tcp"},
   {"daemon", "workers"},
   {"daemon", "log_level"},
+  {"daemon", "log_target"},
 };
 
 /// Whether `typed` is close enough to `known` to be a typo of it: a third of its letters, at most two edits.
@@ -52,6 +53,10 @@ bool close(std::string_view typed, std::string_view known) {
 }
 
 } // namespace
+
+std::vector<suggestion> all_keys() {
+  return {std::begin(known_keys), std::end(known_keys)};
+}
 
 bool is_section(std::string_view section) {
   return std::any_of(std::begin(known_keys), std::end(known_keys),
