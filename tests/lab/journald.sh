@@ -118,11 +118,11 @@ stop_roamd_term
 expect "roamd stopped cleanly" "$ROAMD_RC" = 0
 journal_barrier
 expect "its last line is an entry too" "$(field "$PID" '^roamd: stopped$' SYSLOG_IDENTIFIER)" = roamd
-expect "every entry has MESSAGE, PRIORITY and SYSLOG_IDENTIFIER roamd" \
-  "$(jq -c --argjson pid "$PID" 'select(._PID == $pid and (has("MESSAGE") and has("PRIORITY") and .SYSLOG_IDENTIFIER == "roamd" | not))' "$JSONL" | wc -l)" = 0
+expect "every entry has MESSAGE, PRIORITY and SYSLOG_IDENTIFIER roamd" "$(entries "._PID == $PID and
+  (has(\"MESSAGE\") and has(\"PRIORITY\") and .SYSLOG_IDENTIFIER == \"roamd\" | not)" | wc -l)" = 0
 expect "more than a handful of entries" "$(count_from "$PID")" -ge 4
 expect "every entry came in one datagram, and parsed" \
-  "$(jq -c --argjson pid "$PID" 'select(._PID == $pid and (._LAB_TRANSPORT != "datagram" or has("_LAB_ERROR")))' "$JSONL" | wc -l)" = 0
+  "$(entries "._PID == $PID and (._LAB_TRANSPORT != \"datagram\" or has(\"_LAB_ERROR\"))" | wc -l)" = 0
 expect "nothing logged to stderr" "$(wc -c <"$LAB_DIR/roamd.out")" = 0
 
 section "auto, JOURNAL_STREAM unset: plain lines on stderr"

@@ -32,7 +32,8 @@ struct recorded {
 struct sink_test : ::testing::Test {
   recorded journal;
   std::ostringstream fallback_text;
-  std::shared_ptr<spdlog::sinks::ostream_sink_st> fallback = std::make_shared<spdlog::sinks::ostream_sink_st>(fallback_text);
+  std::shared_ptr<spdlog::sinks::ostream_sink_st> fallback =
+      std::make_shared<spdlog::sinks::ostream_sink_st>(fallback_text);
   std::shared_ptr<journal_sink> sink;
   std::shared_ptr<spdlog::logger> logger;
 
