@@ -190,10 +190,12 @@ EOF
 # [system] holds `mode = "none"` unless ROAMD_SYSTEM_TOML is set: then its lines are the [system] section's body
 # (takeover tests; see takeover_system_toml). start_roamd refuses a takeover config without lab_private_etc.
 # [debug] puts the inspection socket on the lab's tmpfs (never the machine's /run) unless ROAMD_DEBUG_TOML is set.
+# [daemon] holds one worker and log_level "info", then the lines of ROAMD_DAEMON_TOML if set.
 write_roamd_config() {
   {
-    printf '[listen]\naddresses = ["%s:53"]\n\n[system]\n%s\n\n[debug]\n%s\n\n[daemon]\nworkers = 1\nlog_level = "info"\n\n' \
-      "$ROAMD_IP" "${ROAMD_SYSTEM_TOML:-mode = \"none\"}" "${ROAMD_DEBUG_TOML:-socket = \"$LAB_DIR/debug.sock\"}"
+    printf '[listen]\naddresses = ["%s:53"]\n\n[system]\n%s\n\n[debug]\n%s\n\n[daemon]\nworkers = 1\nlog_level = "info"\n%s\n\n' \
+      "$ROAMD_IP" "${ROAMD_SYSTEM_TOML:-mode = \"none\"}" "${ROAMD_DEBUG_TOML:-socket = \"$LAB_DIR/debug.sock\"}" \
+      "${ROAMD_DAEMON_TOML:-}"
     cat
   } >"$1"
 }

@@ -80,6 +80,7 @@ proto::Config defaults() {
   config.mutable_dnstap()->set_client_responses(true);
   config.mutable_daemon()->set_workers(1);
   config.mutable_daemon()->set_log_level("info");
+  config.mutable_daemon()->set_log_target("auto");
   return config;
 }
 

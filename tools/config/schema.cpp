@@ -49,6 +49,7 @@ constexpr suggestion known_keys[] = {
   {"dnstap", "client_responses"},
   {"daemon", "workers"},
   {"daemon", "log_level"},
+  {"daemon", "log_target"},
 };
 
 /// Whether `typed` is close enough to `known` to be a typo of it: a third of its letters, at most two edits.
@@ -58,6 +59,10 @@ bool close(std::string_view typed, std::string_view known) {
 }
 
 } // namespace
+
+std::vector<suggestion> all_keys() {
+  return {std::begin(known_keys), std::end(known_keys)};
+}
 
 bool is_section(std::string_view section) {
   return std::any_of(std::begin(known_keys), std::end(known_keys),

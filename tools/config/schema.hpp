@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace roamd::config::detail {
 
@@ -17,6 +18,9 @@ struct suggestion {
   std::string_view section;
   std::string_view key;
 };
+
+/// Every key the loader accepts, as {section, key} (for the reference's completeness test).
+std::vector<suggestion> all_keys();
 
 /// Guesses what an unknown `key` of `section` was meant to be: a close spelling among the keys of `section`
 /// ("adresses" -> listen.addresses), else the same key in another section (device_id under [listen] ->

@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::string_view system_modes[] = {"none", "auto", "file", "resolvconf", "resolved", "networkmanager"};
 constexpr std::string_view log_levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+constexpr std::string_view log_targets[] = {"auto", "stderr", "journald"};
 
 template <size_t N>
 bool contains(const std::string_view (&names)[N], std::string_view name) {
@@ -343,6 +344,12 @@ void read_daemon(toml_reader& r, const toml::table& t, proto::Config::Daemon& ou
       out.set_log_level(*level);
     else
       r.expected(*t.get("log_level"), "daemon.log_level", one_of(log_levels));
+  }
+  if (auto target = r.string(t, "daemon", "log_target")) {
+    if (contains(log_targets, *target))
+      out.set_log_target(*target);
+    else
+      r.expected(*t.get("log_target"), "daemon.log_target", one_of(log_targets));
   }
 }
 

@@ -3,23 +3,16 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "tools/config/config_loader.hpp"
+#include "tools/logging/log_setup.hpp"
 #include "tools/roamd/agent.hpp"
 
 namespace {
 
 constexpr const char* default_config = "/etc/roamd/roamd.toml";
-
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("roamd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
-}
 
 } // namespace
 
@@ -60,7 +53,7 @@ int main(int argc, char** argv) {
     std::printf("roamd: configuration %s is valid\n", cfg.source().empty() ? "(defaults)" : cfg.source().c_str());
     return 0;
   }
-  setup_logging(cfg.daemon().log_level());
+  roamd::logging::setup(cfg.daemon().log_level(), cfg.daemon().log_target());
   if (!explicit_path && cfg.source().empty())
     spdlog::info("roamd: no {} found, running with the built-in defaults", default_config);
   return restore ? roamd::run_restore(cfg) : roamd::run_agent(cfg);

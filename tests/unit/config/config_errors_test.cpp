@@ -169,6 +169,13 @@ TEST(config_error, log_level) {
   load_error("[daemon]\nlog_level = \"INFO\"\n", {":2:13:", "daemon.log_level", "got \"INFO\""});
 }
 
+TEST(config_error, log_target) {
+  load_error("[daemon]\nlog_target = \"syslog\"\n",
+             {"roamd.toml:2:14: daemon.log_target: expected one of auto, stderr, journald, got \"syslog\""});
+  load_error("[daemon]\nlog_target = 1\n", {":2:14:", "daemon.log_target", "expected a string"});
+  load_error("[daemon]\nlog_targt = \"auto\"\n", {"daemon.log_targt", "log_target"});
+}
+
 TEST(config_error, toml_syntax_error) {
   load_error("[cache]\nsize = = 5\n", {"roamd.toml:2:", "TOML syntax error: "});
   load_error("[cache]\nsize = 1\nsize = 2\n", {"roamd.toml:3:", "TOML syntax error: "});

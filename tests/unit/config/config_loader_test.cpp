@@ -45,6 +45,7 @@ TEST(config_defaults, match_the_documented_values) {
   EXPECT_EQ(c.debug().tcp(), "");
   EXPECT_EQ(c.daemon().workers(), 1u);
   EXPECT_EQ(c.daemon().log_level(), "info");
+  EXPECT_EQ(c.daemon().log_target(), "auto");
   EXPECT_EQ(c.source(), "");
 }
 
@@ -130,6 +131,7 @@ client_responses = false
 [daemon]
 workers = 4
 log_level = "debug"
+log_target = "journald"
 )");
   ASSERT_TRUE(r.ok) << r.error;
   proto::Config expected;
@@ -178,6 +180,7 @@ log_level = "debug"
   expected.mutable_dnstap()->set_identity("laptop-7");
   expected.mutable_daemon()->set_workers(4);
   expected.mutable_daemon()->set_log_level("debug");
+  expected.mutable_daemon()->set_log_target("journald");
   EXPECT_EQ(r.config.DebugString(), expected.DebugString());
 }
 
@@ -266,6 +269,14 @@ TEST(config_load, every_log_level_is_accepted) {
     auto r = load(std::string("[daemon]\nlog_level = \"") + level + "\"\n");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(r.config.daemon().log_level(), level);
+  }
+}
+
+TEST(config_load, every_log_target_is_accepted) {
+  for (auto target : {"auto", "stderr", "journald"}) {
+    auto r = load(std::string("[daemon]\nlog_target = \"") + target + "\"\n");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.config.daemon().log_target(), target);
   }
 }
 
