@@ -41,6 +41,7 @@ constexpr suggestion known_keys[] = {
   {"debug", "enabled"},
   {"debug", "socket"},
   {"debug", "tcp"},
+  {"debug", "metrics"},
   {"daemon", "workers"},
   {"daemon", "log_level"},
 };
