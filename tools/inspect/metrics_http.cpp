@@ -103,13 +103,11 @@ private:
       return reply(http::status::request_header_fields_too_large,
                    "request headers exceed " + std::to_string(s_.opts.header_limit) + " bytes\n");
     }
-    if (ec == http::error::body_limit) {
-      ++s_.counts.too_large;
-      return reply(http::status::payload_too_large, "requests to this endpoint have no body\n");
-    }
-    if (ec && (ec == http::error::end_of_stream || ec == http::error::partial_message || !parse_error(ec)))
-      return close();  // the client went away
-    if (ec) {
+    // A body is refused as soon as its header announces it, but the path and the method are answered first.
+    bool body = ec == http::error::body_limit;
+    if (ec && !body) {
+      if (ec == http::error::end_of_stream || ec == http::error::partial_message || !parse_error(ec))
+        return close();  // the client went away
       ++s_.counts.bad_request;
       return reply(http::status::bad_request, "not an HTTP request: " + ec.message() + "\n");
     }
@@ -123,6 +121,10 @@ private:
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       ++s_.counts.bad_method;
       return reply(http::status::method_not_allowed, "only GET and HEAD are allowed\n");
+    }
+    if (body) {
+      ++s_.counts.too_large;
+      return reply(http::status::payload_too_large, "requests to this endpoint have no body\n");
     }
     gather();
   }

@@ -138,6 +138,10 @@ TEST_F(metrics_http_fixture, refusals) {
   EXPECT_NE(out.find("Allow: GET, HEAD\r\n"), std::string::npos) << out;
   out = exchange("DELETE /metrics HTTP/1.1\r\n\r\n");
   EXPECT_EQ(out.rfind("HTTP/1.1 405 ", 0), 0u) << out;
+  out = exchange("POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nx=1");
+  EXPECT_EQ(out.rfind("HTTP/1.1 405 ", 0), 0u) << "the method before the body: " << out;
+  out = exchange("POST /other HTTP/1.1\r\nContent-Length: 3\r\n\r\nx=1");
+  EXPECT_EQ(out.rfind("HTTP/1.1 404 ", 0), 0u) << out;
   out = exchange("HELLO\r\n\r\n");
   EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << out;
   out = exchange("GET /metrics HTTP/1.1\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n");
@@ -145,8 +149,8 @@ TEST_F(metrics_http_fixture, refusals) {
   out = exchange("GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
   EXPECT_EQ(out.rfind("HTTP/1.1 413 ", 0), 0u) << out;
   auto c = server->counts();
-  EXPECT_EQ(c.not_found, 2u);
-  EXPECT_EQ(c.bad_method, 2u);
+  EXPECT_EQ(c.not_found, 3u);
+  EXPECT_EQ(c.bad_method, 3u);
   EXPECT_EQ(c.bad_request, 1u);
   EXPECT_EQ(c.too_large, 2u);
   EXPECT_EQ(c.scrapes, 0u);
