@@ -41,6 +41,7 @@ constexpr suggestion known_keys[] = {
   {"debug", "enabled"},
   {"debug", "socket"},
   {"debug", "tcp"},
+  {"debug", "metrics"},
   {"debug", "recent_queries"},
   {"dnstap", "socket"},
   {"dnstap", "file"},

@@ -273,7 +273,26 @@ bool names_port(std::string_view text) {
   return text.front() == '[' ? text[colon - 1] == ']' : text.find(':') == colon;
 }
 
-/// [debug]: the inspection port. TCP is only for loopback: anything reachable from elsewhere would need mutual TLS.
+/// A loopback "IP:PORT" (normalized) or "" at debug.`key`; nullopt when absent or refused (recorded). Anything
+/// reachable from other machines is refused with `why`: neither listener can protect itself on a network.
+std::optional<std::string> loopback_endpoint(toml_reader& r, const toml::table& t, const char* key,
+                                             std::string_view example, std::string_view why) {
+  auto text = r.string(t, "debug", key);
+  if (!text || text->empty())
+    return text;
+  auto path = "debug." + std::string{key};
+  auto ep = net::parse_endpoint(*text);
+  if (!ep || !names_port(*text))
+    r.expected(*t.get(key), path, "expected \"\" or a loopback \"IP:PORT\" such as \"" + std::string{example} + "\"");
+  else if (!ep->address().is_loopback())
+    r.fail(t.get(key)->source().begin, path, quote(*text) + " is not a loopback address: " + std::string{why});
+  else
+    return net::to_string(*ep);
+  return std::nullopt;
+}
+
+/// [debug]: the inspection port and the metrics endpoint. Both are loopback only: anything reachable from elsewhere
+/// would need mutual TLS (the inspection port) or authentication of some kind (the metrics endpoint has none).
 void read_debug(toml_reader& r, const toml::table& t, proto::Config::Debug& out) {
   r.reject_unknown(t, "debug", "debug");
   if (auto v = r.boolean(t, "debug", "enabled"))
@@ -286,19 +305,14 @@ void read_debug(toml_reader& r, const toml::table& t, proto::Config::Debug& out)
     else
       out.set_socket(*path);
   }
-  if (auto tcp = r.string(t, "debug", "tcp")) {
-    auto ep = tcp->empty() ? std::nullopt : net::parse_endpoint(*tcp);
-    if (tcp->empty())
-      out.clear_tcp();
-    else if (!ep || !names_port(*tcp))
-      r.expected(*t.get("tcp"), "debug.tcp", "expected \"\" or a loopback \"IP:PORT\" such as \"127.0.0.1:5380\"");
-    else if (!ep->address().is_loopback())
-      r.fail(t.get("tcp")->source().begin, "debug.tcp",
-             quote(*tcp) + " is not a loopback address: a debug port reachable from other machines needs mutual TLS, "
-             "which is not supported yet (use 127.0.0.1 or [::1], or the Unix socket)");
-    else
-      out.set_tcp(net::to_string(*ep));
-  }
+  if (auto tcp = loopback_endpoint(r, t, "tcp", "127.0.0.1:5380",
+                                   "a debug port reachable from other machines needs mutual TLS, which is not supported "
+                                   "yet (use 127.0.0.1 or [::1], or the Unix socket)"))
+    out.set_tcp(*tcp);
+  if (auto metrics = loopback_endpoint(r, t, "metrics", "127.0.0.1:9153",
+                                       "the metrics endpoint has no authentication and is served on loopback only "
+                                       "(use 127.0.0.1 or [::1]; scrape from elsewhere through a proxy of your own)"))
+    out.set_metrics(*metrics);
   if (auto v = r.integer(t, "debug", "recent_queries", 0, 10000))
     out.set_recent_queries(static_cast<uint32_t>(*v));
 }

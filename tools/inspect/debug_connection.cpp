@@ -1,6 +1,5 @@
 #include "tools/inspect/debug_connection.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
@@ -157,15 +156,7 @@ void connection::handle(const std::string& payload) {
   }
   busy_ = true;
   arm(clock::now() + s_.opts.idle_timeout);  // backstop: the handler answers within its own, shorter bound
-  std::weak_ptr<connection> weak = shared_from_this();
-  s_.handler(req, [weak, answers = s_.answers](proto::InspectResponse r) {
-    std::lock_guard<std::mutex> lock{answers->mu};
-    if (answers->ioc)
-      boost::asio::post(*answers->ioc, [weak, r = std::move(r)]() mutable {
-        if (auto self = weak.lock())
-          self->answer(std::move(r));
-      });
-  });
+  s_.handler(req, deliver_to(s_.answers, weak_from_this(), &connection::answer));
 }
 
 void connection::answer(proto::InspectResponse r) {

@@ -1,15 +1,17 @@
 #pragma once
 
-// Private to debug_port: the server's shared parts and one connection's protocol.
+// Private to debug_port (and, for the gate, metrics_http): the server's shared parts and one connection's protocol.
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "tools/inspect/debug_port.hpp"
@@ -23,6 +25,21 @@ struct gate {
   std::mutex mu;
   boost::asio::io_context* ioc = nullptr;
 };
+
+/// A `done` callback for the request handler (called on any thread): runs `member` of the object `weak` names with
+/// the answer on the io_context's thread, while both still exist; the answer is dropped otherwise.
+template <class T>
+std::function<void(proto::InspectResponse)> deliver_to(std::shared_ptr<gate> g, std::weak_ptr<T> weak,
+                                                       void (T::*member)(proto::InspectResponse)) {
+  return [g = std::move(g), weak = std::move(weak), member](proto::InspectResponse r) {
+    std::lock_guard<std::mutex> lock{g->mu};
+    if (g->ioc)
+      boost::asio::post(*g->ioc, [weak, member, r = std::move(r)]() mutable {
+        if (auto self = weak.lock())
+          ((*self).*member)(std::move(r));
+      });
+  };
+}
 
 /// What every connection shares with the server (owned by debug_port::impl, outlives all connections).
 struct shared {

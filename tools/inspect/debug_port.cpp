@@ -20,6 +20,7 @@
 
 #include "tools/inspect/auth.hpp"
 #include "tools/inspect/debug_connection.hpp"
+#include "tools/inspect/loopback.hpp"
 
 namespace roamd::inspect {
 
@@ -150,15 +151,9 @@ std::string debug_port::impl::open_unix() {
 }
 
 std::string debug_port::impl::open_tcp() {
-  auto colon = s.opts.tcp.rfind(':');
-  auto host = s.opts.tcp.substr(0, colon);
-  if (!host.empty() && host.front() == '[')
-    host = host.substr(1, host.size() - 2);
-  boost::system::error_code ec;
-  auto addr = boost::asio::ip::make_address(host, ec);
-  if (ec || colon == std::string::npos || !addr.is_loopback())
+  auto where = loopback_endpoint(s.opts.tcp);
+  if (!where)
     return "debug TCP listener " + s.opts.tcp + ": only a loopback \"IP:PORT\" is allowed";
-  auto port_number = std::stoul(s.opts.tcp.substr(colon + 1));
   auto token = random_bytes(token_size);
   if (!token)
     return "no random token available for the debug TCP listener";
@@ -166,7 +161,8 @@ std::string debug_port::impl::open_tcp() {
   if (auto err = write_private_file(s.opts.token_file, token_to_text(s.token)); !err.empty())
     return err;
   token_written = true;
-  generic::endpoint ep{boost::asio::ip::tcp::endpoint{addr, static_cast<uint16_t>(port_number)}};
+  boost::system::error_code ec;
+  generic::endpoint ep{*where};
   tcp_acceptor = std::make_unique<acceptor_type>(*ioc);
   tcp_acceptor->open(ep.protocol(), ec);
   if (!ec)

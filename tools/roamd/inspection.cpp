@@ -5,29 +5,77 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/debug_inspector.hpp"
+#include "net/stats.hpp"
 #include "os/text.hpp"
 #include "tools/inspect/debug_port.hpp"
+#include "tools/inspect/metrics_http.hpp"
 
 namespace roamd {
 
 namespace {
 
+/// Opens `server` and starts it, logging "<what> on <where>"; when it cannot open, logs why and drops it.
+template <class Server>
+bool open_and_start(std::unique_ptr<Server>& server, const char* what, const std::string& where) {
+  if (auto err = server->open(); !err.empty()) {
+    spdlog::error("roamd: no {}: {}", what, err);
+    server.reset();
+    return false;
+  }
+  server->start();
+  spdlog::info("roamd: {} on {}", what, where);
+  return true;
+}
+
+/// The inspection port and the metrics endpoint, each optional, over one debug actor.
 class running_inspection : public inspection {
 public:
-  running_inspection(caf::actor_system& sys, actors::debug_inspector_actor actor, inspect::debug_port_options opts)
-      : actor_(actor), port_(std::move(opts), actors::inspect_through(sys, actor, std::chrono::seconds(12))) {}
+  running_inspection(caf::actor_system& sys, actors::debug_inspector_actor actor) : sys_(sys), actor_(actor) {}
 
   ~running_inspection() override {
-    port_.stop();  // first: no request reaches the actor after this
+    if (port_)
+      port_->stop();  // first: no request reaches the actor after this
+    if (metrics_)
+      metrics_->stop();
     caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
   }
 
-  inspect::debug_port& port() { return port_; }
+  /// Opens and starts the debug port; false (logged) when it cannot open.
+  bool start_port(inspect::debug_port_options opts) {
+    auto where = opts.socket_path;
+    if (!opts.tcp.empty())
+      where += (where.empty() ? "" : " and ") + opts.tcp + " (token in " + opts.token_file + ")";
+    port_ = std::make_unique<inspect::debug_port>(std::move(opts),
+                                                  actors::inspect_through(sys_, actor_, std::chrono::seconds(12)));
+    return open_and_start(port_, "inspection port", where);
+  }
+
+  /// Opens and starts the metrics endpoint; false (logged) when it cannot open.
+  bool start_metrics(inspect::metrics_http_options opts) {
+    auto where = opts.address;
+    // Each question is bounded below the endpoint's gather bound, so a silent actor is reported by name.
+    metrics_ = std::make_unique<inspect::metrics_http>(
+      std::move(opts), actors::inspect_through(sys_, actor_, std::chrono::milliseconds(2500)));
+    return open_and_start(metrics_, "metrics", where);
+  }
 
 private:
+  caf::actor_system& sys_;
   actors::debug_inspector_actor actor_;
-  inspect::debug_port port_;
+  std::unique_ptr<inspect::debug_port> port_;
+  std::unique_ptr<inspect::metrics_http> metrics_;
 };
+
+/// Label values the metrics always show, also at zero: the data plane's drop reasons and the supervised actors.
+inspect::metrics_names metrics_names() {
+  inspect::metrics_names n;
+  for (size_t i = 0; i < net::drop_reason_count; ++i)
+    n.drop_reasons.emplace_back(net::to_string(static_cast<net::drop_reason>(i)));
+  for (size_t i = 0; i < static_cast<size_t>(actors::peers::role::count); ++i)
+    if (auto r = static_cast<actors::peers::role>(i); r != actors::peers::role::arbiter)  // the supervisor itself
+      n.actors.emplace_back(actors::peers::name(r));
+  return n;
+}
 
 } // namespace
 
@@ -35,7 +83,9 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
                                              std::shared_ptr<actors::peers> directory, int64_t started_unix_ms,
                                              std::shared_ptr<const net::query_ring> recent) {
   const auto& d = cfg.debug();
-  if (!d.enabled() || (d.socket().empty() && d.tcp().empty()))
+  bool port = d.enabled() && (!d.socket().empty() || !d.tcp().empty());
+  bool metrics = !d.metrics().empty();
+  if (!port && !metrics)
     return nullptr;
   actors::debug_inspector_options io;
   io.version = ROAMD_VERSION;
@@ -43,21 +93,23 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
   io.config = actors::config_summary(cfg);
   io.recent = std::move(recent);
   auto actor = sys.spawn(actors::debug_inspector, io, std::move(directory), std::function<int64_t()>{os::unix_ms_now});
-  inspect::debug_port_options po;
-  po.socket_path = d.socket();
-  po.tcp = d.tcp();
-  po.token_file = cfg.system().state_dir() + "/debug.token";
-  po.version = ROAMD_VERSION;
-  auto running = std::make_unique<running_inspection>(sys, actor, po);
-  if (auto err = running->port().open(); !err.empty()) {
-    spdlog::error("roamd: the inspection port is off: {}", err);
-    return nullptr;  // the destructor stops the actor
+  auto running = std::make_unique<running_inspection>(sys, actor);
+  if (port) {
+    inspect::debug_port_options po;
+    po.socket_path = d.socket();
+    po.tcp = d.tcp();
+    po.token_file = cfg.system().state_dir() + "/debug.token";
+    po.version = ROAMD_VERSION;
+    port = running->start_port(std::move(po));
   }
-  running->port().start();
-  std::string where = d.socket();
-  if (!d.tcp().empty())
-    where += (where.empty() ? "" : " and ") + d.tcp() + " (token in " + po.token_file + ")";
-  spdlog::info("roamd: inspection port on {}", where);
+  if (metrics) {
+    inspect::metrics_http_options mo;
+    mo.address = d.metrics();
+    mo.names = metrics_names();
+    metrics = running->start_metrics(std::move(mo));
+  }
+  if (!port && !metrics)
+    return nullptr;  // the destructor stops the actor
   return running;
 }
 

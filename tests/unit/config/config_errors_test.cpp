@@ -237,6 +237,19 @@ TEST(config_error, dnstap) {
   load_error("[dnstap]\nfiel = \"/x\"\n", {"dnstap.fiel: unknown key", "did you mean dnstap.file?"});
 }
 
+TEST(config_error, metrics_endpoint) {
+  load_error("[debug]\nmetrics = \"192.0.2.1:9153\"\n",
+             {":2:11:", "debug.metrics", "\"192.0.2.1:9153\" is not a loopback address", "no authentication",
+              "loopback only"});
+  load_error("[debug]\nmetrics = \"0.0.0.0:9153\"\n", {"debug.metrics", "not a loopback address"});
+  load_error("[debug]\nmetrics = \"[::]:9153\"\n", {"debug.metrics", "not a loopback address"});
+  load_error("[debug]\nmetrics = \"127.0.0.1\"\n", {"debug.metrics", "loopback \"IP:PORT\" such as \"127.0.0.1:9153\""});
+  load_error("[debug]\nmetrics = \"localhost:9153\"\n", {"debug.metrics", "loopback \"IP:PORT\""});
+  load_error("[debug]\nmetrics = \"127.0.0.1:0\"\n", {"debug.metrics"});
+  load_error("[debug]\nmetrics = 9153\n", {"debug.metrics"});
+  load_error("[debug]\nmetric = \"127.0.0.1:9153\"\n", {"debug.metric: unknown key (did you mean debug.metrics?)"});
+}
+
 TEST(config_error, failure_leaves_the_output_untouched) {
   proto::Config out;
   out.set_source("previous");

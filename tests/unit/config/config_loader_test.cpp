@@ -43,6 +43,7 @@ TEST(config_defaults, match_the_documented_values) {
   EXPECT_TRUE(c.debug().enabled());
   EXPECT_EQ(c.debug().socket(), "/run/roamd/debug.sock");
   EXPECT_EQ(c.debug().tcp(), "");
+  EXPECT_EQ(c.debug().metrics(), "");
   EXPECT_EQ(c.daemon().workers(), 1u);
   EXPECT_EQ(c.daemon().log_level(), "info");
   EXPECT_EQ(c.daemon().log_target(), "auto");
@@ -120,6 +121,7 @@ intercept_always = false
 enabled = false
 socket = "/run/test/roamd.sock"
 tcp = "[::1]:5380"
+metrics = "127.0.0.1:9153"
 recent_queries = 500
 
 [dnstap]
@@ -175,6 +177,7 @@ log_target = "journald"
   expected.mutable_debug()->set_enabled(false);
   expected.mutable_debug()->set_socket("/run/test/roamd.sock");
   expected.mutable_debug()->set_tcp("[::1]:5380");
+  expected.mutable_debug()->set_metrics("127.0.0.1:9153");
   expected.mutable_debug()->set_recent_queries(500);
   expected.mutable_dnstap()->set_file("/var/log/roamd.dnstap");
   expected.mutable_dnstap()->set_identity("laptop-7");
@@ -262,6 +265,19 @@ TEST(config_load, debug_tcp_on_loopback_is_normalized_and_empty_strings_turn_lis
   r = load("[debug]\ntcp = \"[0:0::1]:5380\"\n");
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.config.debug().tcp(), "[::1]:5380");
+}
+
+TEST(config_load, metrics_on_loopback_is_normalized_and_independent_of_the_inspection_port) {
+  auto r = load("[debug]\nenabled = false\nmetrics = \"[0:0::1]:9153\"\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.debug().metrics(), "[::1]:9153");
+  EXPECT_FALSE(r.config.debug().enabled());
+  r = load("[debug]\nmetrics = \"127.0.0.2:9153\"\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.debug().metrics(), "127.0.0.2:9153");
+  r = load("[debug]\nmetrics = \"\"\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.debug().metrics(), "");
 }
 
 TEST(config_load, every_log_level_is_accepted) {
