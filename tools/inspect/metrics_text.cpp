@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 
+#include "net/stats.hpp"
+
 namespace roamd::inspect {
 
 std::string escape_label_value(std::string_view value) {
@@ -27,9 +29,19 @@ std::string format_value(double value) {
     return "NaN";
   if (std::isinf(value))
     return value > 0 ? "+Inf" : "-Inf";
-  char buf[32];
+  char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  return ec == std::errc{} ? std::string(buf, end) : "NaN";
+  if (ec != std::errc{})
+    return "NaN";
+  double mag = std::fabs(value);
+  if (std::string_view(buf, end - buf).find('e') != std::string_view::npos && mag >= 1e-4 && mag < 1e21) {
+    // Like Prometheus's own clients (Go's 'g' format): plain decimals within this range ("0.0001", not "1e-04"),
+    // so that bucket bounds read the same as every other exporter's.
+    auto [fend, fec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed);
+    if (fec == std::errc{})
+      end = fend;
+  }
+  return std::string(buf, end);
 }
 
 void metrics_writer::family(std::string_view name, std::string_view type, std::string_view help) {
@@ -119,6 +131,25 @@ void render_status(metrics_writer& w, const proto::AgentStatus& s, const std::ve
   }
 }
 
+/// A histogram family from the data plane's per-bucket counts (bounds in microseconds); the buckets are written even
+/// before the first answer, from the data plane's own bounds.
+void latency_family(metrics_writer& w, std::string_view name, std::string_view help, const proto::LatencyHistogram& h) {
+  w.family(name, "histogram", help);
+  std::vector<histogram_bucket> buckets;
+  uint64_t seen = 0;
+  for (int i = 0; i < h.bounds_us_size(); ++i) {
+    seen += i < h.counts_size() ? h.counts(i) : 0;
+    buckets.push_back({h.bounds_us(i) / 1e6, seen});
+  }
+  uint64_t total = 0;
+  for (auto c : h.counts())
+    total += c;
+  if (buckets.empty())
+    for (auto b : net::latency_bounds_us)
+      buckets.push_back({b / 1e6, 0});
+  histogram_series(w, {}, buckets, static_cast<double>(h.sum_us()) / 1e6, total);
+}
+
 void render_stats(metrics_writer& w, const proto::StatsBatch& s, const std::vector<std::string>& drop_reasons) {
   w.family("roamd_queries_total", "counter", "Client queries received since start, by transport.");
   w.sample({{"transport", "udp"}}, static_cast<double>(s.queries_udp()));
@@ -131,8 +162,23 @@ void render_stats(metrics_writer& w, const proto::StatsBatch& s, const std::vect
   w.single("roamd_cache_misses_total", "counter", "Queries the cache could not answer.",
            static_cast<double>(s.cache_misses()));
   w.family("roamd_responses_total", "counter",
-           "Error answers roamd made itself instead of relaying an upstream's, by rcode (only SERVFAIL is counted yet).");
+           "Error answers roamd made itself instead of relaying an upstream's, by rcode.");
   w.sample({{"rcode", "servfail"}}, static_cast<double>(s.servfail_sent()));
+  w.sample({{"rcode", "formerr"}}, static_cast<double>(s.formerr_sent()));
+  w.sample({{"rcode", "notimp"}}, static_cast<double>(s.notimp_sent()));
+  w.single("roamd_untagged_cloud_queries_total", "counter",
+           "Cloud queries sent without the device identity (the client's query was signed).",
+           static_cast<double>(s.untagged_cloud()));
+  w.family("roamd_route_answers_total", "counter",
+           "Answers relayed from upstream, by route (the route's domain; \".\" is the default route).");
+  for (const auto& [route, n] : s.route_answers())
+    w.sample({{"route", route}}, static_cast<double>(n));
+  latency_family(w, "roamd_query_duration_seconds",
+                 "From reading a client's query to queuing its answer, for every answered query.", s.latency());
+  latency_family(w, "roamd_upstream_query_duration_seconds",
+                 "From reading a client's query to queuing its answer, for queries answered after an upstream "
+                 "exchange (cache misses).",
+                 s.upstream_latency());
   w.single("roamd_fallback_queries_total", "counter",
            "NXDOMAIN answers re-asked at the route's fallback resolvers.", static_cast<double>(s.fallback_sent()));
   w.single("roamd_fallback_answers_total", "counter", "Fallback queries whose answer went to the client.",

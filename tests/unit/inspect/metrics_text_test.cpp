@@ -49,6 +49,17 @@ metrics_scrape full_scrape() {
   stats.set_fallback_used(3);
   (*stats.mutable_drops())["overload"] = 9;
   (*stats.mutable_drops())["something_new"] = 2;
+  stats.set_formerr_sent(2);
+  stats.set_notimp_sent(3);
+  stats.set_untagged_cloud(4);
+  (*stats.mutable_route_answers())["corp.test"] = 5;
+  (*stats.mutable_route_answers())["."] = 1;
+  auto* lat = stats.mutable_latency();
+  for (auto b : {100u, 1000u, 5000u})
+    lat->add_bounds_us(b);
+  for (auto c : {3u, 0u, 2u, 1u})  // per bucket; the last is above 5 ms
+    lat->add_counts(c);
+  lat->set_sum_us(25000);
   auto& ups = s.upstreams.emplace();
   auto* a = ups.add_upstreams();
   a->set_address("127.0.10.1:53");
@@ -194,6 +205,19 @@ TEST(metrics_text, every_family_from_full_answers) {
          "roamd_cache_hits_total 1",
          "roamd_cache_misses_total 6",
          "roamd_responses_total{rcode=\"servfail\"} 1",
+         "roamd_responses_total{rcode=\"formerr\"} 2",
+         "roamd_responses_total{rcode=\"notimp\"} 3",
+         "roamd_untagged_cloud_queries_total 4",
+         "roamd_route_answers_total{route=\"corp.test\"} 5",
+         "roamd_route_answers_total{route=\".\"} 1",
+         "roamd_query_duration_seconds_bucket{le=\"0.0001\"} 3",
+         "roamd_query_duration_seconds_bucket{le=\"0.001\"} 3",
+         "roamd_query_duration_seconds_bucket{le=\"0.005\"} 5",
+         "roamd_query_duration_seconds_bucket{le=\"+Inf\"} 6",
+         "roamd_query_duration_seconds_sum 0.025",
+         "roamd_query_duration_seconds_count 6",
+         "roamd_upstream_query_duration_seconds_bucket{le=\"5\"} 0",
+         "roamd_upstream_query_duration_seconds_count 0",
          "roamd_fallback_queries_total 4",
          "roamd_fallback_answers_total 3",
          "roamd_drops_total{reason=\"overload\"} 9",
