@@ -41,6 +41,10 @@ constexpr suggestion known_keys[] = {
   {"debug", "enabled"},
   {"debug", "socket"},
   {"debug", "tcp"},
+  {"debug", "tls_cert"},
+  {"debug", "tls_key"},
+  {"debug", "tls_client_ca"},
+  {"debug", "tls_client_names"},
   {"daemon", "workers"},
   {"daemon", "log_level"},
 };

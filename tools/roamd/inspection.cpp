@@ -45,6 +45,7 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
   po.socket_path = d.socket();
   po.tcp = d.tcp();
   po.token_file = cfg.system().state_dir() + "/debug.token";
+  po.tls = {d.tls_cert(), d.tls_key(), d.tls_client_ca(), {d.tls_client_names().begin(), d.tls_client_names().end()}};
   po.version = ROAMD_VERSION;
   auto running = std::make_unique<running_inspection>(sys, actor, po);
   if (auto err = running->port().open(); !err.empty()) {
@@ -54,7 +55,8 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
   running->port().start();
   std::string where = d.socket();
   if (!d.tcp().empty())
-    where += (where.empty() ? "" : " and ") + d.tcp() + " (token in " + po.token_file + ")";
+    where += (where.empty() ? "" : " and ") + d.tcp() +
+             (po.tls.enabled() ? " (mutual TLS, clients of " + po.tls.ca + ")" : " (token in " + po.token_file + ")");
   spdlog::info("roamd: inspection port on {}", where);
   return running;
 }
