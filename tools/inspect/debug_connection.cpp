@@ -119,18 +119,23 @@ void connection<Stream>::handshake() {
                                 return;
                               }
                               if (ec) {
-                                auto verify = SSL_get_verify_result(self->stream_.native_handle());
-                                self->tls_refused(!self->refusal_.empty() ? self->refusal_
-                                                  : verify != X509_V_OK
-                                                    ? std::string{"client certificate refused: "} +
-                                                        X509_verify_cert_error_string(verify)
-                                                    : ec.message());
+                                self->tls_refused(self->handshake_failure(ec));
                                 self->close();
                                 return;
                               }
                               self->greet();
                             });
   }
+}
+
+template <class Stream>
+std::string connection<Stream>::handshake_failure(const boost::system::error_code& ec) {
+  if (!refusal_.empty())
+    return refusal_;  // the name check
+  if constexpr (std::is_same_v<Stream, tls_stream>)
+    if (auto verify = SSL_get_verify_result(stream_.native_handle()); verify != X509_V_OK)
+      return std::string{"client certificate refused: "} + X509_verify_cert_error_string(verify);
+  return ec.message();  // no certificate, not TLS, the client's alert about ours, ...
 }
 
 template <class Stream>

@@ -74,6 +74,7 @@ private:
   using clock = std::chrono::steady_clock;
 
   void handshake();
+  std::string handshake_failure(const boost::system::error_code& ec);
   void tls_refused(const std::string& why);
   void greet();
   void read_more();
