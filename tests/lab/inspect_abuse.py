@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Misbehaving clients of roamd's debug port, for tests/lab/inspect_abuse.sh. Each mode prints one line per
-connection: what the server sent back (the error text found in its frame, "closed" or "nothing") and how long it
-took. Only the error message text is looked at (no protobuf module needed)."""
+"""Misbehaving clients of roamd's debug port, for tests/lab/inspect_abuse.sh and inspect_tls.sh. Each mode prints
+one line per connection: what the server sent back (the error text found in its frame, "closed" or "nothing") and
+how long it took. Only the error message text is looked at (no protobuf module needed)."""
 import os
 import re
 import select
+import selectors
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -62,6 +64,67 @@ def one(target, payload, trickle=None, skip_hello=True):
     return words(data), time.monotonic() - t0
 
 
+def client_hello_start(n):
+    """The first `n` bytes of a real TLS ClientHello (a handshake begun and never finished)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    outgoing = ssl.MemoryBIO()
+    tls = ctx.wrap_bio(ssl.MemoryBIO(), outgoing)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()[:n]
+
+
+def flood(target, n):
+    """`n` connections at once: even ones send nothing, odd ones half a ClientHello. Each waits for the server to
+    close it; prints how each ended and when."""
+    hello = client_hello_start(1 << 16)
+    partial = hello[: len(hello) // 2] or b"\x16\x03\x01\x00\xff\x01"
+    sel = selectors.DefaultSelector()
+    t0 = time.monotonic()
+    ended = {}
+    for i in range(n):
+        try:
+            s = connect(target)
+        except OSError as e:
+            ended[i] = ("connect failed: %s" % e, 0.0)
+            continue
+        if i % 2:
+            s.sendall(partial)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, i)
+    while sel.get_map() and time.monotonic() - t0 < 30:
+        for key, _ in sel.select(timeout=1):
+            try:
+                data = key.fileobj.recv(65536)
+            except (ConnectionResetError, BlockingIOError):
+                data = b""
+            if not data:
+                ended[key.data] = ("closed", time.monotonic() - t0)
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+    for key in list(sel.get_map().values()):
+        ended[key.data] = ("still open", time.monotonic() - t0)
+    for i in sorted(ended):
+        print("flood %d: %s (%.2fs)" % ((i,) + ended[i]))
+
+
+def tls_without_certificate(target, cafile):
+    """A TLS client that trusts the server but presents no certificate of its own."""
+    host, port = target.rsplit(":", 1)
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = False
+    try:
+        with ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=10)) as s:
+            data = s.recv(65536)
+            return "answered: " + words(data)
+    except (ssl.SSLError, OSError) as e:
+        return "refused: %s" % e
+
+
 def main():
     mode, target = sys.argv[1], sys.argv[2]
     if mode == "garbage":
@@ -90,6 +153,10 @@ def main():
             t.join()
         for i, (text, secs) in enumerate(results):
             print("slow %d: %s (%.2fs)" % (i, text, secs))
+    elif mode == "flood":  # N half-open TLS handshakes at once
+        flood(target, int(sys.argv[3]))
+    elif mode == "tls_nocert":
+        print("tls_nocert: %s" % tls_without_certificate(target, sys.argv[3]))
     else:
         sys.exit("unknown mode " + mode)
 

@@ -13,7 +13,6 @@ ROAMD_DEBUG_TOML='tcp = "127.0.0.1:5380"'
 start_split_lab
 SOCK=/run/roamd/debug.sock TCP=127.0.0.1:5380
 wait_until 5000 test -S "$SOCK" || lab_abort "no socket at $SOCK" roamd
-PID=${LAB_PIDS[roamd]}
 abuse() { "$LAB_PYTHON" "$LAB_HOME/inspect_abuse.py" "$@"; }
 # abuse_refused DESCRIPTION REGEX MODE TARGET: one misbehaving client; what the server sent back matches REGEX.
 abuse_refused() {
@@ -22,11 +21,10 @@ abuse_refused() {
   LAST_CMD="inspect_abuse.py $*" ANS_TEXT=$out
   expect "$desc" "$out" '~' "$regex"
 }
-kib() { awk -v k="$1" '$1 == k":" { print $2 }' "/proc/$PID/status"; }
 
 "$ROAMCTL" status >/dev/null  # the port's first use (thread stacks, buffers) is part of the baseline
 ask warmup.example A
-RSS0=$(kib VmRSS) HWM0=$(kib VmHWM)
+RSS0=$(roamd_kib VmRSS) HWM0=$(roamd_kib VmHWM)
 echo "baseline: VmRSS ${RSS0} KiB, VmHWM ${HWM0} KiB"
 
 section "garbage, oversized, truncated (Unix socket and TCP)"
@@ -49,13 +47,7 @@ abuse_refused "a wrong HMAC: refused" "authentication failed: wrong token" badau
 section "100 slow connections at once (1 byte per second), DNS meanwhile"
 abuse slow "$SOCK" 100 >"$LAB_DIR/slow.out" 2>&1 &
 SLOW=$!
-PEAK=0 DNS_OK=0 DNS_N=0
-for i in $(seq 1 12); do  # ~6 s: the slow clients' whole life
-  r=$(kib VmRSS); [ "$r" -gt "$PEAK" ] && PEAK=$r
-  ask "during-slow-$i.example" A
-  DNS_N=$((DNS_N + 1)); [ "$ANS_STATUS" = NOERROR ] && DNS_OK=$((DNS_OK + 1))
-  sleep 0.5
-done
+dns_and_memory_during during-slow  # ~6 s: the slow clients' whole life
 wait "$SLOW"
 LAST_CMD="inspect_abuse.py slow $SOCK 100" ANS_TEXT=$(sort "$LAB_DIR/slow.out" | head -3)
 busy=$(grep -c 'too many inspection connections (16)' "$LAB_DIR/slow.out")
@@ -66,7 +58,7 @@ expect "none lasted beyond 7 s" "$(grep -c '([7-9]\.[0-9]*s)\|([1-9][0-9]\.[0-9]
 expect "DNS answered every query meanwhile" "$DNS_OK/$DNS_N" = "$DNS_N/$DNS_N"
 
 section "memory"
-RSS1=$(kib VmRSS) HWM1=$(kib VmHWM)
+RSS1=$(roamd_kib VmRSS) HWM1=$(roamd_kib VmHWM)
 echo "after: VmRSS ${RSS1} KiB, VmHWM ${HWM1} KiB, peak RSS sampled during the slow phase ${PEAK} KiB"
 echo "growth of the high-water mark: $((HWM1 - HWM0)) KiB over ~260 abusive connections"
 expect "VmHWM grew by less than 16 MiB (< 1 MiB per served connection)" "$((HWM1 - HWM0))" -lt 16384

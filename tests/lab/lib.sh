@@ -369,6 +369,22 @@ LAB_PYTHON=/usr/bin/python3
 [ -x "$LAB_PYTHON" ] || LAB_PYTHON=$(command -v python3)
 dnsraw() { "$LAB_PYTHON" "$LAB_HOME/dnsraw.py" "$@"; }
 
+# roamd_kib KEY: a memory figure of roamd's from /proc/PID/status, in KiB (VmRSS, VmHWM).
+roamd_kib() { awk -v k="$1" '$1 == k":" { print $2 }' "/proc/${LAB_PIDS[roamd]}/status"; }
+
+# dns_and_memory_during PREFIX: for about 6 s (12 rounds of 0.5 s, while something abuses roamd in the background)
+# samples roamd's VmRSS and asks a fresh name PREFIX-N.example each round; sets PEAK (KiB), DNS_OK and DNS_N.
+dns_and_memory_during() {
+  local i r
+  PEAK=0 DNS_OK=0 DNS_N=0
+  for i in $(seq 1 12); do
+    r=$(roamd_kib VmRSS); [ "$r" -gt "$PEAK" ] && PEAK=$r
+    ask "$1-$i.example" A
+    DNS_N=$((DNS_N + 1)); [ "$ANS_STATUS" = NOERROR ] && DNS_OK=$((DNS_OK + 1))
+    sleep 0.5
+  done
+}
+
 # --- checks -----------------------------------------------------------------------------------------------------
 
 # expect DESCRIPTION ACTUAL OP EXPECTED: OP is = != ~ (regex) !~ -lt -le -gt -ge. A failure shows the last query.

@@ -291,8 +291,31 @@ std::optional<std::string> loopback_endpoint(toml_reader& r, const toml::table& 
   return std::nullopt;
 }
 
-/// [debug]: the inspection port and the metrics endpoint. Both are loopback only: anything reachable from elsewhere
-/// would need mutual TLS (the inspection port) or authentication of some kind (the metrics endpoint has none).
+
+/// Reads [debug] tls_client_names: an array of names (1 to 255 printable characters without spaces), possibly empty.
+void read_client_names(toml_reader& r, const toml::node& node, proto::Config::Debug& out) {
+  auto* array = node.as_array();
+  if (!array) {
+    r.expected(node, "debug.tls_client_names", "expected an array of name strings", true);
+    return;
+  }
+  out.clear_tls_client_names();
+  for (size_t i = 0; i < array->size(); ++i) {
+    const auto& element = *array->get(i);
+    auto* text = element.as_string();
+    auto printable = text && !text->get().empty() && text->get().size() <= 255 &&
+                     std::all_of(text->get().begin(), text->get().end(), [](char c) { return c > ' ' && c < 127; });
+    if (!printable)
+      r.expected(element, "debug.tls_client_names[" + std::to_string(i) + "]",
+                 "expected a certificate name (CN or DNS name, 1 to 255 printable characters, no spaces)", true);
+    else
+      out.add_tls_client_names(text->get());
+  }
+}
+
+/// [debug]: the inspection port and the metrics endpoint. The inspection port's TCP without TLS is only for loopback;
+/// any other address needs mutual TLS, which needs the server's certificate and key and the CA of the clients, all
+/// three. The metrics endpoint has no authentication: loopback only.
 void read_debug(toml_reader& r, const toml::table& t, proto::Config::Debug& out) {
   r.reject_unknown(t, "debug", "debug");
   if (auto v = r.boolean(t, "debug", "enabled"))
@@ -305,10 +328,56 @@ void read_debug(toml_reader& r, const toml::table& t, proto::Config::Debug& out)
     else
       out.set_socket(*path);
   }
-  if (auto tcp = loopback_endpoint(r, t, "tcp", "127.0.0.1:5380",
-                                   "a debug port reachable from other machines needs mutual TLS, which is not supported "
-                                   "yet (use 127.0.0.1 or [::1], or the Unix socket)"))
-    out.set_tcp(*tcp);
+  struct tls_key {
+    const char* key;
+    std::string* value;
+  };
+  const tls_key tls_keys[] = {{"tls_cert", out.mutable_tls_cert()},
+                              {"tls_key", out.mutable_tls_key()},
+                              {"tls_client_ca", out.mutable_tls_client_ca()}};
+  std::string missing;  // of the three, the ones not set
+  size_t set = 0;
+  for (const auto& k : tls_keys) {
+    auto path = r.string(t, "debug", k.key);
+    if (path && !path->empty() && !good_path(*path))
+      r.expected(*t.get(k.key), std::string{"debug."} + k.key, "expected an absolute path of a PEM file or \"\"");
+    else if (path)
+      *k.value = *path;
+    if (k.value->empty())
+      missing += (missing.empty() ? "" : ", ") + std::string{k.key};
+    else
+      ++set;
+  }
+  if (auto* names = t.get("tls_client_names"))
+    read_client_names(r, *names, out);
+  bool tls = set == std::size(tls_keys);
+  if (set > 0 && !tls)
+    for (const auto& k : tls_keys)
+      if (!k.value->empty()) {
+        r.fail(t.get(k.key)->source().begin, std::string{"debug."} + k.key,
+               "mutual TLS needs tls_cert, tls_key and tls_client_ca together; not set: " + missing);
+        break;
+      }
+  if (!tls && !out.tls_client_names().empty())
+    r.fail(t.get("tls_client_names")->source().begin, "debug.tls_client_names",
+           "only used with mutual TLS (set tls_cert, tls_key and tls_client_ca)");
+  if (auto tcp = r.string(t, "debug", "tcp")) {
+    auto ep = tcp->empty() ? std::nullopt : net::parse_endpoint(*tcp);
+    if (tcp->empty())
+      out.clear_tcp();
+    else if (!ep || !names_port(*tcp))
+      r.expected(*t.get("tcp"), "debug.tcp", "expected \"\" or an \"IP:PORT\" such as \"127.0.0.1:5380\"");
+    else if (!ep->address().is_loopback() && !tls)
+      r.fail(t.get("tcp")->source().begin, "debug.tcp",
+             quote(*tcp) + " is not a loopback address: a debug port reachable from other machines needs mutual TLS "
+             "(set tls_cert, tls_key and tls_client_ca; not set: " + missing + "), or use 127.0.0.1, [::1] or the "
+             "Unix socket");
+    else
+      out.set_tcp(net::to_string(*ep));
+  }
+  if (tls && out.tcp().empty())
+    r.fail(t.get("tls_cert")->source().begin, "debug.tls_cert",
+           "mutual TLS is for the TCP listener, but tcp is not set (set tcp = \"IP:PORT\")");
   if (auto metrics = loopback_endpoint(r, t, "metrics", "127.0.0.1:9153",
                                        "the metrics endpoint has no authentication and is served on loopback only "
                                        "(use 127.0.0.1 or [::1]; scrape from elsewhere through a proxy of your own)"))

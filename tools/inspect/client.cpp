@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -17,6 +19,19 @@ namespace {
 
 outcome fail(failure kind, std::string message) { return outcome{kind, std::move(message)}; }
 
+/// What a TLS alert from the agent most likely means, for the message.
+const char* alert_hint(int reason) {
+  switch (reason) {
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE: return "roamctl sent no certificate (--tls-cert, --tls-key)";
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA: return "roamctl's certificate is not signed by the agent's tls_client_ca";
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED: return "roamctl's certificate has expired or is not valid yet";
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+      return "roamctl's certificate was rejected (is its name in the agent's tls_client_names?)";
+    default: return "see the agent's log";
+  }
+}
+
 } // namespace
 
 client::client(std::chrono::milliseconds timeout) : timeout_(timeout) {}
@@ -24,6 +39,12 @@ client::client(std::chrono::milliseconds timeout) : timeout_(timeout) {}
 client::~client() { close(); }
 
 void client::close() {
+  if (ssl_)
+    SSL_free(ssl_);
+  if (ctx_)
+    SSL_CTX_free(ctx_);
+  ssl_ = nullptr;
+  ctx_ = nullptr;
   if (fd_ >= 0)
     ::close(fd_);
   fd_ = -1;
@@ -82,6 +103,62 @@ outcome client::connect_tcp(const std::string& host_port, const std::optional<st
   return greet(token);
 }
 
+outcome client::connect_tls(const std::string& host_port, const tls_files& files, const std::string& server_name) {
+  if (!connect_raw_tcp(host_port))
+    return fail(failure::cannot_connect, "cannot connect to " + host_port + ": " + std::strerror(errno) +
+                                           " (is roamd running with [debug] tcp set?)");
+  ctx_ = SSL_CTX_new(TLS_client_method());
+  if (!ctx_)
+    return fail(failure::cannot_connect, "TLS: " + take_errors("cannot create a context"));
+  if (auto err = configure_context(ctx_, files, option_labels, false); !err.empty())
+    return fail(failure::auth_refused, err);
+  ssl_ = SSL_new(ctx_);
+  server_name_ = server_name;
+  if (!ssl_ || !expect_server_name(ssl_, server_name) || SSL_set_fd(ssl_, fd_) != 1)
+    return fail(failure::cannot_connect, "TLS: " + take_errors("cannot set up the connection") + " (name " +
+                                           server_name + ")");
+  ERR_clear_error();
+  if (auto ret = SSL_connect(ssl_); ret != 1)
+    return tls_failure(ret);
+  return greet(std::nullopt);
+}
+
+/// Why a TLS call failed: which side refused what (auth_refused), or that the connection did not work.
+outcome client::tls_failure(int ret) {
+  auto saved_errno = errno;
+  auto kind = SSL_get_error(ssl_, ret);
+  auto e = ERR_peek_error();
+  auto verify = SSL_get_verify_result(ssl_);
+  auto reason = ERR_GET_REASON(e);
+  if (verify != X509_V_OK) {
+    ERR_clear_error();
+    return fail(failure::auth_refused, std::string{"TLS: roamctl refused the agent's certificate: "} +
+                                         X509_verify_cert_error_string(verify) + " (checked against --tls-ca and " +
+                                         "the name " + server_name_ + ")");
+  }
+  if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET) {
+    auto what = take_errors("an alert");
+    return fail(failure::auth_refused, "TLS: the agent refused roamctl's certificate (" + what + "): " +
+                                         alert_hint(reason));
+  }
+  if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+      (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG)) {
+    ERR_clear_error();
+    return fail(failure::protocol, "TLS: the agent does not speak TLS on this port (no tls_cert in its [debug]?)");
+  }
+  if (e != 0 && reason != SSL_R_UNEXPECTED_EOF_WHILE_READING)
+    return fail(failure::cannot_connect, "TLS: " + take_errors("failed"));
+  ERR_clear_error();
+  if (kind == SSL_ERROR_SYSCALL && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
+    return fail(failure::cannot_connect, "the agent did not answer in time");
+  if (!SSL_is_init_finished(ssl_))  // closed or reset: the agent drops connections beyond its cap before any byte
+    return fail(failure::cannot_connect,
+                "the agent closed the connection during the TLS handshake (too many inspection connections?)");
+  if (kind == SSL_ERROR_SYSCALL && ret < 0)
+    return fail(failure::cannot_connect, std::string{"the connection broke: "} + std::strerror(saved_errno));
+  return fail(failure::cannot_connect, "the agent closed the connection");
+}
+
 outcome client::greet(const std::optional<std::string>& token) {
   timeval tv{static_cast<time_t>(timeout_.count() / 1000), static_cast<suseconds_t>(timeout_.count() % 1000 * 1000)};
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -118,7 +195,8 @@ outcome client::greet(const std::optional<std::string>& token) {
 
 bool client::send_bytes(std::string_view bytes) {
   while (!bytes.empty()) {
-    auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    auto n = ssl_ ? SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()))
+                  : ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n <= 0)
       return false;
     bytes.remove_prefix(static_cast<size_t>(n));
@@ -140,6 +218,14 @@ outcome client::read_response(proto::InspectResponse& out) {
                                          " bytes (limit " + std::to_string(max_response_frame) + ")");
       case frame_decoder::status::need_more:
         break;
+    }
+    if (ssl_) {
+      ERR_clear_error();
+      auto n = SSL_read(ssl_, buf, sizeof buf);
+      if (n <= 0)
+        return tls_failure(n);
+      dec_.feed(std::string_view{buf, static_cast<size_t>(n)});
+      continue;
     }
     auto n = ::recv(fd_, buf, sizeof buf, 0);
     if (n == 0)

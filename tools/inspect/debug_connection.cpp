@@ -1,9 +1,19 @@
 #include "tools/inspect/debug_connection.hpp"
 
+#include <type_traits>
+#include <utility>
+
+#include <arpa/inet.h>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include "tools/inspect/auth.hpp"
+#include "tools/inspect/tls.hpp"
 
 namespace roamd::inspect::detail {
 
@@ -26,17 +36,117 @@ void refuse(socket_type& sock, proto::InspectError::Code c, const std::string& m
   sock.close(ec);
 }
 
-connection::connection(shared& s, socket_type sock, bool need_auth)
-    : s_(s), sock_(std::move(sock)), timer_(sock_.get_executor()), dec_(s.opts.max_request), need_auth_(need_auth) {
+bool log_limit::allow(std::chrono::seconds period) {
+  auto now = std::chrono::steady_clock::now();
+  if (last != std::chrono::steady_clock::time_point{} && now - last < period) {
+    ++held_back;
+    return false;
+  }
+  last = now;
+  return true;
+}
+
+std::string log_limit::held_back_text() {
+  auto n = std::exchange(held_back, 0);
+  return n == 0 ? "" : " (" + std::to_string(n) + " more since the last such message)";
+}
+
+std::string peer_text(int fd) {
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0)
+    return "an unknown peer";
+  if (sa.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&sa);
+    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    return std::string{text} + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  if (sa.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&sa);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    return "[" + std::string{text} + "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  return "a Unix peer";
+}
+
+template <class Stream>
+connection<Stream>::connection(shared& s, Stream stream, bool need_auth)
+    : s_(s),
+      stream_(std::move(stream)),
+      peer_(peer_text(stream_.lowest_layer().native_handle())),
+      timer_(stream_.get_executor()),
+      dec_(s.opts.max_request),
+      need_auth_(need_auth) {
   ++s_.open;
 }
 
-connection::~connection() {
+template <class Stream>
+connection<Stream>::~connection() {
   if (counted_)
     --s_.open;
 }
 
-void connection::start() {
+template <class Stream>
+void connection<Stream>::start() {
+  if constexpr (std::is_same_v<Stream, tls_stream>)
+    handshake();
+  else
+    greet();
+}
+
+template <class Stream>
+void connection<Stream>::handshake() {
+  if constexpr (std::is_same_v<Stream, tls_stream>) {
+    handshaking_ = true;
+    if (!s_.opts.tls.names.empty())
+      stream_.set_verify_callback([this](bool preverified, boost::asio::ssl::verify_context& ctx) {
+        auto* store = ctx.native_handle();
+        if (!preverified || X509_STORE_CTX_get_error_depth(store) != 0)
+          return preverified;
+        refusal_ = client_name_refusal(X509_STORE_CTX_get_current_cert(store), s_.opts.tls.names);
+        if (refusal_.empty())
+          return true;
+        X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);  // sent as a bad_certificate alert
+        return false;
+      });
+    arm(clock::now() + s_.opts.frame_timeout);  // the handshake is bounded like a frame
+    stream_.async_handshake(boost::asio::ssl::stream_base::server,
+                            [self = this->shared_from_this()](const boost::system::error_code& ec) {
+                              self->handshaking_ = false;
+                              if (self->closing_) {  // timed out meanwhile
+                                self->close();
+                                return;
+                              }
+                              if (ec) {
+                                self->tls_refused(self->handshake_failure(ec));
+                                self->close();
+                                return;
+                              }
+                              self->greet();
+                            });
+  }
+}
+
+template <class Stream>
+std::string connection<Stream>::handshake_failure(const boost::system::error_code& ec) {
+  if (!refusal_.empty())
+    return refusal_;  // the name check
+  if constexpr (std::is_same_v<Stream, tls_stream>)
+    if (auto verify = SSL_get_verify_result(stream_.native_handle()); verify != X509_V_OK)
+      return std::string{"client certificate refused: "} + X509_verify_cert_error_string(verify);
+  return ec.message();  // no certificate, not TLS, the client's alert about ours, ...
+}
+
+template <class Stream>
+void connection<Stream>::tls_refused(const std::string& why) {
+  ++s_.counters.tls_failed;
+  if (s_.tls_log.allow())
+    spdlog::warn("debug_port: TLS refused {}: {}{}", peer_, why, s_.tls_log.held_back_text());
+}
+
+template <class Stream>
+void connection<Stream>::greet() {
   proto::InspectResponse hello;
   auto* h = hello.mutable_hello();
   h->set_version(s_.opts.version);
@@ -56,16 +166,23 @@ void connection::start() {
   send(hello, false);
 }
 
-void connection::arm(clock::time_point deadline) {
+template <class Stream>
+void connection<Stream>::arm(clock::time_point deadline) {
   timer_.expires_at(deadline);
-  timer_.async_wait([self = shared_from_this(), gen = ++timer_gen_](const boost::system::error_code& ec) {
+  timer_.async_wait([self = this->shared_from_this(), gen = ++timer_gen_](const boost::system::error_code& ec) {
     if (!ec && gen == self->timer_gen_)
       self->on_timeout();
   });
 }
 
-void connection::on_timeout() {
+template <class Stream>
+void connection<Stream>::on_timeout() {
   if (closing_) {  // the final error frame did not go out in time
+    close();
+    return;
+  }
+  if (handshaking_) {
+    tls_refused("no TLS handshake within " + std::to_string(s_.opts.frame_timeout.count()) + " ms");
     close();
     return;
   }
@@ -81,7 +198,8 @@ void connection::on_timeout() {
                         std::to_string(s_.opts.frame_timeout.count()) + " ms");
 }
 
-void connection::read_more() {
+template <class Stream>
+void connection<Stream>::read_more() {
   if (closing_)
     return;
   auto deadline = clock::now() + s_.opts.idle_timeout;
@@ -90,8 +208,8 @@ void connection::read_more() {
   if (need_auth_)
     deadline = std::min(deadline, auth_deadline_);
   arm(deadline);
-  sock_.async_read_some(boost::asio::buffer(chunk_), [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                                  size_t n) {
+  auto self = this->shared_from_this();
+  stream_.async_read_some(boost::asio::buffer(chunk_), [self](const boost::system::error_code& ec, size_t n) {
     if (ec || self->closing_) {
       self->close();
       return;
@@ -103,7 +221,8 @@ void connection::read_more() {
   });
 }
 
-void connection::process() {
+template <class Stream>
+void connection<Stream>::process() {
   std::string payload;
   switch (dec_.next(payload)) {
     case frame_decoder::status::need_more:
@@ -122,7 +241,8 @@ void connection::process() {
   }
 }
 
-void connection::handle(const std::string& payload) {
+template <class Stream>
+void connection<Stream>::handle(const std::string& payload) {
   proto::InspectRequest req;
   if (!req.ParseFromString(payload) || req.body_case() == proto::InspectRequest::BODY_NOT_SET) {
     ++s_.counters.bad_request;
@@ -156,10 +276,11 @@ void connection::handle(const std::string& payload) {
   }
   busy_ = true;
   arm(clock::now() + s_.opts.idle_timeout);  // backstop: the handler answers within its own, shorter bound
-  s_.handler(req, deliver_to(s_.answers, weak_from_this(), &connection::answer));
+  s_.handler(req, deliver_to(s_.answers, this->weak_from_this(), &connection::answer));
 }
 
-void connection::answer(proto::InspectResponse r) {
+template <class Stream>
+void connection<Stream>::answer(proto::InspectResponse r) {
   if (closing_)
     return;
   busy_ = false;
@@ -171,13 +292,14 @@ void connection::answer(proto::InspectResponse r) {
   send(r, false);
 }
 
-void connection::send(const proto::InspectResponse& r, bool close_after) {
+template <class Stream>
+void connection<Stream>::send(const proto::InspectResponse& r, bool close_after) {
   out_ = encode_frame(r.SerializeAsString());
   // A reader that does not read cannot hold the connection: the write has the frame timeout too.
   arm(clock::now() + s_.opts.frame_timeout);
   writing_ = true;
-  boost::asio::async_write(sock_, boost::asio::buffer(out_),
-                           [self = shared_from_this(), close_after](const boost::system::error_code& ec, size_t) {
+  boost::asio::async_write(stream_, boost::asio::buffer(out_),
+                           [self = this->shared_from_this(), close_after](const boost::system::error_code& ec, size_t) {
                              self->writing_ = false;
                              if (ec || close_after || self->closing_) {
                                self->close();
@@ -187,7 +309,8 @@ void connection::send(const proto::InspectResponse& r, bool close_after) {
                            });
 }
 
-void connection::fail(proto::InspectError::Code c, std::string message) {
+template <class Stream>
+void connection<Stream>::fail(proto::InspectError::Code c, std::string message) {
   if (closing_)
     return;
   spdlog::debug("debug_port: closing a connection: {}", message);
@@ -199,20 +322,26 @@ void connection::fail(proto::InspectError::Code c, std::string message) {
   dec_ = frame_decoder{s_.opts.max_request};  // drop what was buffered
   out_ = encode_frame(error_response(0, c, std::move(message)).SerializeAsString());
   arm(clock::now() + std::chrono::seconds(1));
-  boost::asio::async_write(sock_, boost::asio::buffer(out_),
-                           [self = shared_from_this()](const boost::system::error_code&, size_t) { self->close(); });
+  boost::asio::async_write(stream_, boost::asio::buffer(out_),
+                           [self = this->shared_from_this()](const boost::system::error_code&, size_t) {
+                             self->close();
+                           });
 }
 
-void connection::close() {
+template <class Stream>
+void connection<Stream>::close() {
   closing_ = true;
   if (counted_) {  // the slot is free as soon as the socket is closed, not when the last handler has run
     counted_ = false;
     --s_.open;
   }
   boost::system::error_code ec;
-  sock_.shutdown(socket_type::shutdown_both, ec);
-  sock_.close(ec);
+  stream_.lowest_layer().shutdown(socket_type::shutdown_both, ec);
+  stream_.lowest_layer().close(ec);
   timer_.cancel();
 }
+
+template class connection<socket_type>;
+template class connection<tls_stream>;
 
 } // namespace roamd::inspect::detail

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
@@ -114,7 +115,7 @@ struct debug_port::impl {
   uint16_t port = 0;
   std::thread thread;
   bool socket_created = false, token_written = false;
-  std::chrono::steady_clock::time_point last_busy_log{};
+  detail::log_limit busy_log;
 
   std::string open_unix();
   std::string open_tcp();
@@ -151,16 +152,24 @@ std::string debug_port::impl::open_unix() {
 }
 
 std::string debug_port::impl::open_tcp() {
-  auto where = loopback_endpoint(s.opts.tcp);
+  auto where = tcp_endpoint(s.opts.tcp);
   if (!where)
-    return "debug TCP listener " + s.opts.tcp + ": only a loopback \"IP:PORT\" is allowed";
-  auto token = random_bytes(token_size);
-  if (!token)
-    return "no random token available for the debug TCP listener";
-  s.token = *token;
-  if (auto err = write_private_file(s.opts.token_file, token_to_text(s.token)); !err.empty())
-    return err;
-  token_written = true;
+    return "debug TCP listener " + s.opts.tcp + ": expected \"IP:PORT\"";
+  if (!where->address().is_loopback() && !s.opts.tls.enabled())
+    return "debug TCP listener " + s.opts.tcp + ": only a loopback address is allowed without mutual TLS";
+  if (s.opts.tls.enabled()) {  // the client certificate authenticates: no token
+    s.tls = std::make_unique<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+    if (auto err = configure_context(s.tls->native_handle(), s.opts.tls, config_labels, true); !err.empty())
+      return "debug TCP listener " + s.opts.tcp + ": " + err;
+  } else {
+    auto token = random_bytes(token_size);
+    if (!token)
+      return "no random token available for the debug TCP listener";
+    s.token = *token;
+    if (auto err = write_private_file(s.opts.token_file, token_to_text(s.token)); !err.empty())
+      return err;
+    token_written = true;
+  }
   boost::system::error_code ec;
   generic::endpoint ep{*where};
   tcp_acceptor = std::make_unique<acceptor_type>(*ioc);
@@ -203,10 +212,13 @@ void debug_port::impl::admit(generic::socket sock, bool is_unix) {
   ++s.counters.accepted;
   if (s.open.load() >= s.opts.max_connections) {
     ++s.counters.busy;
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_busy_log > std::chrono::seconds(10)) {
-      spdlog::warn("debug_port: {} inspection connections open; refusing more", s.opts.max_connections);
-      last_busy_log = now;
+    if (busy_log.allow())
+      spdlog::warn("debug_port: {} inspection connections open; refusing more{}", s.opts.max_connections,
+                   busy_log.held_back_text());
+    if (s.tls && !is_unix) {  // a TLS client cannot read a plain frame: the close says it
+      boost::system::error_code ignored;
+      sock.close(ignored);
+      return;
     }
     detail::refuse(sock, proto::InspectError::BUSY,
                    "too many inspection connections (" + std::to_string(s.opts.max_connections) + "); try again later");
@@ -222,7 +234,11 @@ void debug_port::impl::admit(generic::socket sock, bool is_unix) {
       return;
     }
   }
-  std::make_shared<detail::connection>(s, std::move(sock), !is_unix)->start();
+  if (s.tls && !is_unix)  // counted against the cap from here on, before the handshake
+    std::make_shared<detail::connection<detail::tls_stream>>(s, detail::tls_stream{std::move(sock), *s.tls}, false)
+      ->start();
+  else
+    std::make_shared<detail::connection<detail::socket_type>>(s, std::move(sock), !is_unix)->start();
 }
 
 void debug_port::impl::remove_files() {

@@ -9,13 +9,15 @@
 
 #include "proto/inspect.pb.h"
 #include "tools/inspect/frame.hpp"
+#include "tools/inspect/tls.hpp"
 
 namespace roamd::inspect {
 
 struct debug_port_options {
   std::string socket_path;    // Unix listener ("" = none): directory 0750 if created, socket 0660
-  std::string tcp;            // TCP listener ("" = none): a loopback "IP:PORT"; port 0 picks a free port (tests)
-  std::string token_file;     // TCP: where the 32-byte token is written (0600), removed on stop
+  std::string tcp;            // TCP listener ("" = none): "IP:PORT", loopback unless `tls`; port 0 picks a free port
+  std::string token_file;     // TCP without TLS: where the 32-byte token is written (0600), removed on stop
+  tls_files tls;              // TCP with mutual TLS: the client certificate authenticates (no token)
   std::string version;        // sent in the hello
   size_t max_request = max_request_frame;
   size_t max_response = max_response_frame;
@@ -37,13 +39,15 @@ struct debug_port_counters {
   std::atomic<uint64_t> bad_request{0};
   std::atomic<uint64_t> timeouts{0};
   std::atomic<uint64_t> auth_failed{0};
+  std::atomic<uint64_t> tls_failed{0};         // TLS handshake refused, failed or not finished in time
   std::atomic<uint64_t> answered{0};
 };
 
 /// The inspection port: a small Boost.Asio server on its own thread and io_context, with bounded framing, bounded
 /// time per frame, a cap on connections and on response size. The Unix listener lets in root, roamd's own user and
-/// members of the socket's group (SO_PEERCRED); the TCP listener (loopback only) first asks for an HMAC of a fresh
-/// nonce keyed with the token it wrote to `token_file`. No CAF here: requests go to `handler`.
+/// members of the socket's group (SO_PEERCRED). The TCP listener either speaks mutual TLS (any address: the client's
+/// certificate, verified against `tls.ca` and `tls.names`, authenticates) or, on loopback only, first asks for an
+/// HMAC of a fresh nonce keyed with the token it wrote to `token_file`. No CAF here: requests go to `handler`.
 class debug_port {
 public:
   debug_port(debug_port_options opts, request_handler handler);
@@ -51,7 +55,8 @@ public:
   debug_port(const debug_port&) = delete;
   debug_port& operator=(const debug_port&) = delete;
 
-  /// Binds the listeners and writes the token file; "" on success, else what failed (nothing is left behind).
+  /// Loads the TLS files, binds the listeners and writes the token file; "" on success, else what failed (nothing
+  /// is left behind).
   std::string open();
 
   /// Serves on a thread of its own until stop().

@@ -5,7 +5,7 @@
 
 namespace roamd::inspect {
 
-std::optional<boost::asio::ip::tcp::endpoint> loopback_endpoint(std::string_view text) {
+std::optional<boost::asio::ip::tcp::endpoint> tcp_endpoint(std::string_view text) {
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos)
     return std::nullopt;
@@ -18,9 +18,16 @@ std::optional<boost::asio::ip::tcp::endpoint> loopback_endpoint(std::string_view
     return std::nullopt;
   boost::system::error_code bad;
   auto addr = boost::asio::ip::make_address(std::string{host}, bad);
-  if (bad || !addr.is_loopback())
+  if (bad)
     return std::nullopt;
   return boost::asio::ip::tcp::endpoint{addr, static_cast<unsigned short>(port)};
+}
+
+std::optional<boost::asio::ip::tcp::endpoint> loopback_endpoint(std::string_view text) {
+  auto ep = tcp_endpoint(text);
+  if (!ep || !ep->address().is_loopback())
+    return std::nullopt;
+  return ep;
 }
 
 } // namespace roamd::inspect

@@ -1,5 +1,6 @@
 // roamctl: asks a running roamd what it is doing and why, through its debug port (see README, "Remote inspection").
-// Exit codes: 0 answered, 1 the agent answered with an error, 2 bad usage, 3 cannot connect, 4 authentication refused.
+// Exit codes: 0 answered, 1 the agent answered with an error, 2 bad usage, 3 cannot connect, 4 authentication refused
+// (token, Unix peer, or a TLS certificate refused by either side).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <unistd.h>
 
 #include "tools/inspect/auth.hpp"
@@ -40,6 +42,8 @@ struct settings {
   std::string socket = "/run/roamd/debug.sock";
   std::string tcp;
   std::string token_file = "/var/lib/roamd/debug.token";
+  inspect::tls_files tls;  // --tls-cert, --tls-key, --tls-ca: mutual TLS instead of the token
+  std::string tls_name;    // the name the agent's certificate must carry (default: the host of --tcp)
   bool json = false;
   double watch = 0;  // seconds between refreshes; 0 = once
   int count = 0;     // with --watch: stop after this many answers (0 = until interrupted)
@@ -47,9 +51,19 @@ struct settings {
   uint32_t limit = 50;  // queries: the newest this many (0 = all kept)
 };
 
+/// The host part of "HOST:PORT" or "[IPv6]:PORT".
+std::string host_of(const std::string& host_port) {
+  auto host = host_port.substr(0, host_port.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host;
+}
+
 inspect::outcome connect(inspect::client& c, const settings& s) {
   if (s.tcp.empty())
     return c.connect_unix(s.socket);
+  if (s.tls.enabled())
+    return c.connect_tls(s.tcp, s.tls, s.tls_name.empty() ? host_of(s.tcp) : s.tls_name);
   std::ifstream f{s.token_file};
   std::stringstream text;
   text << f.rdbuf();
@@ -94,17 +108,30 @@ int run(proto::Query query, const settings& s) {
 } // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // OpenSSL writes with write(): a closed TLS connection is an error, not a signal
   CLI::App app{"roamctl: shows what a running roamd is doing and why (read-only).\n"
                "Exit status: 0 answered, 1 the agent answered with an error, 2 bad usage, 3 cannot connect (agent "
-               "not running?), 4 authentication refused."};
+               "not running?), 4 authentication refused (token, Unix peer, or a TLS certificate on either side)."};
   app.set_version_flag("--version", "roamctl " ROAMD_VERSION);
   settings s;
   std::string watch_text;
   app.add_option("--socket", s.socket, "the agent's Unix socket")->capture_default_str();
-  auto* tcp = app.add_option("--tcp", s.tcp, "connect to HOST:PORT (loopback TCP, token authentication) instead");
-  app.add_option("--token-file", s.token_file, "the token for --tcp (written by roamd at start)")
-    ->capture_default_str()
-    ->needs(tcp);
+  auto* tcp = app.add_option("--tcp", s.tcp, "connect to HOST:PORT (TCP: token, or mutual TLS with --tls-*) instead");
+  auto* token = app.add_option("--token-file", s.token_file, "the token for --tcp (written by roamd at start)")
+                  ->capture_default_str()
+                  ->needs(tcp);
+  auto* cert = app.add_option("--tls-cert", s.tls.cert, "mutual TLS for --tcp: roamctl's certificate (PEM)")
+                 ->type_name("FILE")
+                 ->needs(tcp)
+                 ->excludes(token);
+  auto* key = app.add_option("--tls-key", s.tls.key, "its private key (PEM)")->type_name("FILE")->needs(cert);
+  auto* ca = app.add_option("--tls-ca", s.tls.ca, "the CA the agent's certificate must chain to (PEM)")
+               ->type_name("FILE")
+               ->needs(cert);
+  cert->needs(key)->needs(ca);
+  app.add_option("--tls-name", s.tls_name,
+                 "the name (DNS or IP) the agent's certificate must carry (default: the host of --tcp)")
+    ->needs(cert);
   app.add_flag("--json", s.json, "print the answer as JSON (protobuf field names)");
   auto* watch = app.add_option("--watch", watch_text, "refresh every SECONDS (default 2) until interrupted")
                   ->expected(0, 1)

@@ -44,7 +44,8 @@ public:
   bool start_port(inspect::debug_port_options opts) {
     auto where = opts.socket_path;
     if (!opts.tcp.empty())
-      where += (where.empty() ? "" : " and ") + opts.tcp + " (token in " + opts.token_file + ")";
+      where += (where.empty() ? "" : " and ") + opts.tcp +
+               (opts.tls.enabled() ? " (mutual TLS, clients of " + opts.tls.ca + ")" : " (token in " + opts.token_file + ")");
     port_ = std::make_unique<inspect::debug_port>(std::move(opts),
                                                   actors::inspect_through(sys_, actor_, std::chrono::seconds(12)));
     return open_and_start(port_, "inspection port", where);
@@ -99,6 +100,7 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
     po.socket_path = d.socket();
     po.tcp = d.tcp();
     po.token_file = cfg.system().state_dir() + "/debug.token";
+    po.tls = {d.tls_cert(), d.tls_key(), d.tls_client_ca(), {d.tls_client_names().begin(), d.tls_client_names().end()}};
     po.version = ROAMD_VERSION;
     port = running->start_port(std::move(po));
   }

@@ -212,11 +212,11 @@ TEST(config_error, messages_stay_on_one_line) {
 TEST(config_error, debug_port) {
   load_error("[debug]\ntcp = \"192.0.2.1:5380\"\n",
              {":2:7:", "debug.tcp", "\"192.0.2.1:5380\" is not a loopback address", "needs mutual TLS",
-              "not supported yet"});
+              "not set: tls_cert, tls_key, tls_client_ca"});
   load_error("[debug]\ntcp = \"0.0.0.0:5380\"\n", {"debug.tcp", "not a loopback address", "mutual TLS"});
   load_error("[debug]\ntcp = \"[::]:5380\"\n", {"debug.tcp", "not a loopback address"});
-  load_error("[debug]\ntcp = \"127.0.0.1\"\n", {"debug.tcp", "loopback \"IP:PORT\""});
-  load_error("[debug]\ntcp = \"localhost:5380\"\n", {"debug.tcp", "loopback \"IP:PORT\""});
+  load_error("[debug]\ntcp = \"127.0.0.1\"\n", {"debug.tcp", "\"IP:PORT\""});
+  load_error("[debug]\ntcp = \"localhost:5380\"\n", {"debug.tcp", "\"IP:PORT\""});
   load_error("[debug]\ntcp = \"127.0.0.1:0\"\n", {"debug.tcp"});
   load_error("[debug]\nsocket = \"debug.sock\"\n", {"debug.socket", "absolute path"});
   load_error("[debug]\nsocket = \"/run/roamd/\"\n", {"debug.socket", "absolute path"});
@@ -248,6 +248,30 @@ TEST(config_error, metrics_endpoint) {
   load_error("[debug]\nmetrics = \"127.0.0.1:0\"\n", {"debug.metrics"});
   load_error("[debug]\nmetrics = 9153\n", {"debug.metrics"});
   load_error("[debug]\nmetric = \"127.0.0.1:9153\"\n", {"debug.metric: unknown key (did you mean debug.metrics?)"});
+}
+
+TEST(config_error, debug_port_mutual_tls) {
+  const std::string tls = "tls_cert = \"/etc/roamd/debug.pem\"\ntls_key = \"/etc/roamd/debug.key\"\n";
+  // A non-loopback address with only part of the TLS files: the error names what is missing.
+  load_error("[debug]\n" + tls + "tcp = \"192.0.2.1:5380\"\n",
+             {"roamd.toml:2:12: debug.tls_cert: mutual TLS needs tls_cert, tls_key and tls_client_ca together; "
+              "not set: tls_client_ca"});
+  load_error("[debug]\ntls_key = \"/k.pem\"\ntcp = \"127.0.0.1:5380\"\n",
+             {":2:11:", "debug.tls_key", "not set: tls_cert, tls_client_ca"});
+  load_error("[debug]\ntcp = \"192.0.2.1:5380\"\ntls_client_ca = \"/ca.pem\"\n",
+             {":2:7:", "debug.tcp", "not a loopback address", "not set: tls_cert, tls_key"});
+  load_error("[debug]\ntls_cert = \"debug.pem\"\n", {":2:12:", "debug.tls_cert", "absolute path"});
+  load_error("[debug]\ntls_client_ca = \"/etc/../ca.pem\"\n", {"debug.tls_client_ca", "absolute path"});
+  load_error("[debug]\ntls_key = 5\n", {"debug.tls_key: expected a string"});
+  // TLS without a TCP listener, names without TLS, names that are no names.
+  load_error("[debug]\n" + tls + "tls_client_ca = \"/ca.pem\"\n",
+             {":2:12:", "debug.tls_cert", "tcp is not set"});
+  load_error("[debug]\ntcp = \"127.0.0.1:5380\"\ntls_client_names = [\"ops\"]\n",
+             {":3:20:", "debug.tls_client_names", "only used with mutual TLS"});
+  load_error("[debug]\ntls_client_names = \"ops\"\n", {"debug.tls_client_names", "expected an array"});
+  load_error("[debug]\ntls_client_names = [\"ops\", \"two words\"]\n" + tls + "tls_client_ca = \"/ca.pem\"\n",
+             {":2:28:", "debug.tls_client_names[1]", "certificate name"});
+  load_error("[debug]\ntls_client_names = [\"\"]\n", {"debug.tls_client_names[0]", "certificate name"});
 }
 
 TEST(config_error, failure_leaves_the_output_untouched) {

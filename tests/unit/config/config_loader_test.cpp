@@ -280,6 +280,30 @@ TEST(config_load, metrics_on_loopback_is_normalized_and_independent_of_the_inspe
   EXPECT_EQ(r.config.debug().metrics(), "");
 }
 
+TEST(config_load, debug_tcp_anywhere_with_mutual_tls) {
+  auto r = load("[debug]\ntcp = \"192.0.2.1:5380\"\ntls_cert = \"/etc/roamd/debug.pem\"\n"
+                "tls_key = \"/etc/roamd/debug.key\"\ntls_client_ca = \"/etc/roamd/clients.pem\"\n"
+                "tls_client_names = [\"ops.example\", \"alice\"]\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  const auto& d = r.config.debug();
+  EXPECT_EQ(d.tcp(), "192.0.2.1:5380");
+  EXPECT_EQ(d.tls_cert(), "/etc/roamd/debug.pem");
+  EXPECT_EQ(d.tls_key(), "/etc/roamd/debug.key");
+  EXPECT_EQ(d.tls_client_ca(), "/etc/roamd/clients.pem");
+  ASSERT_EQ(d.tls_client_names_size(), 2);
+  EXPECT_EQ(d.tls_client_names(1), "alice");
+  // Loopback may use TLS too; an empty names list means any certificate the CA signed.
+  r = load("[debug]\ntcp = \"[::1]:5380\"\ntls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\ntls_client_ca = \"/ca.pem\"\n"
+           "tls_client_names = []\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.debug().tcp(), "[::1]:5380");
+  EXPECT_EQ(r.config.debug().tls_client_names_size(), 0);
+  // Empty strings are the defaults: no TLS.
+  r = load("[debug]\ntcp = \"127.0.0.1:5380\"\ntls_cert = \"\"\ntls_key = \"\"\ntls_client_ca = \"\"\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.debug().tls_cert(), "");
+}
+
 TEST(config_load, every_log_level_is_accepted) {
   for (auto level : {"trace", "debug", "info", "warn", "error", "off"}) {
     auto r = load(std::string("[daemon]\nlog_level = \"") + level + "\"\n");
