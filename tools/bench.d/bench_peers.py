@@ -5,6 +5,7 @@ Every system listens on its own loopback address, port 53, inside the benchmark'
     127.0.0.2   nsd, authoritative for bench.test (wildcard A) -- the "cloud" upstream, and the "direct" target
     127.0.0.3   nsd, authoritative for corp.test (wildcard A)  -- the "internal" upstream
     127.0.0.10  roamd       127.0.0.11  dnsdist       127.0.0.12  unbound       127.0.0.13  dnsmasq
+    127.0.0.14  roamd-logged (the same roamd with the recent-queries ring and a dnstap file of every query and answer)
 
 Each nsd answers REFUSED for the other's zone, so a forwarder that misroutes shows rcode errors.
 """
@@ -19,8 +20,8 @@ import time
 CLOUD = "127.0.0.2"
 CORP = "127.0.0.3"
 ADDRESS = {"roamd": "127.0.0.10", "dnsdist": "127.0.0.11", "unbound": "127.0.0.12", "dnsmasq": "127.0.0.13",
-           "direct": CLOUD}
-ALL_SYSTEMS = ["direct", "roamd", "dnsdist", "dnsmasq", "unbound"]
+           "roamd-logged": "127.0.0.14", "direct": CLOUD}
+ALL_SYSTEMS = ["direct", "roamd", "roamd-logged", "dnsdist", "dnsmasq", "unbound"]
 HIT_CACHE_DNSMASQ = 10000
 
 
@@ -124,10 +125,17 @@ zone:
 """
 
 
-def roamd_config(d):
-    # roamd runs on its defaults (cache size 10000, 4 rotating source ports), as a user would start it.
+def roamd_config(d, logged=False):
+    # roamd runs on its defaults (cache size 10000, 4 rotating source ports), as a user would start it. "Logged":
+    # the same with both query observers on (the recent-queries ring and dnstap of every query and answer to a file).
+    extra = f"""[debug]
+socket = "{d}/debug.sock"
+recent_queries = 1000
+[dnstap]
+file = "{d}/roamd.dnstap"
+""" if logged else ""
     return f"""[listen]
-addresses = ["{ADDRESS['roamd']}:53"]
+addresses = ["{ADDRESS['roamd-logged' if logged else 'roamd']}:53"]
 [cloud]
 resolvers = ["{CLOUD}:53"]
 device_id = "0123456789abcdef"
@@ -138,7 +146,7 @@ resolvers = ["{CORP}:53"]
 mode = "none"   # the benchmark measures the proxy; the system's resolver settings are never touched
 [daemon]
 workers = 1
-"""
+{extra}"""
 
 
 def dnsdist_config(d):
@@ -209,7 +217,7 @@ def write_zones(d):
 
 def binary_for(system, roamd_path):
     """The executable a system needs, or None when it is missing (the caller skips the system)."""
-    if system == "roamd":
+    if system in ("roamd", "roamd-logged"):
         return roamd_path if os.path.isfile(roamd_path) and os.access(roamd_path, os.X_OK) else None
     exe = {"direct": "nsd", "dnsdist": "dnsdist", "dnsmasq": "dnsmasq", "unbound": "unbound"}[system]
     return shutil.which(exe) or (f"/usr/sbin/{exe}" if os.access(f"/usr/sbin/{exe}", os.X_OK) else None)
@@ -247,8 +255,8 @@ def start_forwarder(system, workload, d, logdir, roamd_path, deadline_s):
     """Starts one forwarder with split routing and waits until it answers; returns its Proc."""
     exe = binary_for(system, roamd_path)
     log = os.path.join(logdir, f"{system}.log")
-    if system == "roamd":
-        conf = _write(os.path.join(d, "roamd.toml"), roamd_config(d))
+    if system in ("roamd", "roamd-logged"):
+        conf = _write(os.path.join(d, f"{system}.toml"), roamd_config(d, system == "roamd-logged"))
         argv = [exe, "--config", conf]
     elif system == "dnsdist":
         conf = _write(os.path.join(d, "dnsdist.conf"), dnsdist_config(d))

@@ -3,6 +3,9 @@
 // an actor that is not running reported as UNAVAILABLE, a silent one as TIMEOUT after its bound (virtual time).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -92,12 +95,14 @@ struct inspector_fixture : ::testing::Test {
   }
 
   /// Sends `query` to the debug actor as request `id`; the answer lands in a slot the fixture owns.
-  std::shared_ptr<std::optional<proto::InspectResponse>> send(proto::Query query, uint64_t id = 7) {
+  std::shared_ptr<std::optional<proto::InspectResponse>> send(proto::Query query, uint64_t id = 7,
+                                                              uint32_t limit = 0) {
     auto slot = std::make_shared<std::optional<proto::InspectResponse>>();
     replies.push_back(slot);
     proto::InspectRequest req;
     req.set_id(id);
     req.set_query(query);
+    req.set_limit(limit);
     t.sys.spawn(
       [slot, req](caf::event_based_actor* self, actors::debug_inspector_actor target) {
         self->request(target, caf::infinite, req).then([slot](const proto::InspectResponse& r) { *slot = r; });
@@ -106,8 +111,8 @@ struct inspector_fixture : ::testing::Test {
     return slot;
   }
 
-  proto::InspectResponse ask(proto::Query query, uint64_t id = 7) {
-    auto slot = send(query, id);
+  proto::InspectResponse ask(proto::Query query, uint64_t id = 7, uint32_t limit = 0) {
+    auto slot = send(query, id, limit);
     t.sched.run();
     EXPECT_TRUE(*slot) << "no answer";
     return slot->value_or(proto::InspectResponse{});
@@ -217,6 +222,62 @@ TEST_F(inspector_fixture, an_actor_that_is_not_running_is_unavailable_and_a_sile
   EXPECT_NE((*slot)->error().message().find("query_router did not answer within 2000 ms"), std::string::npos);
   caf::anon_send_exit(silent, caf::exit_reason::kill);
   directory->set(actors::peers::role::router, router);
+}
+
+TEST_F(inspector_fixture, recent_queries_are_disabled_unless_configured_and_shown_newest_last) {
+  auto off = ask(proto::QUERY_QUERIES, 5);
+  ASSERT_TRUE(off.has_error());
+  EXPECT_EQ(off.error().code(), proto::InspectError::DISABLED);
+  EXPECT_NE(off.error().message().find("debug.recent_queries"), std::string::npos) << off.error().message();
+
+  auto ring = std::make_shared<net::query_ring>(10, 1);
+  sockaddr_in client{};
+  client.sin_family = AF_INET;
+  client.sin_port = htons(40001);
+  client.sin_addr.s_addr = htonl(0xC000020A);  // 192.0.2.10
+  net::dns::query_info q;
+  const uint8_t name[] = {3, 'w', 'w', 'w', 4, 'c', 'o', 'r', 'p', 4, 't', 'e', 's', 't', 0};
+  std::copy(std::begin(name), std::end(name), q.qname.bytes.begin());
+  q.qname.size = sizeof(name);
+  q.qtype = 28;
+  uint8_t answer[12] = {0, 1, 0x81, 0x83};  // NXDOMAIN
+  for (int i = 0; i < 3; ++i) {
+    net::query_event e;
+    e.kind = net::query_event::response;
+    e.source = i == 1 ? net::answer_source::cache : net::answer_source::upstream;
+    e.client = reinterpret_cast<const sockaddr*>(&client);
+    e.client_len = sizeof(client);
+    e.message = answer;
+    e.size = sizeof(answer);
+    e.question = &q;
+    e.query_time = std::chrono::system_clock::time_point{std::chrono::seconds(1700000000 + i)};
+    e.response_time = e.query_time + std::chrono::microseconds(1500);
+    e.route = "corp.test";
+    ring->observe(e);
+  }
+  actors::debug_inspector_options io;
+  io.recent = ring;
+  auto with_ring = t.sys.spawn(actors::debug_inspector, io, directory, std::function<int64_t()>{[this] { return now; }});
+  std::swap(inspector, with_ring);
+  auto r = ask(proto::QUERY_QUERIES, 6, 2);
+  std::swap(inspector, with_ring);
+  caf::anon_send_exit(with_ring, caf::exit_reason::user_shutdown);
+  ASSERT_TRUE(r.has_queries()) << r.ShortDebugString();
+  EXPECT_EQ(r.id(), 6u);
+  EXPECT_EQ(r.queries().capacity(), 10u);
+  ASSERT_EQ(r.queries().queries_size(), 2) << "the limit keeps the two newest";
+  const auto& last = r.queries().queries(1);
+  EXPECT_EQ(last.time_unix_us(), 1700000002000000);
+  EXPECT_EQ(last.client(), "192.0.2.10:40001");
+  EXPECT_EQ(last.transport(), "udp");
+  EXPECT_EQ(last.name(), "www.corp.test");
+  EXPECT_EQ(last.qtype(), 28u);
+  EXPECT_EQ(last.rcode(), 3u);
+  EXPECT_EQ(last.source(), "upstream");
+  EXPECT_EQ(last.route(), "corp.test");
+  EXPECT_EQ(last.latency_us(), 1500u);
+  EXPECT_EQ(r.queries().queries(0).source(), "cache");
+  EXPECT_EQ(r.queries().queries(0).route(), "") << "only upstream answers name a route";
 }
 
 TEST_F(inspector_fixture, an_unknown_query_or_no_query_is_a_bad_request) {
