@@ -58,7 +58,7 @@ public:
     caf::strong_actor_ptr router;
     {
       std::lock_guard<std::mutex> lock{mu_};
-      if (update.routes_size() == 0)
+      if (update.routes_size() == 0 && update.device_id().empty())  // an empty set withdraws the source's
         routes_.erase(update.source());
       else
         routes_[update.source()] = update;

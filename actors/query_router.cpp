@@ -53,7 +53,7 @@ void rebuild(query_router_ptr self, bool force = false) {
   auto& st = self->state;
   auto next = compile_routes(st.config, live_routes(st), st.generation + 1);
   annotate_egress(next, st.adapters);
-  auto same = next.routes_size() == st.current.routes_size();
+  auto same = next.routes_size() == st.current.routes_size() && next.device_id_hex() == st.current.device_id_hex();
   for (int i = 0; same && i < next.routes_size(); ++i)
     same = next.routes(i).SerializeAsString() == st.current.routes(i).SerializeAsString();
   if (same && !force)
@@ -77,7 +77,7 @@ query_router_actor::behavior_type query_router(query_router_ptr self, proto::Con
   return {
     [self](const proto::RouteUpdate& update) {
       auto& learned = self->state.learned;
-      if (update.routes_size() == 0)
+      if (update.routes_size() == 0 && update.device_id().empty())
         learned.erase(update.source());
       else
         learned[update.source()] = update;

@@ -32,7 +32,10 @@ proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<s
                                       uint64_t generation) {
   proto::RoutingSnapshot snap;
   snap.set_generation(generation);
-  snap.set_device_id_hex(os::to_hex(cfg.cloud().device_id()));
+  auto cloud = learned.find(std::string{cloud_source});
+  const proto::RouteUpdate* from_cloud = cloud == learned.end() ? nullptr : &cloud->second;
+  bool cloud_id = from_cloud && from_cloud->device_id().size() == 8;
+  snap.set_device_id_hex(os::to_hex(cloud_id ? from_cloud->device_id() : cfg.cloud().device_id()));
   std::set<std::string> seen;
   auto* fallback = snap.add_routes();
   fallback->set_domain("");
@@ -50,20 +53,30 @@ proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<s
     for (const auto& res : zone.resolvers())
       r->add_resolvers(res);
   }
+  // Learned default routes first: the cloud's resolvers replace the configured ones, and every source's fallback
+  // resolvers (the recorded local DNS) are the default route's NXDOMAIN fallback and the local routes' resolvers.
   for (const auto& [source, update] : learned)
     for (const auto& lr : update.routes()) {
-      if (lr.domain().empty()) {
-        // A learned default route contributes only fallback resolvers (the recorded local DNS) to the cloud route.
-        for (const auto& f : lr.fallback_resolvers())
-          fallback->add_fallback_resolvers(f);
+      if (!lr.domain().empty())
         continue;
+      if (source == cloud_source && lr.resolvers_size() > 0) {
+        *fallback->mutable_resolvers() = lr.resolvers();
+        fallback->set_source(source);
       }
-      if (lr.resolvers_size() == 0 || !seen.insert(lr.domain()).second)
-        continue;
+      for (const auto& f : lr.fallback_resolvers())
+        fallback->add_fallback_resolvers(f);
+    }
+  for (const auto& [source, update] : learned)
+    for (const auto& lr : update.routes()) {
+      if (lr.domain().empty() || (!lr.local() && lr.resolvers_size() == 0) ||
+          (lr.local() && fallback->fallback_resolvers_size() == 0) || !seen.insert(lr.domain()).second)
+        continue;  // a local route without known local resolvers stays with the cloud (never a black hole)
       auto* r = snap.add_routes();
       *r = lr;
       r->set_source(source);
       r->set_tag_identity(false);
+      if (lr.local())
+        *r->mutable_resolvers() = fallback->fallback_resolvers();
     }
   return snap;
 }
@@ -79,9 +92,10 @@ std::shared_ptr<const net::routing_table> to_table(const proto::RoutingSnapshot&
       routes.push_back(to_net_route(r, registry));
   }
   std::optional<std::array<uint8_t, 8>> id;
-  if (cfg.cloud().device_id().size() == 8) {
+  auto raw = os::from_hex(snap.device_id_hex());
+  if (raw && raw->size() == 8) {
     std::array<uint8_t, 8> bytes{};
-    std::memcpy(bytes.data(), cfg.cloud().device_id().data(), 8);
+    std::memcpy(bytes.data(), raw->data(), 8);
     id = bytes;
   }
   return std::make_shared<const net::routing_table>(std::move(routes), std::move(fallback), id, snap.generation());

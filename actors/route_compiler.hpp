@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "net/routing_table.hpp"
 #include "net/upstream.hpp"
@@ -11,6 +12,10 @@
 
 /// Pure functions behind the query-routing actor: configuration + learned routes -> snapshot -> data-plane table.
 namespace roamd::actors {
+
+/// The source name of the cloud's route set (the registration actor's): its default route replaces the configured
+/// cloud resolvers, its device id the configured identity, and its `local` routes go to the local resolvers.
+constexpr std::string_view cloud_source = "cloud";
 
 /// Composes the routing snapshot. Configured [[internal]] domains win over learned ones for the same domain;
 /// learned sets are applied in source order. The default route goes to the cloud resolvers with the identity tag.

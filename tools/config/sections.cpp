@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "net/endpoint.hpp"
+#include "os/sha256.hpp"
 #include "tools/config/toml_reader.hpp"
 
 namespace roamd::config::detail {
@@ -34,22 +35,7 @@ std::string one_of(const std::string_view (&names)[N]) {
 std::optional<std::string> decode_device_id(std::string_view text) {
   if (text.size() != 16)
     return std::nullopt;
-  std::string bytes(8, '\0');
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    unsigned digit = 0;
-    if (c >= '0' && c <= '9')
-      digit = static_cast<unsigned>(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      digit = static_cast<unsigned>(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      digit = static_cast<unsigned>(c - 'A' + 10);
-    else
-      return std::nullopt;
-    auto high = static_cast<unsigned char>(bytes[i / 2]);
-    bytes[i / 2] = static_cast<char>((high << 4) | digit);
-  }
-  return bytes;
+  return os::from_hex(text);
 }
 
 void set_endpoints(const std::vector<std::string>& from, google::protobuf::RepeatedPtrField<std::string>& to) {

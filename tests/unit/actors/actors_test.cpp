@@ -55,6 +55,39 @@ TEST(query_router, publishes_a_new_snapshot_for_each_route_update) {
   t.sched.run();
 }
 
+TEST(query_router, an_identity_from_the_cloud_alone_is_a_new_snapshot_and_stays_until_withdrawn) {
+  test::test_system t;
+  std::vector<std::shared_ptr<const net::routing_table>> published;
+  auto router = t.sys.spawn(actors::query_router, config(), std::make_shared<net::upstream_registry>(),
+                            [&](std::shared_ptr<const net::routing_table> table) { published.push_back(table); });
+  t.sched.run();
+  auto name = net::routing_table::to_wire("www.example.com");
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published.back()->identity_for(published.back()->lookup(*name)), nullptr) << "none configured";
+
+  proto::RouteUpdate cloud;  // no routes: only the device id the cloud registered
+  cloud.set_source("cloud");
+  cloud.set_device_id(std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
+  caf::anon_send(router, cloud);
+  t.sched.run();
+  ASSERT_EQ(published.size(), 2u) << "the routes are the same, but the identity is new";
+  auto* id = published.back()->identity_for(published.back()->lookup(*name));
+  ASSERT_NE(id, nullptr);
+  EXPECT_EQ(t.state_of<actors::query_router_state>(router).current.device_id_hex(), "0102030405060708");
+
+  caf::anon_send(router, cloud);  // the same again: nothing to publish
+  t.sched.run();
+  EXPECT_EQ(published.size(), 2u);
+
+  cloud.clear_device_id();  // withdrawn (e.g. the device was deleted in the cloud)
+  caf::anon_send(router, cloud);
+  t.sched.run();
+  ASSERT_EQ(published.size(), 3u);
+  EXPECT_EQ(published.back()->identity_for(published.back()->lookup(*name)), nullptr);
+  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  t.sched.run();
+}
+
 TEST(upstream_io, marks_a_failing_upstream_down_probes_it_and_brings_it_back) {
   test::test_system t;
   auto registry = std::make_shared<net::upstream_registry>();

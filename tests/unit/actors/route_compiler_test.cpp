@@ -120,4 +120,77 @@ TEST(route_compiler, learned_fallback_resolvers_are_kept_in_the_snapshot) {
   EXPECT_EQ(snap.routes(2).fallback_resolvers(0), "10.8.0.2:53");
 }
 
+/// The cloud's route set as the registration actor sends it: its identity, its resolvers, internal domains.
+proto::RouteUpdate cloud_policy() {
+  proto::RouteUpdate cloud;
+  cloud.set_source("cloud");
+  cloud.set_device_id(std::string("\xfe\xdc\xba\x98\x76\x54\x32\x10", 8));
+  auto* def = cloud.add_routes();
+  def->add_resolvers("192.0.2.1:53");
+  for (auto domain : {"intranet.example", "corp.test"}) {
+    auto* r = cloud.add_routes();
+    r->set_domain(domain);
+    r->set_local(true);
+  }
+  return cloud;
+}
+
+/// The enforcer's route set: the recorded original resolvers as the default route's NXDOMAIN fallback.
+proto::RouteUpdate local_dns() {
+  proto::RouteUpdate sys;
+  sys.set_source("system");
+  sys.add_routes()->add_fallback_resolvers("10.1.1.1:53");
+  return sys;
+}
+
+TEST(route_compiler, the_clouds_identity_resolvers_and_internal_domains_replace_the_configured_ones) {
+  std::map<std::string, proto::RouteUpdate> learned{{"cloud", cloud_policy()}, {"system", local_dns()}};
+  auto cfg = sample_config();
+  auto snap = actors::compile_routes(cfg, learned, 3);
+  EXPECT_EQ(snap.device_id_hex(), "fedcba9876543210") << "the cloud's identity wins over cloud.device_id";
+  const auto& def = snap.routes(0);
+  EXPECT_EQ(def.source(), "cloud");
+  ASSERT_EQ(def.resolvers_size(), 1);
+  EXPECT_EQ(def.resolvers(0), "192.0.2.1:53");
+  EXPECT_TRUE(def.tag_identity());
+  ASSERT_EQ(def.fallback_resolvers_size(), 1);
+  ASSERT_EQ(snap.routes_size(), 3) << "corp.test stays configured; intranet.example is added";
+  EXPECT_EQ(snap.routes(1).domain(), "corp.test");
+  EXPECT_EQ(snap.routes(1).source(), "config") << "a configured domain wins over the policy's";
+  const auto& intranet = snap.routes(2);
+  EXPECT_EQ(intranet.domain(), "intranet.example");
+  EXPECT_EQ(intranet.source(), "cloud");
+  EXPECT_FALSE(intranet.tag_identity());
+  ASSERT_EQ(intranet.resolvers_size(), 1);
+  EXPECT_EQ(intranet.resolvers(0), "10.1.1.1:53") << "internal domains go to the local resolvers";
+
+  net::upstream_registry reg;
+  auto table = actors::to_table(snap, cfg, reg);
+  auto* id = table->identity_for(table->lookup(*net::routing_table::to_wire("www.example.com")));
+  ASSERT_NE(id, nullptr);
+  EXPECT_EQ(table->lookup(*net::routing_table::to_wire("a.intranet.example")).resolvers[0]->name, "10.1.1.1:53");
+}
+
+TEST(route_compiler, without_local_resolvers_internal_domains_stay_with_the_cloud) {
+  std::map<std::string, proto::RouteUpdate> learned{{"cloud", cloud_policy()}};
+  auto snap = actors::compile_routes(sample_config(), learned, 1);
+  ASSERT_EQ(snap.routes_size(), 2) << "no route without resolvers: intranet.example is answered by the cloud";
+  EXPECT_EQ(snap.routes(1).domain(), "corp.test");
+}
+
+TEST(route_compiler, a_cloud_set_with_only_an_identity_keeps_the_configured_resolvers) {
+  proto::RouteUpdate cloud;
+  cloud.set_source("cloud");
+  cloud.set_device_id(std::string(8, '\x11'));
+  std::map<std::string, proto::RouteUpdate> learned{{"cloud", cloud}};
+  auto snap = actors::compile_routes(sample_config(), learned, 1);
+  EXPECT_EQ(snap.device_id_hex(), "1111111111111111");
+  EXPECT_EQ(snap.routes(0).source(), "config");
+  EXPECT_EQ(snap.routes(0).resolvers_size(), 2);
+  // A bad identity from the cloud is ignored, never half-used.
+  cloud.set_device_id("short");
+  learned["cloud"] = cloud;
+  EXPECT_EQ(actors::compile_routes(sample_config(), learned, 2).device_id_hex(), "0123456789abcdef");
+}
+
 } // namespace
