@@ -11,37 +11,4 @@ std::string sha256(std::string_view bytes) {
   return std::string(reinterpret_cast<const char*>(digest), size);
 }
 
-std::string to_hex(std::string_view bytes) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
-  return out;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0)
-    return std::nullopt;
-  auto value = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
-  std::string out(hex.size() / 2, '\0');
-  for (size_t i = 0; i < out.size(); ++i) {
-    int high = value(hex[2 * i]), low = value(hex[2 * i + 1]);
-    if (high < 0 || low < 0)
-      return std::nullopt;
-    out[i] = static_cast<char>(high << 4 | low);
-  }
-  return out;
-}
-
 } // namespace roamd::os

@@ -5,21 +5,13 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "os/hex.hpp"
+
 namespace roamd::inspect {
 
 namespace {
 
 constexpr std::string_view context{"roamd-debug-v1\0", 15};
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 } // namespace
 
@@ -52,14 +44,7 @@ bool verify_proof(std::string_view token, std::string_view nonce, std::string_vi
 }
 
 std::string token_to_text(std::string_view token) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : token) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0xf]);
-  }
-  out.push_back('\n');
-  return out;
+  return os::to_hex(token) + "\n";
 }
 
 std::optional<std::string> token_from_text(std::string_view text) {
@@ -70,14 +55,7 @@ std::optional<std::string> token_from_text(std::string_view text) {
     text.remove_suffix(1);
   if (text.size() != 2 * token_size)
     return std::nullopt;
-  std::string out(token_size, '\0');
-  for (size_t i = 0; i < token_size; ++i) {
-    int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return std::nullopt;
-    out[i] = static_cast<char>((hi << 4) | lo);
-  }
-  return out;
+  return os::from_hex(text);
 }
 
 } // namespace roamd::inspect
