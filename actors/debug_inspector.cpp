@@ -80,6 +80,8 @@ promise status(debug_inspector_ptr self, uint64_t id) {
         s->set_writes(a.writes());
         *s->mutable_restarts() = a.restarts();
         *s->mutable_config() = st.opts.config;
+        if (st.opts.dnstap)
+          *s->mutable_dnstap() = st.opts.dnstap();
         auto enforcer = st.directory->get<dns_enforcer_actor>(peers::role::enforcer);
         if (!enforcer) {
           rp.deliver(std::move(r));

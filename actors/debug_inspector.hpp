@@ -33,6 +33,7 @@ struct debug_inspector_options {
   std::chrono::milliseconds timeout{2000};            // bound on each question to another actor ...
   std::chrono::milliseconds settings_timeout{10000};  // ... but the enforcer's fresh look may run resolvconf -l
   std::shared_ptr<const net::query_ring> recent;      // the recent-queries ring (null: debug.recent_queries = 0)
+  std::function<proto::DnstapStatus()> dnstap;         // the dnstap log's counters (empty: no dnstap log)
 };
 
 struct debug_inspector_state {

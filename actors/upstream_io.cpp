@@ -5,6 +5,8 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "os/text.hpp"
+
 namespace roamd::actors {
 
 namespace {
@@ -139,7 +141,16 @@ upstream_io_actor::behavior_type upstream_io(upstream_io_ptr self, upstream_io_o
           st.probe(id, [handle](proto::ProbeResult r) { caf::anon_send(handle, std::move(r)); });
       self->delayed_send(self, st.tick, probe_atom::value);
     },
-    [self](caf::get_atom, health_atom) -> proto::UpstreamHealthList { return self->state.health->snapshot(); },
+    [self](caf::get_atom, health_atom) -> proto::UpstreamHealthList {
+      // Health is kept on the actor's (monotonic) clock; the answer says when in Unix time.
+      auto list = self->state.health->snapshot();
+      auto now = now_ms(self);
+      auto wall = os::unix_ms_now();
+      for (auto& u : *list.mutable_upstreams())
+        if (u.changed_unix_ms() != 0)
+          u.set_changed_unix_ms(wall - (now - u.changed_unix_ms()));
+      return list;
+    },
     [self](caf::get_atom, totals_atom) -> proto::StatsBatch { return self->state.totals; },
   };
 }

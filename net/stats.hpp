@@ -81,7 +81,7 @@ struct worker_stats {
   uint32_t worker = 0;
   uint64_t queries_udp = 0;
   uint64_t queries_tcp = 0;
-  uint64_t answers = 0;
+  uint64_t answers = 0;  // every reply sent to a client (errors roamd made included)
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
   uint64_t servfail_sent = 0;

@@ -296,6 +296,7 @@ void worker::completed(const client_ref& c, const dns::query_info* q, const uint
                        answer_source src, const pending* p) {
   if (c.kind == client_ref::probe)
     return;
+  ++stats_.answers;  // every reply to a client, errors made here included
   auto started = p ? p->received_at : query_start_;
   auto now = steady::now();
   auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(now - started).count());

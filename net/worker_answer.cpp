@@ -173,7 +173,6 @@ void worker::finish(uint32_t s, uint8_t* msg, size_t size, const dns::response_i
     size = dns::fit_to_udp_client(msg, size, r.question_end, p.q);
   completed(p.client, &p.q, msg, size, answer_source::upstream, &p);
   reply(p.client, msg, size);
-  ++stats_.answers;
   free_slot(s);
 }
 

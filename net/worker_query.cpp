@@ -82,7 +82,6 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
           n = dns::fit_to_udp_client(out, n, q.question_end, q);
         completed(client, &q, out, n, answer_source::cache, nullptr);
         reply(client, out, n);
-        ++stats_.answers;
         return;
       }
     }
@@ -135,7 +134,6 @@ void worker::answer_canary(const uint8_t* msg, size_t size, const dns::query_inf
     return;
   }
   ++stats_.local_answers;
-  ++stats_.answers;
   completed(c, &q, buf, n, answer_source::local, nullptr);
   reply(c, buf, n);
 }

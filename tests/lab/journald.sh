@@ -101,6 +101,9 @@ wait_until 5000 has_entry "$PID" '^roamd: answering on'
 expect "the startup line is an entry" "$(field "$PID" '^roamd: answering on' MESSAGE)" '~' "^roamd: answering on $ROAMD_IP:53 "
 expect "  PRIORITY 6 (info)" "$(field "$PID" '^roamd: answering on' PRIORITY)" = 6
 expect "  SYSLOG_IDENTIFIER roamd" "$(field "$PID" '^roamd: answering on' SYSLOG_IDENTIFIER)" = roamd
+expect "  no CODE_FILE (roamd's log calls carry no source location; never the sink's own)" \
+  "$(field "$PID" '^roamd: answering on' CODE_FILE)" = null
+expect "no entry names the journal sink's source" "$(entries '(.CODE_FILE // "") | test("journal_sink")' | wc -l)" = 0
 expect "  ROAMD_COMPONENT roamd" "$(field "$PID" '^roamd: answering on' ROAMD_COMPONENT)" = roamd
 wait_until 5000 has_entry "$PID" '^query_router: '
 expect "an actor's line carries its component" "$(field "$PID" '^query_router: routing generation' ROAMD_COMPONENT)" = query_router

@@ -58,6 +58,12 @@ expect "stats: latency percentiles" "$OUT" '~' "latency: +mean [0-9]+ us, p50 <=
 expect "stats: upstream answers by route" "$OUT" '~' "corp\.test: 1"
 expect "stats: the NOTIMP" "$OUT" '~' "notimp 1"
 
+ctl status
+expect "status: the dnstap log's counters" "$OUT" '~' "dnstap: +$LAB_DIR/roamd\.dnstap: 22 message\(s\) written, 0 dropped"
+expect "the dnstap file is private (0640)" "$(stat -c %a "$LAB_DIR/roamd.dnstap")" = 640
+wait_until 3000 sh -c "dnstap-read '$LAB_DIR/roamd.dnstap' 2>/dev/null | grep -q 'x\.example/IN/A'"
+expect "the file is written while roamd runs (the last query is there within a bound)" "$?" = 0
+
 section "dnstap to a file, read back by dnstap-read"
 stop_roamd_term
 expect "roamd stopped cleanly" "$ROAMD_RC" = 0
@@ -74,6 +80,19 @@ expect "identity" "$DTY" '~' "identity: lab-host"
 expect "version" "$DTY" '~' "version: roamd [0-9.]+"
 expect "the answer's data, decoded" "$DTY" '~' "www\.corp\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+"
 expect "the NOTIMP roamd made" "$DTY" '~' "NOTIMP"
+
+section "a dnstap file that cannot be created: logged, DNS served without it"
+start_roamd <<TOML
+[cloud]
+resolvers = ["$CLOUD_IP:53"]
+[dnstap]
+file = "$LAB_DIR/no-such-dir/roamd.dnstap"
+TOML
+ask unlogged.example A
+expect "answered anyway" "$ANS_STATUS" = NOERROR
+expect "the reason is logged" "$(grep -c "no dnstap log: cannot create the dnstap file $LAB_DIR/no-such-dir/roamd.dnstap" "$LAB_DIR/roamd.out")" = 1
+stop_roamd_term
+expect "and roamd stops cleanly" "$ROAMD_RC" = 0
 
 section "dnstap to a reader's socket: absent at start, then there"
 DTSOCK=$LAB_DIR/dnstap.sock

@@ -122,6 +122,12 @@ void render_status(metrics_writer& w, const proto::AgentStatus& s, const std::ve
   w.family("roamd_actor_restarts_total", "counter", "Restarts of each supervised actor since start.");
   for (const auto& [actor, n] : with_zeros(s.restarts(), actors))
     w.sample({{"actor", actor}}, n);
+  if (s.has_dnstap()) {
+    w.family("roamd_dnstap_messages_total", "counter",
+             "dnstap messages since start: written (handed to the writer thread) or dropped (its queue was full).");
+    w.sample({{"result", "written"}}, static_cast<double>(s.dnstap().written()));
+    w.sample({{"result", "dropped"}}, static_cast<double>(s.dnstap().dropped()));
+  }
   if (s.has_enforcer()) {
     const auto& e = s.enforcer();
     w.family("roamd_enforcer_state", "gauge", "Always 1; what the DNS enforcer has done and through which backend.");
@@ -154,7 +160,9 @@ void render_stats(metrics_writer& w, const proto::StatsBatch& s, const std::vect
   w.family("roamd_queries_total", "counter", "Client queries received since start, by transport.");
   w.sample({{"transport", "udp"}}, static_cast<double>(s.queries_udp()));
   w.sample({{"transport", "tcp"}}, static_cast<double>(s.queries_tcp()));
-  w.single("roamd_answers_total", "counter", "Answers sent to clients since start.", static_cast<double>(s.answers()));
+  w.single("roamd_answers_total", "counter",
+           "Replies sent to clients since start, the error replies roamd made (roamd_responses_total) included.",
+           static_cast<double>(s.answers()));
   w.single("roamd_local_answers_total", "counter",
            "Answers roamd gave itself (canary names), also counted in roamd_answers_total.",
            static_cast<double>(s.local_answers()));

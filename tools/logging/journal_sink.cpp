@@ -5,6 +5,9 @@
 #include <string_view>
 #include <vector>
 
+// Without this, sd_journal_sendv() (a macro) adds CODE_FILE/CODE_LINE/CODE_FUNC of this very file to every entry;
+// the fields come from the log call's own source location instead (journal_fields).
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "tools/logging/journal_fields.hpp"

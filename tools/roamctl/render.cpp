@@ -75,6 +75,9 @@ void status(std::ostream& o, const proto::AgentStatus& s, int64_t now) {
   o << "listen:     " << join(c.listen()) << "\n";
   o << "cloud:      " << join(c.cloud_resolvers()) << "\n";
   o << "internal:   " << join(c.internal_domains()) << "\n";
+  if (s.has_dnstap())
+    o << "dnstap:     " << s.dnstap().target() << ": " << s.dnstap().written() << " message(s) written, "
+      << s.dnstap().dropped() << " dropped (queue full)\n";
 }
 
 void adapters(std::ostream& o, const proto::AdapterSnapshot& a, int64_t now) {
@@ -196,7 +199,7 @@ void stats(std::ostream& o, const proto::StatsBatch& s) {
   auto hits = s.cache_hits(), misses = s.cache_misses();
   o << "queries:        " << s.queries_udp() + s.queries_tcp() << " (udp " << s.queries_udp() << ", tcp "
     << s.queries_tcp() << ")\n";
-  o << "answers:        " << s.answers() << " (servfail sent " << s.servfail_sent() << ", answered locally "
+  o << "answers:        " << s.answers() << " (of which servfail made here " << s.servfail_sent() << ", answered locally "
     << s.local_answers() << ")\n";
   o << "cache:          " << hits << " hit(s), " << misses << " miss(es)";
   if (hits + misses)

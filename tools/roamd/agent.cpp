@@ -69,6 +69,20 @@ std::shared_ptr<net::dnstap_writer> open_dnstap(const proto::Config& cfg, uint32
   return net::dnstap_writer::open(o, err);
 }
 
+/// The dnstap log's counters for the status answer (empty without a log).
+std::function<proto::DnstapStatus()> dnstap_status(const proto::Config& cfg, std::shared_ptr<net::dnstap_writer> w) {
+  if (!w)
+    return {};
+  auto target = cfg.dnstap().socket().empty() ? cfg.dnstap().file() : cfg.dnstap().socket();
+  return [w, target] {
+    proto::DnstapStatus s;
+    s.set_target(target);
+    s.set_written(w->written());
+    s.set_dropped(w->dropped());
+    return s;
+  };
+}
+
 /// How local clients reach a listener on `a`: a wildcard listener through the loopback address of its family.
 boost::asio::ip::address reachable(const boost::asio::ip::address& a) {
   if (!a.is_unspecified())
@@ -188,12 +202,12 @@ int run_agent(const proto::Config& cfg) {
   if (const auto& d = cfg.dnstap(); !d.socket().empty() || !d.file().empty()) {
     std::string err;
     dnstap = open_dnstap(cfg, dpo.workers, err);
-    if (!dnstap) {
-      spdlog::error("roamd: dnstap: {}", err);
-      return 1;
+    if (!dnstap) {  // like the inspection port and the metrics endpoint: DNS service does not depend on it
+      spdlog::error("roamd: no dnstap log: {}", err);
+    } else {
+      dpo.observers.push_back(dnstap);
+      spdlog::info("roamd: dnstap to {}", d.socket().empty() ? d.file() : d.socket());
     }
-    dpo.observers.push_back(dnstap);
-    spdlog::info("roamd: dnstap to {}", d.socket().empty() ? d.file() : d.socket());
   }
   net::dataplane dp{dpo, registry, sink};
   if (auto err = dp.open(); !err.empty()) {
@@ -296,7 +310,7 @@ int run_agent(const proto::Config& cfg) {
                  [&](caf::error& e) { spdlog::error("roamd: the DNS enforcer did not answer: {}", sys.render(e)); });
     };
     // Inspection (roamctl) from here until the settings are back; its port goes before the actors do.
-    auto inspection = start_inspection(sys, cfg, directory, started_ms, recent);
+    auto inspection = start_inspection(sys, cfg, directory, started_ms, recent, dnstap_status(cfg, dnstap));
     ask_arbiter(actors::take_atom::value, eopts.canary_timeout + std::chrono::seconds(40));
     wait_for_stop_signal(signal_ctx, signals);
     // Give the system its DNS back while roamd still answers, then stop answering.

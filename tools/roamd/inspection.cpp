@@ -40,13 +40,23 @@ public:
     caf::anon_send_exit(actor_, caf::exit_reason::user_shutdown);
   }
 
-  /// Opens and starts the debug port; false (logged) when it cannot open.
+  /// Opens and starts the debug port; false (logged) when it cannot open. When the TCP listener cannot open (a port
+  /// in use, an unusable TLS file), the Unix socket is still served: local inspection is what helps then.
   bool start_port(inspect::debug_port_options opts) {
     auto where = opts.socket_path;
     if (!opts.tcp.empty())
       where += (where.empty() ? "" : " and ") + opts.tcp +
                (opts.tls.enabled() ? " (mutual TLS, clients of " + opts.tls.ca + ")" : " (token in " + opts.token_file + ")");
+    auto local_only = opts;
+    local_only.tcp.clear();
     port_ = std::make_unique<inspect::debug_port>(std::move(opts),
+                                                  actors::inspect_through(sys_, actor_, std::chrono::seconds(12)));
+    if (open_and_start(port_, "inspection port", where))
+      return true;
+    if (local_only.socket_path.empty() || where == local_only.socket_path)
+      return false;
+    where = local_only.socket_path + " only (the TCP listener is off, see above)";
+    port_ = std::make_unique<inspect::debug_port>(std::move(local_only),
                                                   actors::inspect_through(sys_, actor_, std::chrono::seconds(12)));
     return open_and_start(port_, "inspection port", where);
   }
@@ -82,7 +92,8 @@ inspect::metrics_names metrics_names() {
 
 std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto::Config& cfg,
                                              std::shared_ptr<actors::peers> directory, int64_t started_unix_ms,
-                                             std::shared_ptr<const net::query_ring> recent) {
+                                             std::shared_ptr<const net::query_ring> recent,
+                                             std::function<proto::DnstapStatus()> dnstap) {
   const auto& d = cfg.debug();
   bool port = d.enabled() && (!d.socket().empty() || !d.tcp().empty());
   bool metrics = !d.metrics().empty();
@@ -93,6 +104,7 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
   io.started_unix_ms = started_unix_ms;
   io.config = actors::config_summary(cfg);
   io.recent = std::move(recent);
+  io.dnstap = std::move(dnstap);
   auto actor = sys.spawn(actors::debug_inspector, io, std::move(directory), std::function<int64_t()>{os::unix_ms_now});
   auto running = std::make_unique<running_inspection>(sys, actor);
   if (port) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <caf/fwd.hpp>
@@ -7,6 +8,7 @@
 #include "actors/peers.hpp"
 #include "net/query_ring.hpp"
 #include "proto/config.pb.h"
+#include "proto/inspect.pb.h"
 
 namespace roamd {
 
@@ -23,6 +25,7 @@ public:
 /// not depend on inspection). Destroy it before the actor system.
 std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto::Config& cfg,
                                              std::shared_ptr<actors::peers> directory, int64_t started_unix_ms,
-                                             std::shared_ptr<const net::query_ring> recent);
+                                             std::shared_ptr<const net::query_ring> recent,
+                                             std::function<proto::DnstapStatus()> dnstap);
 
 } // namespace roamd

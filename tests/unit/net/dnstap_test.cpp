@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstrm.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 #include "net/dnstap.hpp"
@@ -151,6 +153,54 @@ TEST(dnstap, a_frame_streams_file_reads_back_with_libfstrm) {
   fstrm_reader_options_destroy(&ropt);
   fstrm_file_options_destroy(&fopt);
   ::unlink(path.c_str());
+}
+
+/// Frames in a Frame Streams file (data frames only), read with libfstrm's reader; -1 when it does not open.
+int frames_in(const std::string& path) {
+  auto* fopt = fstrm_file_options_init();
+  fstrm_file_options_set_file_path(fopt, path.c_str());
+  auto* ropt = fstrm_reader_options_init();
+  auto* r = fstrm_file_reader_init(fopt, ropt);
+  int frames = -1;
+  if (r && fstrm_reader_open(r) == fstrm_res_success) {
+    frames = 0;
+    const uint8_t* data = nullptr;
+    size_t len = 0;
+    while (fstrm_reader_read(r, &data, &len) == fstrm_res_success)
+      ++frames;
+  }
+  if (r)
+    fstrm_reader_destroy(&r);
+  fstrm_reader_options_destroy(&ropt);
+  fstrm_file_options_destroy(&fopt);
+  return frames;
+}
+
+long file_size(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+TEST(dnstap, the_file_is_private_written_while_running_and_the_previous_one_is_kept) {
+  auto path = ::testing::TempDir() + "dnstap-live.fstrm";
+  ::unlink((path + ".1").c_str());
+  { std::FILE* f = std::fopen(path.c_str(), "w"); std::fputs("the previous run", f); std::fclose(f); }
+  auto w = file_writer(path);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u) << "it records who asked for what";
+  EXPECT_EQ(file_size(path + ".1"), 16) << "the previous file is kept as .1";
+  event_fixture f;
+  w->observe(f.make(net::query_event::response));
+  // libfstrm's I/O thread flushes within its 1 s flush timeout: wait for the frame, with a bound.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (frames_in(path) < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(frames_in(path), 1) << "a frame reaches the file while roamd runs, not only at exit";
+  w.reset();
+  EXPECT_EQ(frames_in(path), 1);
+  ::unlink(path.c_str());
+  ::unlink((path + ".1").c_str());
 }
 
 TEST(dnstap, bad_options_are_refused_with_a_reason) {
