@@ -83,7 +83,8 @@ policy() { api GET "/v1/devices/$1/policy" -H "Authorization: Bearer $2" "${@:3}
 section "test certificates"
 "$CLOUDSIM" --listen "$LISTEN" --make-certs "$CERTS" --name cloud.roamd.test >"$LAB_DIR/make-certs.out" 2>&1
 expect "--make-certs exits 0" "$?" = 0
-expect "ca.pem, server.pem and server.key are written" "$(cd "$CERTS" && ls | paste -sd' ')" = "ca.pem server.key server.pem"
+expect "ca.pem, server.pem and server.key are written" "$(cd "$CERTS" && ls | paste -sd' ')" = \
+  "ca.pem server.key server.pem"
 expect "the server key is private" "$(stat -c %a "$CERTS/server.key")" = 600
 expect "openssl verifies the server certificate against the CA" \
   "$(openssl verify -purpose sslserver -CAfile "$CERTS/ca.pem" "$CERTS/server.pem" 2>&1)" = "$CERTS/server.pem: OK"
@@ -104,7 +105,8 @@ ID=$(field "j['deviceId']") TOKEN=$(field "j['deviceToken']")
 expect "deviceId: 16 lower-case hex digits (the 8-byte EDNS identity)" "$ID" '~' '^[0-9a-f]{16}$'
 expect "deviceToken: a bearer secret" "${#TOKEN}" -ge 32
 expect "Location names the device" "$(header Location)" = "/v1/devices/$ID"
-expect "registered devices are kept in the state file, private" "$(stat -c %a "$STATE") $(grep -c "$ID" "$STATE")" = "600 1"
+expect "registered devices are kept in the state file, private" \
+  "$(stat -c %a "$STATE") $(grep -c "$ID" "$STATE")" = "600 1"
 register two
 ID2=$(field "j['deviceId']")
 expect "a second device gets another id" "$CODE $ID2" '~' "^201 [0-9a-f]{16}$"
@@ -123,7 +125,8 @@ policy "$ID" "$TOKEN"
 expect "GET policy: 200" "$RC $CODE" = "0 200"
 expect "ETag is the revision, quoted" "$(header ETag)" = '"r1"'
 expect "the policy's fields in lowerCamelCase" \
-  "$(field "j['revision'], j['resolvers'][0]['transport'], j['resolvers'][0]['tlsName'], j['transportMode'], j['syncJitterS']")" \
+  "$(field "j['revision'], j['resolvers'][0]['transport'], j['resolvers'][0]['tlsName'], j['transportMode'],
+            j['syncJitterS']")" \
   = "r1 DOT dns.cloud.test ENCRYPTED_WITH_FALLBACK 30"
 policy "$ID" "$TOKEN" -H 'If-None-Match: "r1"'
 expect "If-None-Match with that ETag: 304" "$RC $CODE" = "0 304"
@@ -163,7 +166,7 @@ policy 0000000000000000 "$TOKEN"
 expect "an unknown device: 404 unknown_device" "$CODE $(field "j['code']")" = "404 unknown_device"
 
 section "heartbeats"
-HB='{"deviceId": "'$ID'", "state": "protected_by_settings", "reason": "lab", "agentVersion": "0.1.0",
+HB='{"deviceId": "'$ID'", "state": "protected by settings", "reason": "lab", "agentVersion": "0.1.0",
      "uptimeS": "42", "counters": {"queries": "7", "servfail_sent": 0}, "policyRevision": "r4"}'
 api POST "/v1/devices/$ID/heartbeat" -H "Authorization: Bearer $TOKEN" -d "$HB"
 expect "POST heartbeat: 204" "$RC $CODE $SIZE" = "0 204 0"
@@ -171,8 +174,9 @@ api POST "/v1/devices/$ID/heartbeat" -H "Authorization: Bearer $TOKEN" -d '{"dev
 expect "a heartbeat naming another device: 400" "$CODE" = 400
 api GET /v1/debug/heartbeats
 expect "GET /v1/debug/heartbeats: the heartbeat as sent" \
-  "$CODE $(field "len(j['heartbeats']), j['heartbeats'][0]['state'], j['heartbeats'][0]['counters']['queries'], j['heartbeats'][0]['uptimeS']")" \
-  = "200 1 protected_by_settings 7 42"
+  "$CODE $(field "len(j['heartbeats']), j['heartbeats'][0]['state'], j['heartbeats'][0]['counters']['queries'],
+                  j['heartbeats'][0]['uptimeS']")" \
+  = "200 1 protected by settings 7 42"
 
 section "bounds"
 head -c 100000 /dev/zero | tr '\0' a >"$LAB_DIR/big"
@@ -187,7 +191,8 @@ section "TLS: plain HTTP, another CA, another name"
 api_at "http://$LISTEN/v1/debug/heartbeats"
 expect "plain HTTP gets no answer" "$CODE" = 000
 expect "... curl fails" "$RC" != 0
-expect "... and cloudsim logs the failed handshake" "$(grep -c 'TLS handshake with .* failed' "$LAB_DIR/cloud.out")" -ge 1
+expect "... and cloudsim logs the failed handshake" \
+  "$(grep -c 'TLS handshake with .* failed' "$LAB_DIR/cloud.out")" -ge 1
 api GET /v1/debug/heartbeats --cacert "$LAB_DIR/other/ca.pem"
 expect "a CA that did not sign the certificate: curl refuses it (60)" "$RC $CODE" = "60 000"
 api_at "https://cloud.roamd.test:8443/v1/debug/heartbeats" --cacert "$CERTS/ca.pem" \

@@ -215,7 +215,7 @@ TEST_F(api_fixture, heartbeats_are_kept_for_the_debug_endpoint) {
   auto dev = registered();
   auto path = "/v1/devices/" + dev.device_id() + "/heartbeat";
   auto bearer = "Bearer " + dev.device_token();
-  auto r = call("POST", path, R"({"state":"protected_by_settings","uptimeS":"12","counters":{"queries":"5"}})",
+  auto r = call("POST", path, R"({"state":"protected by settings","uptimeS":"12","counters":{"queries":"5"}})",
                 bearer);
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(r.body, "");
@@ -230,7 +230,7 @@ TEST_F(api_fixture, heartbeats_are_kept_for_the_debug_endpoint) {
   ASSERT_EQ(from_json(r.body, log), "");
   ASSERT_EQ(log.heartbeats_size(), 1);
   EXPECT_EQ(log.heartbeats(0).device_id(), dev.device_id());  // filled in from the path
-  EXPECT_EQ(log.heartbeats(0).state(), "protected_by_settings");
+  EXPECT_EQ(log.heartbeats(0).state(), "protected by settings");
   EXPECT_EQ(log.heartbeats(0).uptime_s(), 12u);
   EXPECT_EQ(log.heartbeats(0).counters().at("queries"), 5u);
 
