@@ -170,18 +170,9 @@ std::string debug_port::impl::open_tcp() {
       return err;
     token_written = true;
   }
-  boost::system::error_code ec;
-  generic::endpoint ep{*where};
   tcp_acceptor = std::make_unique<acceptor_type>(*ioc);
-  tcp_acceptor->open(ep.protocol(), ec);
-  if (!ec)
-    tcp_acceptor->set_option(boost::asio::socket_base::reuse_address(true), ec);
-  if (!ec)
-    tcp_acceptor->bind(ep, ec);
-  if (!ec)
-    tcp_acceptor->listen(boost::asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return "cannot listen on " + s.opts.tcp + ": " + ec.message();
+  if (auto err = listen_on(*tcp_acceptor, generic::endpoint{*where}, s.opts.tcp); !err.empty())
+    return err;
   sockaddr_storage sa{};
   socklen_t len = sizeof sa;
   ::getsockname(tcp_acceptor->native_handle(), reinterpret_cast<sockaddr*>(&sa), &len);

@@ -283,20 +283,14 @@ std::string metrics_http::open() {
   auto where = loopback_endpoint(i.opts.address);
   if (!where)
     return "metrics endpoint " + i.opts.address + ": only a loopback \"IP:PORT\" is allowed";
-  boost::system::error_code ec;
   i.acceptor = std::make_unique<tcp::acceptor>(*i.ioc);
-  i.acceptor->open(where->protocol(), ec);
-  if (!ec)
-    i.acceptor->set_option(boost::asio::socket_base::reuse_address(true), ec);
-  if (!ec)
-    i.acceptor->bind(*where, ec);
-  if (!ec)
-    i.acceptor->listen(boost::asio::socket_base::max_listen_connections, ec);
-  if (!ec)
-    i.port = i.acceptor->local_endpoint(ec).port();
-  if (ec) {
+  auto err = listen_on(*i.acceptor, *where, i.opts.address);
+  boost::system::error_code ec;
+  if (err.empty() && (i.port = i.acceptor->local_endpoint(ec).port(), ec))
+    err = "cannot listen on " + i.opts.address + ": " + ec.message();
+  if (!err.empty()) {
     i.acceptor.reset();
-    return "cannot listen on " + i.opts.address + ": " + ec.message();
+    return err;
   }
   return "";
 }
