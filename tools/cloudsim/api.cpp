@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "os/hex.hpp"
 #include "tools/cloudsim/json.hpp"
 
 namespace roamd::cloudsim {
@@ -253,12 +254,9 @@ size_t cloud_api::restore(const proto::CloudState& state) {
 }
 
 std::string cloud_api::random_hex(size_t bytes) {
-  std::string raw(bytes, '\0'), out;
+  std::string raw(bytes, '\0');
   random_(reinterpret_cast<unsigned char*>(raw.data()), raw.size());
-  static constexpr char digits[] = "0123456789abcdef";
-  for (unsigned char c : raw)
-    out += digits[c >> 4], out += digits[c & 15];
-  return out;
+  return os::to_hex(raw);
 }
 
 } // namespace roamd::cloudsim
