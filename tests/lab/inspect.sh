@@ -73,6 +73,8 @@ expect "status --json: config.listen" "$(jq -r '.config.listen[0]' <<<"$OUT")" =
 section "--watch"
 ctl stats --watch 0.2 --count 3
 expect "--watch 0.2 --count 3: three answers" "$RC $(grep -c '^queries:' <<<"$OUT")" = "0 3"
+ctl stats --watch 0.2 --count 2 --json
+expect "--watch --json: one compact object per line" "$RC $(jq -c -e '.queries_udp' <<<"$OUT" | wc -l) $(wc -l <<<"$OUT")" = "0 2 2"
 
 section "loopback TCP with the token"
 ctl --tcp 127.0.0.1:5380 --token-file "$TOKEN" status

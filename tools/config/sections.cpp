@@ -422,6 +422,24 @@ void read_daemon(toml_reader& r, const toml::table& t, proto::Config::Daemon& ou
   }
 }
 
+/// The metrics endpoint and the inspection port's TCP listener each need an address:port of their own, distinct
+/// from the DNS listeners' (which take TCP on their port too): a clash would only show as "address in use" at start.
+void check_debug_addresses(toml_reader& r, const toml::table& root, const proto::Config& cfg) {
+  const auto& d = cfg.debug();
+  const auto* debug = root.get("debug") ? root.get("debug")->as_table() : nullptr;
+  if (!debug || d.metrics().empty() || !debug->get("metrics"))
+    return;
+  auto where = debug->get("metrics")->source().begin;
+  if (d.metrics() == d.tcp()) {
+    r.fail(where, "debug.metrics", quote(d.metrics()) + " is also debug.tcp: each needs an address:port of its own");
+    return;
+  }
+  for (const auto& listen : cfg.listen().addresses())
+    if (listen == d.metrics())
+      r.fail(where, "debug.metrics", quote(d.metrics()) + " is also a DNS listener (listen.addresses; DNS takes TCP "
+                                     "on it too): the metrics endpoint needs an address:port of its own");
+}
+
 } // namespace
 
 void read_document(toml_reader& r, const toml::table& root, proto::Config& out) {
@@ -448,6 +466,7 @@ void read_document(toml_reader& r, const toml::table& root, proto::Config& out) 
     read_dnstap(r, *t, *out.mutable_dnstap());
   if (auto* t = r.table(root, "", "daemon"))
     read_daemon(r, *t, *out.mutable_daemon());
+  check_debug_addresses(r, root, out);
 }
 
 } // namespace roamd::config::detail

@@ -94,7 +94,8 @@ int run(proto::Query query, const settings& s) {
     }
     if (s.watch > 0 && tty)
       std::fputs("\033[H\033[2J", stdout);
-    auto text = s.json ? roamctl::render_json(r) : roamctl::render_text(r, now_ms());
+    // --watch --json: one compact object per line (a stream jq and friends read line by line).
+    auto text = s.json ? roamctl::render_json(r, s.watch <= 0) : roamctl::render_text(r, now_ms());
     std::fputs(text.c_str(), stdout);
     if (!text.empty() && text.back() != '\n')
       std::fputc('\n', stdout);

@@ -290,13 +290,13 @@ std::string render_text(const proto::InspectResponse& r, int64_t now_ms) {
   return o.str();
 }
 
-std::string render_json(const proto::InspectResponse& r) {
+std::string render_json(const proto::InspectResponse& r, bool pretty) {
   const google::protobuf::Message* payload = &r;
   const auto* field = r.GetDescriptor()->FindFieldByNumber(static_cast<int>(r.payload_case()));
   if (field && field->message_type())
     payload = &r.GetReflection()->GetMessage(r, field);
   google::protobuf::util::JsonPrintOptions opts;
-  opts.add_whitespace = true;
+  opts.add_whitespace = pretty;
   opts.always_print_primitive_fields = true;
   opts.preserve_proto_field_names = true;
   std::string out;

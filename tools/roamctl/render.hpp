@@ -14,7 +14,7 @@ namespace roamd::roamctl {
 /// The answer's payload as human-readable text; `now_ms` is the time ages are measured against.
 std::string render_text(const proto::InspectResponse& r, int64_t now_ms);
 
-/// The answer's payload as indented JSON ("{}" when it has none).
-std::string render_json(const proto::InspectResponse& r);
+/// The answer's payload as JSON, indented or on one line ("{}" when it has none).
+std::string render_json(const proto::InspectResponse& r, bool pretty = true);
 
 } // namespace roamd::roamctl

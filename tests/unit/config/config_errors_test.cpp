@@ -227,6 +227,13 @@ TEST(config_error, debug_port) {
   load_error("[debug]\nrecent_queries = -1\n", {"debug.recent_queries"});
 }
 
+TEST(config_error, debug_listeners_need_addresses_of_their_own) {
+  load_error("[debug]\ntcp = \"127.0.0.1:9160\"\nmetrics = \"127.0.0.1:9160\"\n",
+             {":3:11:", "debug.metrics", "\"127.0.0.1:9160\" is also debug.tcp"});
+  load_error("[listen]\naddresses = [\"127.0.0.1:9161\"]\n[debug]\nmetrics = \"127.0.0.1:9161\"\n",
+             {"debug.metrics", "is also a DNS listener"});
+}
+
 TEST(config_error, dnstap) {
   load_error("[dnstap]\nsocket = \"/run/dnstap.sock\"\nfile = \"/var/log/roamd.dnstap\"\n",
              {":3:8:", "dnstap.file", "both dnstap.socket and dnstap.file are set"});
