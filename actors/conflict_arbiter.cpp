@@ -568,7 +568,8 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
             st.status.set_writes(es.writes());
             st.original = es.original();
             st.interception_available = es.interception_reason().empty();
-            record(self, "take", es.reason(), "", es.owner(), ok);
+            // "off" is the configuration's choice (system.mode "none"), not a failed take.
+            record(self, "take", es.reason(), "", es.owner(), ok || es.state() == "off");
             if (ok && st.opts.intercept_always && st.interception_available)
               // Belt and braces: port 53 goes to roamd whatever the settings say, from now until restore.
               self->request(enforcer_of(self), st.opts.enforcer_timeout, intercept_atom::value)

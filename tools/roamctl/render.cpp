@@ -150,8 +150,8 @@ void upstreams(std::ostream& o, const proto::UpstreamHealthList& l, int64_t now)
 void events(std::ostream& o, const proto::ArbiterStatus& a, int64_t now) {
   o << "state " << (a.state().empty() ? "-" : a.state()) << " since " << when(a.since_unix_ms(), now) << ": "
     << (a.reason().empty() ? "-" : a.reason()) << "\n";
-  o << a.decisions() << " decision(s) from " << a.coalesced_events() << " event(s); showing the last "
-    << a.events_size() << ", oldest first\n";
+  o << a.decisions() << " arbitration decision(s) from " << a.coalesced_events()
+    << " adapter/settings event(s); the last " << a.events_size() << " recorded action(s), oldest first:\n";
   for (const auto& e : a.events()) {
     o << when(e.unix_ms(), now) << "  " << e.action() << " -> " << e.state() << (e.ok() ? "" : " [FAILED]");
     if (!e.link().empty())
