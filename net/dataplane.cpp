@@ -22,9 +22,9 @@ dataplane::~dataplane() {
 
 std::string dataplane::open() {
   workers_.clear();
+  tls_ = std::make_shared<dot_tls_source>(opts_.tls_ca_file);
   std::string tls_error;
-  tls_ = make_dot_tls(opts_.tls_ca_file, tls_error);
-  if (!tls_)
+  if (!opts_.tls_ca_file.empty() && !tls_->get(&tls_error))
     return "DNS over TLS: " + tls_error;
   auto listen = opts_.listen;
   for (uint32_t i = 0; i < opts_.workers; ++i) {

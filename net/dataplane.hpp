@@ -19,7 +19,7 @@
 namespace roamd::net {
 
 class worker;
-class dot_tls;
+class dot_tls_source;
 
 /// Options for the data plane, derived from the configuration.
 struct dataplane_options {
@@ -55,8 +55,9 @@ public:
   dataplane(const dataplane&) = delete;
   dataplane& operator=(const dataplane&) = delete;
 
-  /// Opens every listener and upstream socket and loads the DoT trust anchors. Returns "" on success, else a
-  /// message naming the address (or the CA file) and the system error; then nothing stays open.
+  /// Opens every listener and upstream socket, and loads the DoT trust anchors when a CA file is set (else on the
+  /// first DoT query). Returns "" on success, else a message naming the address (or the CA file) and the system
+  /// error; then nothing stays open.
   std::string open();
 
   /// Starts the worker threads. Until a routing table is set, queries get SERVFAIL.
@@ -90,7 +91,7 @@ private:
   stats_sink sink_;
   mutable std::mutex mtx_;  // guards workers_ against stop() racing set_routing()/probe() from actor threads
   std::vector<std::unique_ptr<worker>> workers_;
-  std::shared_ptr<dot_tls> tls_;  // shared by every worker's DoT connections
+  std::shared_ptr<dot_tls_source> tls_;  // shared by every worker's DoT connections
   std::vector<std::thread> threads_;
   bool started_ = false;
 };

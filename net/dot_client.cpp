@@ -55,6 +55,18 @@ std::shared_ptr<dot_tls> make_dot_tls(const std::string& ca_file, std::string& e
   return tls;
 }
 
+std::shared_ptr<dot_tls> dot_tls_source::get(std::string* error) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!tls_ && error_.empty()) {
+    tls_ = make_dot_tls(ca_file_, error_);
+    if (!tls_)
+      spdlog::error("roamd: DNS over TLS: {}; DoT resolvers fail every query", error_);
+  }
+  if (error)
+    *error = error_;
+  return tls_;
+}
+
 namespace {
 
 /// Whether the SHA-256 of the SubjectPublicKeyInfo of one certificate of the verified chain is `pin`.

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,21 @@ class dot_tls;
 /// or later. Null with a reason in `error` when the bundle cannot be read or holds no certificate.
 std::shared_ptr<dot_tls> make_dot_tls(const std::string& ca_file, std::string& error);
 
+/// The client context of a data plane, made on first use: OpenSSL's initialisation costs about 4 MB of RSS that a
+/// configuration without DoT resolvers should not pay. Thread-safe.
+class dot_tls_source {
+public:
+  explicit dot_tls_source(std::string ca_file) : ca_file_(std::move(ca_file)) {}
+  /// The context, or null when it cannot be made (logged once, with `error` set).
+  std::shared_ptr<dot_tls> get(std::string* error = nullptr);
+
+private:
+  std::mutex mtx_;
+  std::string ca_file_;
+  std::shared_ptr<dot_tls> tls_;
+  std::string error_;
+};
+
 struct dot_options {
   /// Bounds the TCP connect plus TLS handshake; a connection that has queries waiting and read nothing for this
   /// long when one of them times out is reset (a silent path), and the next query reconnects.
@@ -30,7 +46,8 @@ struct dot_options {
   std::chrono::milliseconds idle_timeout{10000};
   /// Connections per client: a new one is opened only when every open one has max_inflight queries waiting.
   uint32_t max_connections = 4;
-  uint32_t max_inflight = 512;  // per connection
+  uint32_t max_inflight = 100;  // per connection: more spreads a burst over a frontend's threads (dnsdist runs
+                                // each connection on one)
   /// The first wait after a failed connect or handshake; it doubles (with jitter) up to max_backoff and is reset
   /// by a successful handshake. While it runs, send() refuses at once, so queries fail over without waiting.
   std::chrono::milliseconds backoff{250};

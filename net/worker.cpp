@@ -41,7 +41,7 @@ void try_rcvbuf(int fd, int bytes) {
 } // namespace
 
 worker::worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dns_cache> cache,
-               std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls> tls)
+               std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls_source> tls)
     : index_(index),
       opts_(opts),
       cache_(std::move(cache)),

@@ -24,7 +24,7 @@ namespace roamd::net {
 
 class tcp_client;
 class dot_client;
-class dot_tls;
+class dot_tls_source;
 
 /// Who gets the answer to a query.
 struct client_ref {
@@ -40,7 +40,7 @@ struct client_ref {
 class worker {
 public:
   worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dns_cache> cache,
-         std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls> tls = nullptr);
+         std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls_source> tls = nullptr);
   ~worker();
 
   /// Binds the listeners (SO_REUSEPORT) and the upstream socket pool. Returns "" or an error message.
@@ -159,7 +159,8 @@ private:
   /// Sends an attempt to a DoT upstream (see net/dot_client.hpp); a refusal fails the attempt at once.
   void send_dot(uint32_t slot);
   void on_dot_answer(uint64_t tag, uint8_t* msg, size_t size);
-  dot_client& dot_for(const std::shared_ptr<upstream>& u);
+  /// The DoT client of `u`, made on first use; null without a TLS context.
+  dot_client* dot_for(const std::shared_ptr<upstream>& u);
 
   void reply(const client_ref& c, const uint8_t* msg, size_t size);
   /// Answers with an error made here. `p`: the pending query it ends (null: the query being handled now).
@@ -217,7 +218,7 @@ private:
   std::shared_ptr<upstream_registry> registry_;
   dataplane::stats_sink sink_;
   boost::asio::io_context ctx_;
-  std::shared_ptr<dot_tls> tls_;                    // null: DoT upstreams fail every attempt
+  std::shared_ptr<dot_tls_source> tls_;             // null: DoT upstreams fail every attempt
   std::vector<std::unique_ptr<dot_client>> dot_;    // by upstream id, made on first use (before ctx_ goes)
   std::vector<std::unique_ptr<listener>> listeners_;
   std::vector<std::unique_ptr<source_socket>> sources_;  // by index; null where free

@@ -5,28 +5,32 @@
 
 namespace roamd::net {
 
-dot_client& worker::dot_for(const std::shared_ptr<upstream>& u) {
+dot_client* worker::dot_for(const std::shared_ptr<upstream>& u) {
   if (u->id >= dot_.size())
     dot_.resize(u->id + 1);
   auto& c = dot_[u->id];
   if (!c) {
+    auto tls = tls_ ? tls_->get() : nullptr;
+    if (!tls)
+      return nullptr;
     dot_options o;
     o.timeout = std::chrono::milliseconds(opts_.timeout_ms);
     o.idle_timeout = std::chrono::milliseconds(opts_.dot_idle_timeout_ms);
     o.mark = opts_.socket_mark;
     // Bound to the resolver's link like its UDP sockets and the TCP fallback (never for a loopback address).
     o.link = u->interface.empty() ? u->interface : bound_set(*u).interface;
-    c = std::make_unique<dot_client>(ctx_, tls_, u, std::move(o), rng_,
+    c = std::make_unique<dot_client>(ctx_, std::move(tls), u, std::move(o), rng_,
                                      [this](uint64_t tag, uint8_t* msg, size_t size) { on_dot_answer(tag, msg, size); });
   }
-  return *c;
+  return c.get();
 }
 
 void worker::send_dot(uint32_t s) {
   pending& p = slots_[s];
   auto& counters = counters_for(*p.up);
   uint64_t tag = (uint64_t{s} << 32) | p.gen;
-  if (!tls_ || !dot_for(p.up).send(p.wire.data(), p.wire.size(), tag)) {
+  dot_client* c = dot_for(p.up);
+  if (!c || !c->send(p.wire.data(), p.wire.size(), tag)) {
     ++counters.send_errors;
     fail_attempt(s, false);
     return;

@@ -180,7 +180,7 @@ void worker::stop_waiting(uint32_t s, bool timed_out) {
   if (p.on_dot) {
     p.on_dot = false;
     wait_unlink(s);
-    dot_for(p.up).forget(dns::id_of(p.wire.data()), (uint64_t{s} << 32) | p.gen, timed_out);
+    dot_[p.up->id]->forget(dns::id_of(p.wire.data()), (uint64_t{s} << 32) | p.gen, timed_out);
     return;
   }
   by_key_.erase(p.key);
