@@ -3,6 +3,7 @@
 // name, expired certificate or pin (failover, SERVFAIL, counted), a server closing mid-stream, idle close, probes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -197,6 +198,19 @@ TEST_F(dot_test, ReconnectsAndRetriesWhenTheServerClosesMidStream) {
   EXPECT_TRUE(wait_counts(0, [](const counts& c) { return c.send_errors >= 1 && c.answered == 10; }));
 }
 
+TEST_F(dot_test, TakesAnswersLargerThanATlsRecord) {
+  auto o = server_opts();
+  o.txt_size = 40000;  // three TLS records, more than the connection's first read buffer
+  fake_dot_server server{o};
+  start({dot(server)});
+  auto answers = tcp_exchange(addr_, {make_query(7, "big.dot.test", 16), make_query(8, "big2.dot.test", 16)}, 2);
+  ASSERT_EQ(answers.size(), 2u);
+  for (auto& a : answers) {
+    EXPECT_EQ(rcode_of(a), 0);
+    EXPECT_GT(a.size(), 40000u);
+  }
+}
+
 TEST_F(dot_test, ClosesAnIdleConnection) {
   fake_dot_server server{server_opts()};
   net::dataplane_options opts;
@@ -253,7 +267,12 @@ INSTANTIATE_TEST_SUITE_P(all, dot_refusal_test,
                          ::testing::Values(refusal{"wrong CA", "server", "other-ca.pem", "roamd.test", false},
                                            refusal{"wrong name", "server", "ca.pem", "wrong.test", false},
                                            refusal{"expired", "server-expired", "ca.pem", "roamd.test", false},
-                                           refusal{"wrong pin", "server", "ca.pem", "roamd.test", true}));
+                                           refusal{"wrong pin", "server", "ca.pem", "roamd.test", true}),
+                         [](const ::testing::TestParamInfo<refusal>& info) {
+                           std::string name = info.param.what;
+                           std::replace(name.begin(), name.end(), ' ', '_');
+                           return name;
+                         });
 
 TEST_F(dot_test, ServfailWhenTheOnlyResolverIsRefused) {
   fake_dot_server server{server_opts()};

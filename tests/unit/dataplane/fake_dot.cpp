@@ -81,7 +81,8 @@ struct fake_dot_server::impl {
       if (held.size() >= server.opts.batch) {
         bool idle = out.empty();  // else a write is in progress and goes on with these
         for (auto it = held.rbegin(); it != held.rend(); ++it) {  // newest first: out of order
-          bytes a = make_answer(*it, {server.opts.address});
+          bytes a = server.opts.txt_size ? make_txt_answer(*it, server.opts.txt_size)
+                                         : make_answer(*it, {server.opts.address});
           bytes framed{static_cast<uint8_t>(a.size() >> 8), static_cast<uint8_t>(a.size())};
           framed.insert(framed.end(), a.begin(), a.end());
           out.push_back(std::move(framed));

@@ -1,7 +1,7 @@
 #pragma once
 
 // A DNS-over-TLS server on 127.0.0.1 for data-plane tests (Asio SSL on its own thread): answers every query with an
-// A record, optionally holding answers until a batch of queries has arrived on the connection (then answering them
+// A record (or a large TXT record), optionally holding answers until a batch of queries has arrived on the connection (then answering them
 // in reverse order), or closing its first connection after reading some queries without answering them.
 
 #include <atomic>
@@ -22,6 +22,7 @@ public:
     size_t batch = 1;            // answer once this many queries wait on a connection, newest first
     size_t close_first_after = 0;  // close the first connection after reading this many queries (0: never)
     std::string address = "192.0.2.7";  // the A record of every answer
+    size_t txt_size = 0;                // else: one TXT record of this many bytes instead
   };
 
   explicit fake_dot_server(options opts);
