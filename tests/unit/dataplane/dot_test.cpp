@@ -313,33 +313,4 @@ TEST_F(dot_test, OpenFailsOnAnUnreadableCaFile) {
   EXPECT_NE(err.find("no PEM certificate"), std::string::npos) << err;
 }
 
-TEST(resolver_address, ParsesAndPrintsDotResolvers) {
-  auto r = net::parse_resolver("tls://9.9.9.9#DNS.Quad9.net.");
-  ASSERT_TRUE(r);
-  EXPECT_TRUE(r->tls);
-  EXPECT_EQ(r->endpoint.port(), 853);
-  EXPECT_EQ(net::to_string(*r), "tls://9.9.9.9:853#dns.quad9.net");
-  auto v6 = net::parse_resolver("tls://[2620:fe::fe]:8853");
-  ASSERT_TRUE(v6);
-  EXPECT_EQ(net::to_string(*v6), "tls://[2620:fe::fe]:8853");
-  std::string pin = net::encode_base64(std::string(32, '\x01'));
-  auto pinned = net::parse_resolver("tls://1.1.1.1:853#one.one;pin-sha256=" + pin);
-  ASSERT_TRUE(pinned);
-  EXPECT_EQ(pinned->pin, std::string(32, '\x01'));
-  EXPECT_EQ(net::to_string(*pinned), "tls://1.1.1.1:853#one.one;pin-sha256=" + pin);
-  auto plain = net::parse_resolver("9.9.9.9");
-  ASSERT_TRUE(plain);
-  EXPECT_FALSE(plain->tls);
-  EXPECT_EQ(net::to_string(*plain), "9.9.9.9:53");
-  std::string why;
-  EXPECT_FALSE(net::parse_resolver("tls://dns.quad9.net", &why));
-  EXPECT_NE(why.find("IP address"), std::string::npos) << why;
-  EXPECT_FALSE(net::parse_resolver("tls://9.9.9.9#bad name", &why));
-  EXPECT_FALSE(net::parse_resolver("tls://9.9.9.9#x;pin-sha256=abc", &why));
-  EXPECT_NE(why.find("pin"), std::string::npos) << why;
-  EXPECT_EQ(net::decode_base64("YWJj"), std::string("abc"));
-  EXPECT_EQ(net::decode_base64("YQ=="), std::string("a"));
-  EXPECT_FALSE(net::decode_base64("Y=Q="));
-}
-
 } // namespace
