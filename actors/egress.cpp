@@ -4,7 +4,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include "net/endpoint.hpp"
+#include "net/resolver_address.hpp"
 
 namespace roamd::actors {
 
@@ -36,8 +36,8 @@ bool in_prefix(const boost::asio::ip::address& a, const boost::asio::ip::address
 }
 
 std::optional<boost::asio::ip::address> address_of(const std::string& text) {
-  if (auto ep = net::parse_endpoint(text))
-    return ep->address();
+  if (auto r = net::parse_resolver(text))  // "IP:PORT" or "tls://IP:PORT#NAME"
+    return r->endpoint.address();
   boost::system::error_code ec;
   auto a = boost::asio::ip::make_address(text, ec);
   if (ec)

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <set>
 
-#include "net/endpoint.hpp"
+#include "net/resolver_address.hpp"
 #include "os/sha256.hpp"
 
 namespace roamd::actors {
@@ -17,12 +17,12 @@ net::route to_net_route(const proto::Route& r, net::upstream_registry& registry)
   out.tag_identity = r.tag_identity();
   out.source = r.source();
   for (const auto& text : r.resolvers())
-    if (auto ep = net::parse_endpoint(text))
-      out.resolvers.push_back(registry.get(*ep, r.interface()));
+    if (auto res = net::parse_resolver(text))
+      out.resolvers.push_back(registry.get(*res, r.interface()));
   // The fallback resolvers leave through the route's link too: a VPN route's queries never leak to another link.
   for (const auto& text : r.fallback_resolvers())
-    if (auto ep = net::parse_endpoint(text))
-      out.fallback.push_back(registry.get(*ep, r.interface()));
+    if (auto res = net::parse_resolver(text))
+      out.fallback.push_back(registry.get(*res, r.interface()));
   return out;
 }
 

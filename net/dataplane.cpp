@@ -1,5 +1,6 @@
 #include "net/dataplane.hpp"
 
+#include "net/dot_client.hpp"
 #include "net/worker.hpp"
 
 namespace roamd::net {
@@ -21,9 +22,13 @@ dataplane::~dataplane() {
 
 std::string dataplane::open() {
   workers_.clear();
+  tls_ = std::make_shared<dot_tls_source>(opts_.tls_ca_file);
+  std::string tls_error;
+  if (!opts_.tls_ca_file.empty() && !tls_->get(&tls_error))
+    return "DNS over TLS: " + tls_error;
   auto listen = opts_.listen;
   for (uint32_t i = 0; i < opts_.workers; ++i) {
-    auto w = std::make_unique<worker>(i, opts_, cache_, registry_, sink_);
+    auto w = std::make_unique<worker>(i, opts_, cache_, registry_, sink_, tls_);
     auto err = w->open(listen);
     if (!err.empty()) {
       workers_.clear();

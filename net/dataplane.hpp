@@ -19,6 +19,7 @@
 namespace roamd::net {
 
 class worker;
+class dot_tls_source;
 
 /// Options for the data plane, derived from the configuration.
 struct dataplane_options {
@@ -32,7 +33,9 @@ struct dataplane_options {
   uint32_t tcp_max_connections = 256;
   uint32_t tcp_idle_timeout_ms = 10000;
   uint32_t stats_interval_ms = 100;
-  uint32_t socket_mark = 0;          // SO_MARK on every upstream socket (UDP, TCP, probes); 0 = none
+  uint32_t socket_mark = 0;          // SO_MARK on every upstream socket (UDP, TCP, DoT, probes); 0 = none
+  std::string tls_ca_file;           // DoT upstreams' certificates chain to this PEM bundle; "" = the system's store
+  uint32_t dot_idle_timeout_ms = 10000;  // an idle DoT connection is closed after this long
   dns_cache::limits cache;
   /// See every client query and answer (dnstap, the recent-queries ring); empty: none, and no cost.
   std::vector<std::shared_ptr<query_observer>> observers;
@@ -52,8 +55,9 @@ public:
   dataplane(const dataplane&) = delete;
   dataplane& operator=(const dataplane&) = delete;
 
-  /// Opens every listener and upstream socket. Returns "" on success, else a message naming the address and the
-  /// system error; then nothing stays open.
+  /// Opens every listener and upstream socket, and loads the DoT trust anchors when a CA file is set (else on the
+  /// first DoT query). Returns "" on success, else a message naming the address (or the CA file) and the system
+  /// error; then nothing stays open.
   std::string open();
 
   /// Starts the worker threads. Until a routing table is set, queries get SERVFAIL.
@@ -87,6 +91,7 @@ private:
   stats_sink sink_;
   mutable std::mutex mtx_;  // guards workers_ against stop() racing set_routing()/probe() from actor threads
   std::vector<std::unique_ptr<worker>> workers_;
+  std::shared_ptr<dot_tls_source> tls_;  // shared by every worker's DoT connections
   std::vector<std::thread> threads_;
   bool started_ = false;
 };

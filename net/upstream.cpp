@@ -4,17 +4,20 @@
 
 namespace roamd::net {
 
-std::shared_ptr<upstream> upstream_registry::get(const boost::asio::ip::udp::endpoint& ep,
-                                                 const std::string& interface) {
+std::shared_ptr<upstream> upstream_registry::get(const resolver_address& r, const std::string& interface) {
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& u : by_id_)
-    if (u->endpoint == ep && u->interface == interface)
+    if (u->endpoint == r.endpoint && u->interface == interface && u->tls == r.tls && u->tls_name == r.tls_name &&
+        u->tls_pin == r.pin)
       return u;
   auto u = std::make_shared<upstream>();
   u->id = static_cast<uint32_t>(by_id_.size());
-  u->endpoint = ep;
+  u->endpoint = r.endpoint;
   u->interface = interface;
-  u->name = to_string(ep) + (interface.empty() ? "" : "%" + interface);
+  u->tls = r.tls;
+  u->tls_name = r.tls_name;
+  u->tls_pin = r.pin;
+  u->name = to_string(r) + (interface.empty() ? "" : "%" + interface);
   by_id_.push_back(u);
   return u;
 }

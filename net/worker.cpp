@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "net/dns_build.hpp"
+#include "net/dot_client.hpp"
 #include "net/endpoint.hpp"
 #include "net/tcp_client.hpp"
 #include "net/tcp_exchange.hpp"
@@ -40,12 +41,13 @@ void try_rcvbuf(int fd, int bytes) {
 } // namespace
 
 worker::worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dns_cache> cache,
-               std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink)
+               std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls_source> tls)
     : index_(index),
       opts_(opts),
       cache_(std::move(cache)),
       registry_(std::move(registry)),
       sink_(std::move(sink)),
+      tls_(std::move(tls)),
       client_batch_(client_batch_count, client_slot_size),
       answer_batch_(answer_batch_count, answer_slot_size),
       scratch_(scratch_size),

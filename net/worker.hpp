@@ -23,6 +23,8 @@
 namespace roamd::net {
 
 class tcp_client;
+class dot_client;
+class dot_tls_source;
 
 /// Who gets the answer to a query.
 struct client_ref {
@@ -38,7 +40,7 @@ struct client_ref {
 class worker {
 public:
   worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dns_cache> cache,
-         std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink);
+         std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls_source> tls = nullptr);
   ~worker();
 
   /// Binds the listeners (SO_REUSEPORT) and the upstream socket pool. Returns "" or an error message.
@@ -113,9 +115,10 @@ private:
     uint32_t key = 0;  // socket index << 16 | DNS ID, while waiting on UDP
     uint8_t attempt = 0;
     bool via_tcp = false;
+    bool on_dot = false;    // waiting on the DoT client of `up` (under the ID in `wire`), not on a UDP socket
     bool fallback = false;  // second phase: the route's fallback resolvers, after an NXDOMAIN from its resolvers
     std::vector<uint8_t> first_answer;  // that NXDOMAIN, the client's answer unless a fallback says NOERROR
-    bool waiting_udp = false;
+    bool waiting = false;  // on UDP or DoT, in the deadline list
     std::chrono::steady_clock::time_point received_at;  // when the client's query was read
     std::chrono::steady_clock::time_point sent_at;
     std::chrono::steady_clock::time_point deadline;
@@ -151,6 +154,13 @@ private:
   void on_source_readable(size_t i);
   void on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_storage& from, socklen_t from_len);
   void on_tcp_answer(uint32_t slot, uint32_t gen, bool ok, std::vector<uint8_t>& answer);
+  /// An upstream answer that matched the query in `slot` (UDP or DoT): counted, then relayed or ends a probe.
+  void answered(uint32_t slot, uint8_t* msg, size_t size);
+  /// Sends an attempt to a DoT upstream (see net/dot_client.hpp); a refusal fails the attempt at once.
+  void send_dot(uint32_t slot);
+  void on_dot_answer(uint64_t tag, uint8_t* msg, size_t size);
+  /// The DoT client of `u`, made on first use; null without a TLS context.
+  dot_client* dot_for(const std::shared_ptr<upstream>& u);
 
   void reply(const client_ref& c, const uint8_t* msg, size_t size);
   /// Answers with an error made here. `p`: the pending query it ends (null: the query being handled now).
@@ -189,8 +199,9 @@ private:
   bool accept_answer(pending& p, const uint8_t* msg, size_t size, bool tcp);
   bool answers_question(const pending& p, const uint8_t* msg, size_t size) const;
   void wait_link(uint32_t slot);
-  /// Ends a UDP wait: the key, the deadline list, and the socket's count (closing a drained retired socket).
-  void stop_waiting(uint32_t slot);
+  /// Ends a wait: on UDP the key, the deadline list and the socket's count (closing a drained retired socket); on
+  /// DoT the client forgets the query (`timed_out` lets it notice a dead connection).
+  void stop_waiting(uint32_t slot, bool timed_out = false);
   void wait_unlink(uint32_t slot);
   void give_up(uint32_t slot);
   void start_tcp_fallback(uint32_t slot);
@@ -207,6 +218,8 @@ private:
   std::shared_ptr<upstream_registry> registry_;
   dataplane::stats_sink sink_;
   boost::asio::io_context ctx_;
+  std::shared_ptr<dot_tls_source> tls_;             // null: DoT upstreams fail every attempt
+  std::vector<std::unique_ptr<dot_client>> dot_;    // by upstream id, made on first use (before ctx_ goes)
   std::vector<std::unique_ptr<listener>> listeners_;
   std::vector<std::unique_ptr<source_socket>> sources_;  // by index; null where free
   std::vector<size_t> free_sources_;

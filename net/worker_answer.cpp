@@ -95,11 +95,17 @@ void worker::on_answer(size_t sock, uint8_t* msg, size_t size, const sockaddr_st
   if (!accept_answer(p, msg, size, false))
     return;
   stop_waiting(s);
+  answered(s, msg, size);
+}
+
+void worker::answered(uint32_t s, uint8_t* msg, size_t size) {
+  pending& p = slots_[s];
+  auto& counters = counters_for(*p.up);
   auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - p.sent_at).count();
   ++counters.answered;
   counters.rtt_sum_us += static_cast<uint64_t>(rtt);
   ++counters.rtt_count;
-  if (dns::rcode_of(flags) == static_cast<uint8_t>(dns::rcode::servfail))
+  if (dns::rcode_of(dns::flags_of(msg)) == static_cast<uint8_t>(dns::rcode::servfail))
     ++counters.servfail;
   if (p.client.kind == client_ref::probe) {
     complete_probe(s, true, static_cast<uint64_t>(rtt));
@@ -229,6 +235,7 @@ void worker::post_probe(uint32_t upstream_id, dataplane::probe_callback done) {
     p.rt = nullptr;
     p.attempt = 0;
     p.via_tcp = false;
+    p.on_dot = false;
     p.fallback = false;
     // ". IN NS", no recursion wanted: any well-formed answer, even REFUSED, proves the resolver is alive.
     static const uint8_t probe_query[] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, dns::type_ns, 0, dns::class_in};

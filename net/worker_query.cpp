@@ -6,6 +6,7 @@
 
 #include "net/canary.hpp"
 #include "net/dns_build.hpp"
+#include "net/dot_client.hpp"
 #include "net/tcp_client.hpp"
 #include "net/tcp_exchange.hpp"
 #include "net/worker.hpp"
@@ -170,10 +171,16 @@ void worker::free_slot(uint32_t s) {
   free_.push_back(s);
 }
 
-void worker::stop_waiting(uint32_t s) {
+void worker::stop_waiting(uint32_t s, bool timed_out) {
   pending& p = slots_[s];
-  if (!p.waiting_udp)
+  if (!p.waiting)
     return;
+  if (p.on_dot) {
+    p.on_dot = false;
+    wait_unlink(s);
+    dot_[p.up->id]->forget(dns::id_of(p.wire.data()), (uint64_t{s} << 32) | p.gen, timed_out);
+    return;
+  }
   by_key_.erase(p.key);
   wait_unlink(s);
   size_t sock = p.key >> 16;
@@ -186,7 +193,7 @@ void worker::stop_waiting(uint32_t s) {
 
 void worker::wait_link(uint32_t s) {
   pending& p = slots_[s];
-  p.waiting_udp = true;
+  p.waiting = true;
   p.prev = wait_tail_;
   p.next = npos;
   if (wait_tail_ != npos)
@@ -198,9 +205,9 @@ void worker::wait_link(uint32_t s) {
 
 void worker::wait_unlink(uint32_t s) {
   pending& p = slots_[s];
-  if (!p.waiting_udp)
+  if (!p.waiting)
     return;
-  p.waiting_udp = false;
+  p.waiting = false;
   if (p.prev != npos)
     slots_[p.prev].next = p.next;
   else
@@ -227,6 +234,10 @@ void worker::send_attempt(uint32_t s) {
     for (auto& r : rs)
       if (r.get() == chosen)
         p.up = r;
+  }
+  if (p.up->tls) {
+    send_dot(s);
+    return;
   }
   auto& counters = counters_for(*p.up);
   source_set& set = p.up->interface.empty() ? *sets_[p.up->endpoint.address().is_v6() ? 1 : 0] : bound_set(*p.up);
@@ -273,7 +284,7 @@ void worker::fail_attempt(uint32_t s, bool timed_out) {
   pending& p = slots_[s];
   if (timed_out && p.up)
     ++counters_for(*p.up).timeouts;
-  stop_waiting(s);
+  stop_waiting(s, timed_out);
   if (p.client.kind == client_ref::probe) {
     complete_probe(s, false, 0);
     return;

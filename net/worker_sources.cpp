@@ -206,7 +206,7 @@ void worker::send_failed(const udp_send_failure& f, size_t sock) {
   if (slot >= slots_.size())
     return;
   pending& p = slots_[slot];
-  if (!p.busy || p.gen != gen || !p.waiting_udp)
+  if (!p.busy || p.gen != gen || !p.waiting)
     return;
   if (p.up)
     ++counters_for(*p.up).send_errors;

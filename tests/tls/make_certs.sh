@@ -6,6 +6,8 @@
 #   intruder.pem/.key    CN=intruder, clientAuth (signed by ca: trusted, but not in a names list)
 #   expired.pem/.key     CN=operator, valid only in January 2020 (signed by ca)
 #   other-ca.pem         another CA; stranger.pem/.key: CN=operator signed by it
+#   server-expired.pem/.key  like server, valid only in January 2020 (signed by ca)
+#   server.pin           base64 SHA-256 of server.pem's SubjectPublicKeyInfo (a DoT pin)
 # Usage: make_certs.sh DIR
 set -euo pipefail
 dir=${1:?usage: make_certs.sh DIR}
@@ -63,4 +65,8 @@ subjectAltName = DNS:operator.test" -days 30
 leaf intruder intruder ca "$client_ext" -days 30
 leaf expired operator ca "$client_ext" -startdate 20200101000000Z -enddate 20200131000000Z
 leaf stranger operator other-ca "$client_ext" -days 30
+leaf server-expired roamd-debug ca "extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, IP:192.0.2.1, DNS:roamd.test" -startdate 20200101000000Z -enddate 20200131000000Z
+openssl x509 -in server.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary |
+  openssl base64 -A > server.pin
 rm -rf ca-ca ca-other-ca

@@ -6,6 +6,8 @@ Every system listens on its own loopback address, port 53, inside the benchmark'
     127.0.0.3   nsd, authoritative for corp.test (wildcard A)  -- the "internal" upstream
     127.0.0.10  roamd       127.0.0.11  dnsdist       127.0.0.12  unbound       127.0.0.13  dnsmasq
     127.0.0.14  roamd-logged (the same roamd with the recent-queries ring and a dnstap file of every query and answer)
+    127.0.0.15  roamd-dot (the same roamd asking the cloud over DNS over TLS, through a dnsdist DoT frontend on
+                127.0.0.5:853 that forwards to the cloud nsd; certificates from tests/tls/make_certs.sh)
 
 Each nsd answers REFUSED for the other's zone, so a forwarder that misroutes shows rcode errors.
 """
@@ -19,9 +21,17 @@ import time
 
 CLOUD = "127.0.0.2"
 CORP = "127.0.0.3"
+DOT_FRONTEND = "127.0.0.5"   # dnsdist: DoT on :853 in front of the cloud nsd, for roamd-dot
+DOT_NAME = "roamd.test"      # the name in make_certs.sh's server certificate
+MAKE_CERTS = os.path.normpath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "tests", "tls",
+                                           "make_certs.sh"))
 ADDRESS = {"roamd": "127.0.0.10", "dnsdist": "127.0.0.11", "unbound": "127.0.0.12", "dnsmasq": "127.0.0.13",
-           "roamd-logged": "127.0.0.14", "direct": CLOUD}
-ALL_SYSTEMS = ["direct", "roamd", "roamd-logged", "dnsdist", "dnsmasq", "unbound"]
+           "roamd-logged": "127.0.0.14", "roamd-dot": "127.0.0.15", "direct": CLOUD, "dot-direct": DOT_FRONTEND}
+ALL_SYSTEMS = ["direct", "roamd", "roamd-logged", "roamd-dot", "dot-direct", "dnsdist", "dnsmasq", "unbound"]
+# Measured straight at an upstream, with its names all in bench.test: nsd over UDP, and the DoT frontend over TLS
+# (dnsperf -m dot; the ceiling of the path roamd-dot takes).
+DIRECT_SYSTEMS = ("direct", "dot-direct")
+ROAMD_SYSTEMS = ("roamd", "roamd-logged", "roamd-dot")
 HIT_CACHE_DNSMASQ = 10000
 
 
@@ -125,19 +135,22 @@ zone:
 """
 
 
-def roamd_config(d, logged=False):
+def roamd_config(d, system="roamd"):
     # roamd runs on its defaults (cache size 10000, 4 rotating source ports), as a user would start it. "Logged":
     # the same with both query observers on (the recent-queries ring and dnstap of every query and answer to a file).
+    # "DoT": the cloud over DNS over TLS through the dnsdist frontend, verified against the test CA.
     extra = f"""[debug]
 socket = "{d}/debug.sock"
 recent_queries = 1000
 [dnstap]
 file = "{d}/roamd.dnstap"
-""" if logged else ""
+""" if system == "roamd-logged" else ""
+    cloud = (f'"tls://{DOT_FRONTEND}:853#{DOT_NAME}"]\nca_file = "{d}/dot-certs/ca.pem"' if system == "roamd-dot"
+             else f'"{CLOUD}:53"]')
     return f"""[listen]
-addresses = ["{ADDRESS['roamd-logged' if logged else 'roamd']}:53"]
+addresses = ["{ADDRESS[system]}:53"]
 [cloud]
-resolvers = ["{CLOUD}:53"]
+resolvers = [{cloud}
 device_id = "0123456789abcdef"
 [[internal]]
 domain = "corp.test"
@@ -159,6 +172,40 @@ local corp = newSuffixMatchNode()
 corp:add(newDNSName("corp.test."))
 addAction(SuffixMatchNodeRule(corp), PoolAction("corp"))
 """
+
+
+def dot_frontend_config(d):
+    # Out-of-order processing (maxInFlight) lets one connection carry many queries at once, as roamd sends them;
+    # 1.7.3's default (0) answers one query of a connection at a time. dnsdist forwards what came over TCP/TLS to the
+    # backend over TCP: maxInFlight there too lets it pipeline to nsd (dnsperf -m dot straight at this frontend:
+    # 6.1k q/s without it, 9.2k with it).
+    return f"""setSecurityPollSuffix("")
+setLocal("{DOT_FRONTEND}:53")
+addTLSLocal("{DOT_FRONTEND}:853", "{d}/dot-certs/server.pem", "{d}/dot-certs/server.key", {{maxInFlight = 1000}})
+newServer({{address="{CLOUD}:53", checkName="health.bench.test.", maxInFlight = 1000}})
+"""
+
+
+def make_dot_certs(d):
+    """The test CA and the frontend's certificate (make_certs.sh), once per benchmark."""
+    out = os.path.join(d, "dot-certs")
+    r = subprocess.run([MAKE_CERTS, out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise PeerError(f"{MAKE_CERTS} failed:\n{r.stdout}")
+
+
+def start_dot_frontend(d, logdir, deadline_s):
+    """The dnsdist DoT frontend for roamd-dot; ready when it answers over plain DNS on its :53 (same backend)."""
+    exe = binary_for("dnsdist", "")
+    conf = _write(os.path.join(d, "dot-frontend.conf"), dot_frontend_config(d))
+    proc = Proc(f"dnsdist DoT frontend ({DOT_FRONTEND}:853)", [exe, "-C", conf, "--supervised", "--disable-syslog"],
+                os.path.join(logdir, "dot-frontend.log"))
+    try:
+        wait_ready(proc, DOT_FRONTEND, "ready-probe.bench.test", deadline_s)
+    except Exception:
+        proc.stop()
+        raise
+    return proc
 
 
 def dnsmasq_config(d, cache_size):
@@ -217,9 +264,12 @@ def write_zones(d):
 
 def binary_for(system, roamd_path):
     """The executable a system needs, or None when it is missing (the caller skips the system)."""
-    if system in ("roamd", "roamd-logged"):
+    if system in ROAMD_SYSTEMS:
+        if system == "roamd-dot" and not binary_for("dnsdist", ""):
+            return None
         return roamd_path if os.path.isfile(roamd_path) and os.access(roamd_path, os.X_OK) else None
-    exe = {"direct": "nsd", "dnsdist": "dnsdist", "dnsmasq": "dnsmasq", "unbound": "unbound"}[system]
+    exe = {"direct": "nsd", "dot-direct": "dnsdist", "dnsdist": "dnsdist", "dnsmasq": "dnsmasq",
+           "unbound": "unbound"}[system]
     return shutil.which(exe) or (f"/usr/sbin/{exe}" if os.access(f"/usr/sbin/{exe}", os.X_OK) else None)
 
 
@@ -255,8 +305,8 @@ def start_forwarder(system, workload, d, logdir, roamd_path, deadline_s):
     """Starts one forwarder with split routing and waits until it answers; returns its Proc."""
     exe = binary_for(system, roamd_path)
     log = os.path.join(logdir, f"{system}.log")
-    if system in ("roamd", "roamd-logged"):
-        conf = _write(os.path.join(d, f"{system}.toml"), roamd_config(d, system == "roamd-logged"))
+    if system in ROAMD_SYSTEMS:
+        conf = _write(os.path.join(d, f"{system}.toml"), roamd_config(d, system))
         argv = [exe, "--config", conf]
     elif system == "dnsdist":
         conf = _write(os.path.join(d, "dnsdist.conf"), dnsdist_config(d))
@@ -281,7 +331,7 @@ def start_forwarder(system, workload, d, logdir, roamd_path, deadline_s):
 
 def routing_check(system):
     """One query per zone through the system; returns {"bench.test": rcode, "corp.test": rcode}."""
-    zones = ["bench.test"] if system == "direct" else ["bench.test", "corp.test"]
+    zones = ["bench.test"] if system in DIRECT_SYSTEMS else ["bench.test", "corp.test"]
     return {z: dig_status(ADDRESS[system], f"route-probe.{z}") for z in zones}
 
 

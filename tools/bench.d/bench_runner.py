@@ -41,14 +41,16 @@ def one_run(args, d, logdir, rep, workload, system, hit_files, quiet):
 
     With --latency separate (the default) the measured run has no -v, and a second, shorter run with -v on fresh
     names right after it gives p50/p99; with --latency inline the one measured run has -v."""
-    direct = system == "direct"
+    direct = system in peers.DIRECT_SYSTEMS
     background = quiet()
     inline = args.latency == "inline"
-    ups = fwd = None
+    ups = fwd = front = None
     run_logs = os.path.join(logdir, f"rep{rep}-{workload}-{system}")
     os.makedirs(run_logs)
     try:
         ups = peers.start_upstreams(d, run_logs, args.start_timeout)
+        if system in ("roamd-dot", "dot-direct"):
+            front = peers.start_dot_frontend(d, run_logs, args.start_timeout)
         if not direct:
             fwd = peers.start_forwarder(system, workload, d, run_logs, args.roamd, args.start_timeout)
         addr = peers.ADDRESS[system]
@@ -61,7 +63,7 @@ def one_run(args, d, logdir, rep, workload, system, hit_files, quiet):
             warmed = measure.warm(addr, hit_files[direct])
             if warmed["rcodes"].get("NOERROR") != measure.HIT_NAMES:
                 log(f"  WARNING {system}: warming got {warmed['rcodes']} for {measure.HIT_NAMES} names")
-        measured, procs = fwd or ups["cloud"], [fwd, ups["cloud"], ups["corp"]]
+        measured, procs = fwd or front or ups["cloud"], [fwd, front, ups["cloud"], ups["corp"]]
         upstreams = {k: p.pid for k, p in ups.items()}
 
         def dnsperf(duration, verbose):
@@ -73,7 +75,8 @@ def one_run(args, d, logdir, rep, workload, system, hit_files, quiet):
             outfile = os.path.join(d, "dnsperf-out.txt")
             try:
                 r = measure.run_dnsperf(measured.pid, upstreams, addr, datafile, outfile, args.clients,
-                                        args.outstanding, duration, once=(workload == "miss"), verbose=verbose)
+                                        args.outstanding, duration, once=(workload == "miss"), verbose=verbose,
+                                        dot=(system == "dot-direct"))
             finally:
                 for f in [outfile] + ([datafile] if workload == "miss" else []):
                     if os.path.exists(f):
@@ -95,7 +98,7 @@ def one_run(args, d, logdir, rep, workload, system, hit_files, quiet):
                                                            "p50_ms", "p99_ms", "latency_samples", "cpu_pct",
                                                            "names", "token", "run_time_s")})
     finally:
-        peers.stop_all([fwd] + (list(ups.values()) if ups else []))
+        peers.stop_all([fwd, front] + (list(ups.values()) if ups else []))
         _reap_orphans()
     return dict(rep=rep, workload=workload, system=system, label=peers.label(system, workload),
                 background_busy_pct=background, routing=routing, warm=warmed and warmed["rcodes"], **result)
@@ -146,6 +149,8 @@ def run(args, d):
         log("nothing to measure: no selected system is available")
         return 1
     peers.write_zones(d)
+    if "roamd-dot" in systems or "dot-direct" in systems:
+        peers.make_dot_certs(d)
     hit_files = {}
     for direct in (False, True):
         hit_files[direct] = os.path.join(d, f"names-hit{'-direct' if direct else ''}.txt")

@@ -12,6 +12,7 @@ constexpr suggestion known_keys[] = {
   {"listen", "addresses"},
   {"cloud", "resolvers"},
   {"cloud", "device_id"},
+  {"cloud", "ca_file"},
   {"internal", "domain"},
   {"internal", "resolvers"},
   {"cache", "size"},

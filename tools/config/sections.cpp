@@ -44,6 +44,14 @@ void set_endpoints(const std::vector<std::string>& from, google::protobuf::Repea
     to.Add()->assign(endpoint);
 }
 
+/// An absolute path without NUL bytes or "." / ".." components (the takeover must not be steered elsewhere).
+bool good_path(std::string_view p) {
+  if (p.empty() || p.front() != '/' || p.find('\0') != std::string_view::npos)
+    return false;
+  return p.find("/./") == std::string_view::npos && p.find("/../") == std::string_view::npos &&
+         !(p.size() >= 2 && p.substr(p.size() - 2) == "/.") && !(p.size() >= 3 && p.substr(p.size() - 3) == "/..");
+}
+
 void read_listen(toml_reader& r, const toml::table& t, proto::Config::Listen& out) {
   r.reject_unknown(t, "listen", "listen");
   if (auto addresses = r.endpoints(t, "listen", "addresses", true))
@@ -52,8 +60,14 @@ void read_listen(toml_reader& r, const toml::table& t, proto::Config::Listen& ou
 
 void read_cloud(toml_reader& r, const toml::table& t, proto::Config::Cloud& out) {
   r.reject_unknown(t, "cloud", "cloud");
-  if (auto resolvers = r.endpoints(t, "cloud", "resolvers", false))
+  if (auto resolvers = r.endpoints(t, "cloud", "resolvers", false, true))
     set_endpoints(*resolvers, *out.mutable_resolvers());
+  if (auto path = r.string(t, "cloud", "ca_file")) {
+    if (!path->empty() && (!good_path(*path) || path->back() == '/'))
+      r.expected(*t.get("ca_file"), "cloud.ca_file", "expected an absolute path of a PEM file or \"\" (the system's store)");
+    else
+      out.set_ca_file(*path);
+  }
   if (auto text = r.string(t, "cloud", "device_id")) {
     if (auto bytes = decode_device_id(*text))
       out.set_device_id(*bytes);
@@ -164,14 +178,6 @@ void read_tcp(toml_reader& r, const toml::table& t, proto::Config::Tcp& out) {
     out.set_max_connections(static_cast<uint32_t>(*v));
   if (auto v = r.integer(t, "tcp", "idle_timeout_ms", 100, 600'000))
     out.set_idle_timeout_ms(static_cast<uint32_t>(*v));
-}
-
-/// An absolute path without NUL bytes or "." / ".." components (the takeover must not be steered elsewhere).
-bool good_path(std::string_view p) {
-  if (p.empty() || p.front() != '/' || p.find('\0') != std::string_view::npos)
-    return false;
-  return p.find("/./") == std::string_view::npos && p.find("/../") == std::string_view::npos &&
-         !(p.size() >= 2 && p.substr(p.size() - 2) == "/.") && !(p.size() >= 3 && p.substr(p.size() - 3) == "/..");
 }
 
 /// Whether one listen address is on port 53 (the only port resolv.conf can point at).

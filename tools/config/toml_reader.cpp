@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "net/endpoint.hpp"
+#include "net/resolver_address.hpp"
 #include "tools/config/schema.hpp"
 
 namespace roamd::config::detail {
@@ -198,7 +199,7 @@ std::optional<std::string> toml_reader::string(const toml::table& parent, std::s
 }
 
 std::optional<std::vector<std::string>> toml_reader::endpoints(const toml::table& parent, std::string_view path,
-                                                               std::string_view key, bool unique) {
+                                                               std::string_view key, bool unique, bool tls) {
   auto* node = parent.get(key);
   if (!node)
     return std::nullopt;
@@ -218,13 +219,19 @@ std::optional<std::vector<std::string>> toml_reader::endpoints(const toml::table
       ok = false;
       continue;
     }
-    auto endpoint = net::parse_endpoint(text->get());
-    if (!endpoint) {
-      expected(element, at(where, i), "expected an endpoint (IP:PORT, [IPv6]:PORT, or an IP for port 53)");
+    std::string why;
+    auto resolver = net::parse_resolver(text->get(), &why);
+    if (!resolver || (resolver->tls && !tls)) {
+      bool dot = text->get().rfind("tls://", 0) == 0;
+      expected(element, at(where, i),
+               !dot ? "expected an endpoint (IP:PORT, [IPv6]:PORT, or an IP for port 53)" + std::string{tls ? " or tls://IP[:PORT][#NAME][;pin-sha256=BASE64]" : ""}
+               : tls ? why
+                     : "expected an endpoint (IP:PORT, [IPv6]:PORT, or an IP for port 53): DNS over TLS is for [cloud] "
+                       "resolvers only");
       ok = false;
       continue;
     }
-    normalized[i] = net::to_string(*endpoint);
+    normalized[i] = net::to_string(*resolver);
     auto same = std::find(normalized.begin(), normalized.begin() + i, normalized[i]);
     if (unique && same != normalized.begin() + i) {
       auto first = static_cast<size_t>(same - normalized.begin());

@@ -74,9 +74,10 @@ public:
   std::optional<std::string> string(const toml::table& parent, std::string_view path, std::string_view key);
 
   /// Reads an optional non-empty array of endpoints, normalized with net::to_string; nullopt when absent or invalid
-  /// (recorded). With `unique`, an endpoint listed twice (after normalization) is an error.
+  /// (recorded). With `unique`, an endpoint listed twice (after normalization) is an error. With `tls`, DNS-over-TLS
+  /// resolvers ("tls://IP:PORT#NAME", see net/resolver_address.hpp) are accepted too.
   std::optional<std::vector<std::string>> endpoints(const toml::table& parent, std::string_view path,
-                                                    std::string_view key, bool unique);
+                                                    std::string_view key, bool unique, bool tls = false);
 
 private:
   struct problem {

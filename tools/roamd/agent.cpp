@@ -17,6 +17,7 @@
 #include "actors/query_router.hpp"
 #include "actors/upstream_io.hpp"
 #include "net/dataplane.hpp"
+#include "net/dot_client.hpp"
 #include "net/endpoint.hpp"
 #include "os/command_runner.hpp"
 #include "os/firewall.hpp"
@@ -48,6 +49,7 @@ net::dataplane_options to_options(const proto::Config& cfg) {
   o.cache.max_ttl = cfg.cache().max_ttl();
   o.cache.negative_max_ttl = cfg.cache().negative_max_ttl();
   o.socket_mark = cfg.arbitration().socket_mark();
+  o.tls_ca_file = cfg.cloud().ca_file();
   return o;
 }
 
@@ -207,6 +209,13 @@ int run_agent(const proto::Config& cfg) {
     } else {
       dpo.observers.push_back(dnstap);
       spdlog::info("roamd: dnstap to {}", d.socket().empty() ? d.file() : d.socket());
+    }
+  }
+  if (!dpo.tls_ca_file.empty()) {
+    std::string why;  // checked here to name the key; the data plane loads it again for itself
+    if (!net::make_dot_tls(dpo.tls_ca_file, why)) {
+      spdlog::error("roamd: cloud.ca_file: {}", why);
+      return 1;
     }
   }
   net::dataplane dp{dpo, registry, sink};

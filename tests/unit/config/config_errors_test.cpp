@@ -121,6 +121,25 @@ TEST(config_error, bad_endpoints) {
              {":3:26:", "internal[0].resolvers[1]", "got \"x\""});
 }
 
+TEST(config_error, bad_dot_resolvers_and_ca_file) {
+  load_error("[cloud]\nresolvers = [\"tls://dns.quad9.net\"]\n",
+             {":2:14:", "cloud.resolvers[0]: expected tls://IP[:PORT][#NAME][;pin-sha256=BASE64] with an IP address",
+              "got \"tls://dns.quad9.net\""});
+  load_error("[cloud]\nresolvers = [\"tls://9.9.9.9#not a name\"]\n",
+             {":2:14:", "cloud.resolvers[0]: expected a host name after '#'"});
+  load_error("[cloud]\nresolvers = [\"tls://9.9.9.9#dns.quad9.net;pin-sha256=abcd\"]\n",
+             {":2:14:", "cloud.resolvers[0]: expected the pin as the base64 of a 32-byte SHA-256 digest"});
+  load_error("[cloud]\nresolvers = [\"9.9.9.9:0\"]\n",
+             {":2:14:", "cloud.resolvers[0]: expected an endpoint", "or tls://IP[:PORT]"});
+  // DNS over TLS is for the cloud: internal resolvers are plain.
+  load_error("[[internal]]\ndomain = \"a.example\"\nresolvers = [\"tls://10.0.0.1#ns.a.example\"]\n",
+             {":3:14:", "internal[0].resolvers[0]", "DNS over TLS is for [cloud] resolvers only"});
+  load_error("[cloud]\nca_file = \"certs/ca.pem\"\n",
+             {":2:11:", "cloud.ca_file: expected an absolute path of a PEM file or \"\" (the system's store), got "
+                        "\"certs/ca.pem\""});
+  load_error("[cloud]\nca_file = 5\n", {":2:11:", "cloud.ca_file: expected a string, got integer 5"});
+}
+
 TEST(config_error, endpoint_arrays_must_be_non_empty_arrays) {
   load_error("[listen]\naddresses = []\n",
              {"roamd.toml:2:13: listen.addresses: expected a non-empty array of endpoint strings, got an empty array"});
