@@ -1,5 +1,7 @@
 #include "net/dataplane.hpp"
 
+#include <algorithm>
+
 #include "net/dot_client.hpp"
 #include "net/worker.hpp"
 
@@ -26,19 +28,27 @@ std::string dataplane::open() {
   std::string tls_error;
   if (!opts_.tls_ca_file.empty() && !tls_->get(&tls_error))
     return "DNS over TLS: " + tls_error;
-  auto listen = opts_.listen;
-  for (uint32_t i = 0; i < opts_.workers; ++i) {
-    auto w = std::make_unique<worker>(i, opts_, cache_, registry_, sink_, tls_);
-    auto err = w->open(listen);
-    if (!err.empty()) {
-      workers_.clear();
-      return err;
+  // Port 0 (tests): the kernel picks a free UDP port and TCP takes the same number, which another program may hold;
+  // then a new pick is tried (a few times) instead of failing.
+  bool picked = std::any_of(opts_.listen.begin(), opts_.listen.end(), [](const auto& ep) { return ep.port() == 0; });
+  for (int attempt = 0;; ++attempt) {
+    auto listen = opts_.listen;
+    std::string err;
+    for (uint32_t i = 0; i < opts_.workers && err.empty(); ++i) {
+      auto w = std::make_unique<worker>(i, opts_, cache_, registry_, sink_, tls_);
+      err = w->open(listen);
+      if (!err.empty())
+        break;
+      if (i == 0)
+        listen = w->bound();  // later workers share the ports the first one got
+      workers_.push_back(std::move(w));
     }
-    if (i == 0)
-      listen = w->bound();  // later workers share the ports the first one got (port 0 in tests)
-    workers_.push_back(std::move(w));
+    if (err.empty())
+      return {};
+    workers_.clear();
+    if (!picked || attempt == 7 || err.find("cannot listen on TCP") == std::string::npos)
+      return err;
   }
-  return {};
 }
 
 void dataplane::start() {
