@@ -14,7 +14,8 @@ namespace {
 
 void copy_text(char* out, size_t cap, std::string_view text) {
   size_t n = std::min(text.size(), cap - 1);
-  std::memcpy(out, text.data(), n);
+  if (n != 0)  // an empty view may have a null data(): memcpy must not see it
+    std::memcpy(out, text.data(), n);
   out[n] = 0;
 }
 
