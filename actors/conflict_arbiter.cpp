@@ -498,8 +498,10 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
   self->set_down_handler([self](caf::down_msg& dm) { on_child_down(self, dm); });
   // Children go when the supervisor goes, whatever the reason.
   self->attach_functor([directory = st.directory, self_addr = self->address()](const caf::error&) {
-    for (auto r : {peers::role::adapters, peers::role::enforcer, peers::role::router, peers::role::upstream_io})
-      if (auto h = directory->get<caf::actor>(r))
+    for (size_t i = 0; i < static_cast<size_t>(peers::role::count); ++i)
+      if (auto r = static_cast<peers::role>(i); r == peers::role::arbiter)
+        continue;
+      else if (auto h = directory->get<caf::actor>(r))
         caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     directory->clear_all();
   });
@@ -511,6 +513,10 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
       if (sig == st.links_signature)
         return;  // addresses or routes moved, links did not: nothing to arbitrate
       st.links_signature = sig;
+      // The cloud registrar syncs its policy and the network-state actor probes again after a link-set change.
+      for (auto r : {peers::role::cloud, peers::role::network})
+        if (auto h = st.directory->get<caf::actor>(r))
+          caf::anon_send(h, snap);
       on_event(self);
     },
     [self](const proto::SettingsChanged& change) {

@@ -21,11 +21,12 @@ namespace roamd::actors {
 /// the data plane's stats sink reads it from its own threads.
 class peers {
 public:
-  enum class role { arbiter, router, enforcer, adapters, upstream_io, count };
+  enum class role { arbiter, router, enforcer, adapters, upstream_io, cloud, network, count };
 
   static const char* name(role r) {
     static constexpr std::array<const char*, static_cast<size_t>(role::count)> names{
-      "conflict_arbiter", "query_router", "dns_enforcer", "adapter_monitor", "upstream_io"};
+      "conflict_arbiter", "query_router", "dns_enforcer", "adapter_monitor", "upstream_io", "cloud_registrar",
+      "network_state"};
     return names[static_cast<size_t>(r)];
   }
 
