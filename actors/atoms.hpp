@@ -23,5 +23,10 @@ using decide_atom = caf::atom_constant<caf::atom("decide")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
 using children_atom = caf::atom_constant<caf::atom("children")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
+using http_atom = caf::atom_constant<caf::atom("http")>;
+using guard_atom = caf::atom_constant<caf::atom("guard")>;
+using policy_atom = caf::atom_constant<caf::atom("policy")>;
 
 } // namespace roamd::actors

@@ -3,6 +3,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/adapter_monitor.hpp"
+#include "actors/cloud_registrar.hpp"
 #include "actors/conflict_arbiter.hpp"
 #include "actors/dns_enforcer.hpp"
 #include "actors/query_router.hpp"
@@ -52,6 +53,22 @@ promise ask(debug_inspector_ptr self, uint64_t id, peers::role role, std::chrono
   return rp;
 }
 
+/// Adds the cloud registrar's status (when it runs) to a status answer and delivers it.
+void with_cloud(debug_inspector_ptr self, promise rp, proto::InspectResponse r) {
+  auto cloud = self->state.directory->get<cloud_registrar_actor>(peers::role::cloud);
+  if (!cloud) {
+    rp.deliver(std::move(r));
+    return;
+  }
+  self->request(cloud, self->state.opts.timeout, caf::get_atom::value, status_atom::value)
+    .then(
+      [rp, r](const proto::CloudStatus& c) mutable {
+        *r.mutable_status()->mutable_cloud() = c;
+        rp.deliver(std::move(r));
+      },
+      [rp, r](caf::error&) mutable { rp.deliver(std::move(r)); });
+}
+
 /// The status answer: the arbiter's state, then (when it runs) the enforcer's, plus version, uptime and configuration.
 promise status(debug_inspector_ptr self, uint64_t id) {
   auto rp = self->make_response_promise<proto::InspectResponse>();
@@ -84,16 +101,16 @@ promise status(debug_inspector_ptr self, uint64_t id) {
           *s->mutable_dnstap() = st.opts.dnstap();
         auto enforcer = st.directory->get<dns_enforcer_actor>(peers::role::enforcer);
         if (!enforcer) {
-          rp.deliver(std::move(r));
+          with_cloud(self, rp, std::move(r));
           return;
         }
         self->request(enforcer, t, caf::get_atom::value, status_atom::value)
           .then(
-            [rp, r](const proto::EnforcerStatus& e) mutable {
+            [self, rp, r](const proto::EnforcerStatus& e) mutable {
               *r.mutable_status()->mutable_enforcer() = e;
-              rp.deliver(std::move(r));
+              with_cloud(self, rp, std::move(r));
             },
-            [rp, r](caf::error&) mutable { rp.deliver(std::move(r)); });  // the arbiter's part still tells
+            [self, rp, r](caf::error&) mutable { with_cloud(self, rp, std::move(r)); });  // the arbiter's part still tells
       },
       [self, rp, id, t](caf::error& e) mutable { rp.deliver(failed(self, id, peers::role::arbiter, t, e)); });
   return rp;

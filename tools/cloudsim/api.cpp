@@ -3,7 +3,7 @@
 #include <cctype>
 
 #include "os/hex.hpp"
-#include "tools/cloudsim/json.hpp"
+#include "proto/json.hpp"
 
 namespace roamd::cloudsim {
 
@@ -50,7 +50,7 @@ http_response json_response(int status, const google::protobuf::Message& msg) {
   http_response r;
   r.status = status;
   r.headers = {{"Content-Type", json_type}};
-  r.body = to_json(msg);
+  r.body = proto::to_json(msg);
   return r;
 }
 
@@ -157,7 +157,7 @@ http_response cloud_api::handle(const http_request& req, int64_t now_unix_s) {
 
 http_response cloud_api::register_device(const http_request& req, int64_t now_unix_s) {
   proto::RegisterRequest reg;
-  if (auto why = from_json(req.body, reg); !why.empty())
+  if (auto why = proto::from_json(req.body, reg); !why.empty())
     return error_response(400, "bad_request", "not a RegisterRequest: " + why);
   if (reg.organization_id() != org_.organization_id() || !same_secret(reg.fingerprint(), org_.fingerprint()))
     return error_response(403, "wrong_organization",
@@ -217,7 +217,7 @@ http_response cloud_api::get_policy(const proto::CloudDevice&, const http_reques
 
 http_response cloud_api::heartbeat(const proto::CloudDevice& dev, const http_request& req) {
   proto::Heartbeat hb;
-  if (auto why = from_json(req.body, hb); !why.empty())
+  if (auto why = proto::from_json(req.body, hb); !why.empty())
     return error_response(400, "bad_request", "not a Heartbeat: " + why);
   if (hb.device_id().empty())
     hb.set_device_id(dev.device_id());

@@ -18,7 +18,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include "tools/cloudsim/json.hpp"
+#include "proto/json.hpp"
 #include "tools/inspect/loopback.hpp"
 
 namespace roamd::cloudsim {
@@ -77,7 +77,7 @@ struct server::impl {
       return "";
     policy_stamp = stamp;  // a bad file is reported once, not on every request
     proto::Policy p;
-    auto why = read_json_file(opts.policy_file, p);
+    auto why = proto::read_json_file(opts.policy_file, p);
     if (why.empty() && !(why = policy_problem(p)).empty())
       why = opts.policy_file + ": " + why;
     if (!why.empty())
@@ -93,7 +93,7 @@ struct server::impl {
     if (opts.state_file.empty() || api.state_version() == saved_version)
       return;
     saved_version = api.state_version();
-    if (auto why = write_json_file(opts.state_file, api.state(), 0600); !why.empty())
+    if (auto why = proto::write_json_file(opts.state_file, api.state(), 0600); !why.empty())
       spdlog::error("devices not saved: {}", why);
   }
 

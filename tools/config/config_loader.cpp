@@ -46,6 +46,11 @@ proto::Config defaults() {
   config.mutable_listen()->add_addresses("127.0.2.53:53");
   config.mutable_cloud()->add_resolvers("208.67.222.222:53");
   config.mutable_cloud()->add_resolvers("208.67.220.220:53");
+  config.mutable_cloud()->set_sync_interval_s(3'600);
+  config.mutable_cloud()->set_sync_jitter_s(1'200);
+  config.mutable_cloud()->set_heartbeat_interval_s(900);
+  config.mutable_cloud()->set_api_timeout_ms(10'000);
+  config.mutable_cloud()->set_transport("encrypted-with-fallback");
   auto* cache = config.mutable_cache();
   cache->set_size(10'000);
   cache->set_max_ttl(86'400);

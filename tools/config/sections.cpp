@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "net/endpoint.hpp"
+#include "net/https_client.hpp"
 #include "os/sha256.hpp"
 #include "tools/config/toml_reader.hpp"
 
@@ -17,6 +18,7 @@ namespace {
 constexpr std::string_view system_modes[] = {"none", "auto", "file", "resolvconf", "resolved", "networkmanager"};
 constexpr std::string_view log_levels[] = {"trace", "debug", "info", "warn", "error", "off"};
 constexpr std::string_view log_targets[] = {"auto", "stderr", "journald"};
+constexpr std::string_view cloud_transports[] = {"plain", "encrypted-with-fallback", "encrypted-only"};
 
 template <size_t N>
 bool contains(const std::string_view (&names)[N], std::string_view name) {
@@ -58,6 +60,48 @@ void read_listen(toml_reader& r, const toml::table& t, proto::Config::Listen& ou
     set_endpoints(*addresses, *out.mutable_addresses());
 }
 
+/// The registration keys of [cloud]: org_file turns registration on and then needs api.
+void read_registration(toml_reader& r, const toml::table& t, proto::Config::Cloud& out) {
+  for (auto key : {"org_file", "api_ca_file"})
+    if (auto path = r.string(t, "cloud", key)) {
+      if (!path->empty() && (!good_path(*path) || path->back() == '/'))
+        r.expected(*t.get(key), join("cloud", key),
+                   std::string{key} == "org_file" ? "expected an absolute path of the organisation file (OrgInfo JSON) or \"\" (no registration)"
+                                                  : "expected an absolute path of a PEM file or \"\" (the system's store)");
+      else if (std::string{key} == "org_file")
+        out.set_org_file(*path);
+      else
+        out.set_api_ca_file(*path);
+    }
+  if (auto url = r.string(t, "cloud", "api")) {
+    std::string why;
+    if (url->empty() || net::parse_https_url(*url, &why))
+      out.set_api(*url);
+    else
+      r.expected(*t.get("api"), "cloud.api", "expected the cloud API's base URL, https://HOST[:PORT][/PATH] (" + why + ")");
+  }
+  if (auto v = r.integer(t, "cloud", "sync_interval_s", 60, 7 * 86'400))
+    out.set_sync_interval_s(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "cloud", "sync_jitter_s", 0, 86'400))
+    out.set_sync_jitter_s(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "cloud", "heartbeat_interval_s", 0, 86'400)) {
+    if (*v != 0 && *v < 30)
+      r.expected(*t.get("heartbeat_interval_s"), "cloud.heartbeat_interval_s", "expected 0 (no heartbeats) or at least 30");
+    else
+      out.set_heartbeat_interval_s(static_cast<uint32_t>(*v));
+  }
+  if (auto v = r.integer(t, "cloud", "api_timeout_ms", 1'000, 120'000))
+    out.set_api_timeout_ms(static_cast<uint32_t>(*v));
+  if (auto mode = r.string(t, "cloud", "transport")) {
+    if (contains(cloud_transports, *mode))
+      out.set_transport(*mode);
+    else
+      r.expected(*t.get("transport"), "cloud.transport", one_of(cloud_transports));
+  }
+  if (!out.org_file().empty() && out.api().empty())
+    r.expected(*t.get("org_file"), "cloud.org_file", "needs cloud.api, the cloud API's URL, to register with");
+}
+
 void read_cloud(toml_reader& r, const toml::table& t, proto::Config::Cloud& out) {
   r.reject_unknown(t, "cloud", "cloud");
   if (auto resolvers = r.endpoints(t, "cloud", "resolvers", false, true))
@@ -74,6 +118,7 @@ void read_cloud(toml_reader& r, const toml::table& t, proto::Config::Cloud& out)
     else
       r.expected(*t.get("device_id"), "cloud.device_id", "expected 16 hexadecimal digits");
   }
+  read_registration(r, t, out);
 }
 
 /// Where an [[internal]] domain was first seen, to name both entries of a duplicate.

@@ -128,6 +128,24 @@ void render_status(metrics_writer& w, const proto::AgentStatus& s, const std::ve
     w.sample({{"result", "written"}}, static_cast<double>(s.dnstap().written()));
     w.sample({{"result", "dropped"}}, static_cast<double>(s.dnstap().dropped()));
   }
+  if (s.has_cloud()) {
+    const auto& c = s.cloud();
+    w.family("roamd_cloud_registration_state", "gauge", "Always 1; the cloud registrar's state.");
+    w.sample({{"state", c.state()}}, 1);
+    w.family("roamd_cloud_requests_total", "counter",
+             "Cloud API exchanges since start that succeeded: registrations, policy syncs (200 or 304), heartbeats.");
+    w.sample({{"kind", "register"}}, static_cast<double>(c.registrations()));
+    w.sample({{"kind", "policy"}}, static_cast<double>(c.syncs()));
+    w.sample({{"kind", "heartbeat"}}, static_cast<double>(c.heartbeats()));
+    w.single("roamd_cloud_failures", "gauge", "Consecutive failed cloud API requests (the retry backoff's exponent).",
+             c.failures());
+    w.single("roamd_cloud_policies_refused_total", "counter",
+             "Policies the cloud sent that were refused as invalid (the last good one stayed in force).",
+             static_cast<double>(c.refused_policies()));
+    if (c.policy_unix_ms() != 0)
+      w.single("roamd_cloud_policy_time_seconds", "gauge",
+               "When the policy in force arrived, in seconds since the Unix epoch.", seconds(c.policy_unix_ms()));
+  }
   if (s.has_enforcer()) {
     const auto& e = s.enforcer();
     w.family("roamd_enforcer_state", "gauge", "Always 1; what the DNS enforcer has done and through which backend.");

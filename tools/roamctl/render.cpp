@@ -78,6 +78,25 @@ void status(std::ostream& o, const proto::AgentStatus& s, int64_t now) {
   if (s.has_dnstap())
     o << "dnstap:     " << s.dnstap().target() << ": " << s.dnstap().written() << " message(s) written, "
       << s.dnstap().dropped() << " dropped (queue full)\n";
+  if (s.has_cloud()) {
+    const auto& c = s.cloud();
+    o << "registration: " << c.state() << (c.device_id().empty() ? "" : ", device " + c.device_id())
+      << (c.organization_id().empty() ? "" : ", organisation " + c.organization_id()) << " (" << c.api() << ")\n";
+    o << "  policy:   "
+      << (c.policy_revision().empty() ? std::string{"none yet (the configuration's settings)"}
+                                      : c.policy_revision() + ", since " + when(c.policy_unix_ms(), now) + "; " +
+                                          std::to_string(c.internal_domains()) + " internal domain(s); resolvers " +
+                                          (c.resolvers_size() ? join(c.resolvers()) : std::string{"as configured"}))
+      << "\n";
+    o << "  syncs:    " << c.syncs() << " answered" << (c.last_sync_unix_ms() ? ", last " + when(c.last_sync_unix_ms(), now) : "")
+      << "; heartbeats " << c.heartbeats() << "; registrations " << c.registrations() << "; refused policies "
+      << c.refused_policies() << "\n";
+    if (c.next_attempt_unix_ms() > now)
+      o << "  next:     in " << duration(c.next_attempt_unix_ms() - now) << "\n";
+    if (!c.last_error().empty())
+      o << "  problem:  " << c.last_error() << (c.failures() ? " (" + std::to_string(c.failures()) + " failure(s) in a row)" : "")
+        << "\n";
+  }
 }
 
 void adapters(std::ostream& o, const proto::AdapterSnapshot& a, int64_t now) {

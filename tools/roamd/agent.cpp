@@ -1,7 +1,11 @@
 #include "tools/roamd/agent.hpp"
 
+#include <sys/utsname.h>
 #include <unistd.h>
+
 #include <csignal>
+#include <fstream>
+#include <random>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -12,6 +16,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/adapter_monitor.hpp"
+#include "actors/cloud_policy.hpp"
+#include "actors/cloud_registrar.hpp"
 #include "actors/conflict_arbiter.hpp"
 #include "actors/dns_enforcer.hpp"
 #include "actors/query_router.hpp"
@@ -19,6 +25,7 @@
 #include "net/dataplane.hpp"
 #include "net/dot_client.hpp"
 #include "net/endpoint.hpp"
+#include "net/https_client.hpp"
 #include "os/command_runner.hpp"
 #include "os/firewall.hpp"
 #include "os/link_monitor.hpp"
@@ -180,6 +187,56 @@ actors::conflict_arbiter_options arbiter_options(const proto::Config& cfg, const
   return o;
 }
 
+/// The operating system as the cloud's administrator will see it: os-release's PRETTY_NAME and the kernel release.
+std::string os_description() {
+  std::string pretty;
+  std::ifstream in{"/etc/os-release"};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("PRETTY_NAME=", 0) == 0) {
+      pretty = line.substr(12);
+      if (pretty.size() >= 2 && (pretty.front() == '"' || pretty.front() == '\''))
+        pretty = pretty.substr(1, pretty.size() - 2);
+    }
+  struct utsname u {};
+  std::string kernel = ::uname(&u) == 0 ? std::string{u.sysname} + " " + u.release : "";
+  return pretty.empty() ? kernel : kernel.empty() ? pretty : pretty + "; " + kernel;
+}
+
+std::string host_name() {
+  char host[256] = {};
+  return ::gethostname(host, sizeof(host) - 1) == 0 ? host : "";
+}
+
+/// The cloud registrar's child spec (registration is on when cloud.org_file is set).
+actors::child_spec registrar_spec(const proto::Config& cfg, std::shared_ptr<os::file_system> fs,
+                                  std::shared_ptr<net::https_client> api, std::shared_ptr<actors::peers> directory) {
+  const auto& c = cfg.cloud();
+  actors::cloud_registrar_options o;
+  o.org_file = c.org_file();
+  o.api = c.api();
+  o.state_dir = cfg.system().state_dir();
+  o.hostname = host_name();
+  o.os = os_description();
+  o.agent_version = ROAMD_VERSION;
+  o.sync_interval = std::chrono::seconds{c.sync_interval_s()};
+  o.sync_jitter = std::chrono::seconds{c.sync_jitter_s()};
+  o.heartbeat_interval = std::chrono::seconds{c.heartbeat_interval_s()};
+  o.api_timeout = std::chrono::milliseconds{c.api_timeout_ms()};
+  o.transport = actors::transport_mode(c.transport());
+  return {actors::peers::role::cloud, [o, fs, api, directory](caf::actor_system& s) {
+            auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+            actors::cloud_registrar_deps deps{
+              fs,
+              [api](net::https_request req, std::function<void(net::https_response)> done) {
+                api->request(std::move(req), std::move(done));
+              },
+              os::unix_ms_now,
+              [rng] { return std::uniform_real_distribution<double>{0.0, 1.0}(*rng); },
+              directory};
+            return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(actors::cloud_registrar, o, std::move(deps)));
+          }};
+}
+
 } // namespace
 
 int run_agent(const proto::Config& cfg) {
@@ -215,6 +272,20 @@ int run_agent(const proto::Config& cfg) {
     std::string why;  // checked here to name the key; the data plane loads it again for itself
     if (!net::make_dot_tls(dpo.tls_ca_file, why)) {
       spdlog::error("roamd: cloud.ca_file: {}", why);
+      return 1;
+    }
+  }
+  std::shared_ptr<net::https_client> api;
+  if (!cfg.cloud().org_file().empty()) {
+    net::https_options ho;
+    ho.base_url = cfg.cloud().api();
+    ho.ca_file = cfg.cloud().api_ca_file();
+    ho.timeout = std::chrono::milliseconds{cfg.cloud().api_timeout_ms()};
+    ho.user_agent = std::string{"roamd/"} + ROAMD_VERSION;
+    std::string why;
+    api = net::https_client::make(ho, why);
+    if (!api) {
+      spdlog::error("roamd: cloud.api_ca_file / cloud.api: {}", why);
       return 1;
     }
   }
@@ -290,6 +361,8 @@ int run_agent(const proto::Config& cfg) {
                             s.spawn(actors::adapter_monitor, std::shared_ptr<os::link_monitor>{os::make_netlink_link_monitor()},
                                     watcher, path, directory));
                         }});
+    if (api)
+      children.push_back(registrar_spec(cfg, fs, api, directory));
     auto arbiter = sys.spawn(actors::conflict_arbiter, arbiter_options(cfg, eopts), directory, std::move(children),
                              std::function<int64_t()>{os::unix_ms_now});
     {

@@ -6,7 +6,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
-#include "tools/cloudsim/json.hpp"
+#include "proto/json.hpp"
 
 namespace roamd::cloudsim {
 namespace {
@@ -73,13 +73,13 @@ struct api_fixture : ::testing::Test {
     auto r = call("POST", "/v1/devices", register_body());
     EXPECT_EQ(r.status, 201) << r.body;
     proto::RegisterResponse out;
-    EXPECT_EQ(from_json(r.body, out), "");
+    EXPECT_EQ(proto::from_json(r.body, out), "");
     return out;
   }
 
   static std::string error_code(const http_response& r) {
     proto::ErrorBody e;
-    return from_json(r.body, e).empty() ? e.code() : "<not an ErrorBody: " + r.body + ">";
+    return proto::from_json(r.body, e).empty() ? e.code() : "<not an ErrorBody: " + r.body + ">";
   }
 };
 
@@ -89,7 +89,7 @@ TEST_F(api_fixture, registration_gives_a_device_id_and_token) {
   ASSERT_EQ(r.status, 201);
   EXPECT_EQ(r.header("Content-Type"), "application/json");
   proto::RegisterResponse out;
-  ASSERT_EQ(from_json(r.body, out), "");
+  ASSERT_EQ(proto::from_json(r.body, out), "");
   EXPECT_EQ(out.device_id(), "0000000000000000");  // 8 bytes of the first random value, in lower-case hex
   std::string second_value;  // 32 bytes of the second random value
   for (int i = 0; i < 32; ++i)
@@ -155,7 +155,7 @@ TEST_F(api_fixture, policy_with_etag_and_conditional_requests) {
   EXPECT_EQ(r.header("ETag"), "\"r1\"");
   EXPECT_EQ(r.header("Content-Type"), "application/json");
   proto::Policy got;
-  ASSERT_EQ(from_json(r.body, got), "");
+  ASSERT_EQ(proto::from_json(r.body, got), "");
   EXPECT_TRUE(MessageDifferencer::Equals(got, test_policy("r1")));
 
   for (const char* same : {"\"r1\"", "W/\"r1\"", "\"r0\", \"r1\"", " \"r0\",W/\"r1\" ", "*"}) {
@@ -227,7 +227,7 @@ TEST_F(api_fixture, heartbeats_are_kept_for_the_debug_endpoint) {
   r = call("GET", "/v1/debug/heartbeats");
   ASSERT_EQ(r.status, 200);
   proto::HeartbeatLog log;
-  ASSERT_EQ(from_json(r.body, log), "");
+  ASSERT_EQ(proto::from_json(r.body, log), "");
   ASSERT_EQ(log.heartbeats_size(), 1);
   EXPECT_EQ(log.heartbeats(0).device_id(), dev.device_id());  // filled in from the path
   EXPECT_EQ(log.heartbeats(0).state(), "protected by settings");
@@ -236,7 +236,7 @@ TEST_F(api_fixture, heartbeats_are_kept_for_the_debug_endpoint) {
 
   for (int i = 0; i < 100; ++i)
     call("POST", path, R"({"uptimeS":)" + std::to_string(i) + "}", bearer);
-  ASSERT_EQ(from_json(call("GET", "/v1/debug/heartbeats").body, log), "");
+  ASSERT_EQ(proto::from_json(call("GET", "/v1/debug/heartbeats").body, log), "");
   ASSERT_EQ(log.heartbeats_size(), static_cast<int>(heartbeats_kept));
   EXPECT_EQ(log.heartbeats(0).uptime_s(), 100 - heartbeats_kept);  // oldest first
   EXPECT_EQ(log.heartbeats(heartbeats_kept - 1).uptime_s(), 99u);
@@ -266,7 +266,7 @@ TEST_F(api_fixture, injected_garbage_and_oversized_bodies) {
   auto r = call("POST", "/v1/devices", register_body());
   EXPECT_EQ(r.status, 200);
   proto::RegisterResponse out;
-  EXPECT_NE(from_json(r.body, out), "");
+  EXPECT_NE(proto::from_json(r.body, out), "");
 
   f.garbage = false;
   f.oversized = true;
@@ -274,7 +274,7 @@ TEST_F(api_fixture, injected_garbage_and_oversized_bodies) {
   r = call("POST", "/v1/devices", register_body());
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.size(), oversized_bytes);
-  EXPECT_EQ(from_json(r.body, out), "");  // valid JSON, just too big: a client must refuse it by its size
+  EXPECT_EQ(proto::from_json(r.body, out), "");  // valid JSON, just too big: a client must refuse it by its size
   EXPECT_EQ(out.device_id().size(), 16u);
   r = call("POST", "/v1/devices/" + out.device_id() + "/heartbeat", "{}", "Bearer " + out.device_token());
   EXPECT_EQ(r.status, 200);

@@ -1,7 +1,7 @@
 // The cloud API's JSON: every message round-trips through protobuf's JSON mapping, names are lowerCamelCase,
 // defaults are written, Umbrella's OrgInfo.json parses (with its BOM and unknown keys), and the files are written
 // whole with the asked permissions.
-#include "tools/cloudsim/json.hpp"
+#include "proto/json.hpp"
 
 #include <fstream>
 
@@ -20,9 +20,9 @@ using google::protobuf::util::MessageDifferencer;
 
 template <class M>
 void expect_round_trip(const M& msg) {
-  auto text = to_json(msg);
+  auto text = proto::to_json(msg);
   M back;
-  ASSERT_EQ(from_json(text, back), "") << text;
+  ASSERT_EQ(proto::from_json(text, back), "") << text;
   EXPECT_TRUE(MessageDifferencer::Equals(msg, back)) << text << "\nread back as\n" << back.DebugString();
 }
 
@@ -32,11 +32,11 @@ TEST(cloud_json, org_info_as_umbrella_writes_it) {
                            "    \"fingerprint\" : \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\",\r\n"
                            "    \"userId\" : \"3000001\",\r\n    \"deploymentId\" : \"x\"\r\n}\r\n";
   proto::OrgInfo org;
-  ASSERT_EQ(from_json(file, org), "");
+  ASSERT_EQ(proto::from_json(file, org), "");
   EXPECT_EQ(org.organization_id(), "2000001");
   EXPECT_EQ(org.fingerprint(), "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
   EXPECT_EQ(org.user_id(), "3000001");
-  ASSERT_EQ(from_json(R"({"organization_id":"7","fingerprint":"f","user_id":"8"})", org), "");
+  ASSERT_EQ(proto::from_json(R"({"organization_id":"7","fingerprint":"f","user_id":"8"})", org), "");
   EXPECT_EQ(org.organization_id(), "7");
   EXPECT_EQ(org.user_id(), "8");
   expect_round_trip(org);
@@ -44,11 +44,11 @@ TEST(cloud_json, org_info_as_umbrella_writes_it) {
 
 TEST(cloud_json, bad_json_is_refused_with_a_reason) {
   proto::OrgInfo org;
-  EXPECT_NE(from_json("", org), "");
-  EXPECT_NE(from_json("<html>", org), "");
-  EXPECT_NE(from_json(R"({"organizationId": 2000001})", org), "");  // a number is not a string
-  EXPECT_NE(from_json(R"({"organizationId": "2000001")", org), "");
-  EXPECT_NE(from_json(R"(["organizationId"])", org), "");
+  EXPECT_NE(proto::from_json("", org), "");
+  EXPECT_NE(proto::from_json("<html>", org), "");
+  EXPECT_NE(proto::from_json(R"({"organizationId": 2000001})", org), "");  // a number is not a string
+  EXPECT_NE(proto::from_json(R"({"organizationId": "2000001")", org), "");
+  EXPECT_NE(proto::from_json(R"(["organizationId"])", org), "");
 }
 
 TEST(cloud_json, every_message_round_trips) {
@@ -96,7 +96,7 @@ TEST(cloud_json, every_message_round_trips) {
   (*hb.mutable_counters())["servfail_sent"] = 0;
   hb.set_policy_revision("2024-05-01/7");
   expect_round_trip(hb);
-  EXPECT_NE(to_json(hb).find(R"("queries":"18446744073709551615")"), std::string::npos) << to_json(hb);
+  EXPECT_NE(proto::to_json(hb).find(R"("queries":"18446744073709551615")"), std::string::npos) << proto::to_json(hb);
 
   proto::ErrorBody e;
   e.set_code("unknown_device");
@@ -118,7 +118,7 @@ TEST(cloud_json, names_are_lower_camel_case_and_defaults_are_written) {
   proto::Policy p;
   p.set_revision("r1");
   p.add_resolvers()->set_address("127.0.0.1:53");
-  auto text = to_json(p);
+  auto text = proto::to_json(p);
   for (const char* part : {R"("revision":"r1")", R"("internalDomains":[])",
                            R"("transportMode":"TRANSPORT_MODE_UNSPECIFIED")", R"("failMode":"FAIL_MODE_UNSPECIFIED")",
                            R"("transport":"TRANSPORT_UNSPECIFIED")", R"("tlsName":"")", R"("spkiPinSha256":"")",
@@ -128,16 +128,16 @@ TEST(cloud_json, names_are_lower_camel_case_and_defaults_are_written) {
   EXPECT_EQ(text.find('\n'), std::string::npos) << "one line";
 
   proto::Policy q;  // enums are read by name, uint64 from strings or numbers
-  ASSERT_EQ(from_json(R"({"revision":"r","transportMode":"ENCRYPTED_WITH_FALLBACK",
+  ASSERT_EQ(proto::from_json(R"({"revision":"r","transportMode":"ENCRYPTED_WITH_FALLBACK",
                           "resolvers":[{"address":"1.2.3.4:853","transport":"DOT"}]})", q), "");
   EXPECT_EQ(q.transport_mode(), proto::Policy::ENCRYPTED_WITH_FALLBACK);
   EXPECT_EQ(q.resolvers(0).transport(), proto::Policy::Resolver::DOT);
   proto::Heartbeat hb;
-  ASSERT_EQ(from_json(R"({"uptimeS": 5, "counters": {"a": 1, "b": "2"}})", hb), "");
+  ASSERT_EQ(proto::from_json(R"({"uptimeS": 5, "counters": {"a": 1, "b": "2"}})", hb), "");
   EXPECT_EQ(hb.uptime_s(), 5u);
   EXPECT_EQ(hb.counters().at("b"), 2u);
   // A name from a newer cloud is read as "unspecified" (the agent keeps its own setting), never as a weaker one.
-  ASSERT_EQ(from_json(R"({"transportMode":"SOMETIMES","failMode":"FAIL_LATER",
+  ASSERT_EQ(proto::from_json(R"({"transportMode":"SOMETIMES","failMode":"FAIL_LATER",
                           "resolvers":[{"transport":"DOQ"}]})", q), "");
   EXPECT_EQ(q.transport_mode(), proto::Policy::TRANSPORT_MODE_UNSPECIFIED);
   EXPECT_EQ(q.fail_mode(), proto::Policy::FAIL_MODE_UNSPECIFIED);
@@ -152,21 +152,21 @@ TEST(cloud_json, files_are_written_whole_with_their_mode) {
   ::chmod(path.c_str(), 0644);
   proto::CloudState s;
   s.add_devices()->set_device_token("secret");
-  ASSERT_EQ(write_json_file(path, s, 0600), "");
+  ASSERT_EQ(proto::write_json_file(path, s, 0600), "");
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_NE(::access((path + ".tmp").c_str(), F_OK), 0);
   proto::CloudState back;
-  ASSERT_EQ(read_json_file(path, back), "");
+  ASSERT_EQ(proto::read_json_file(path, back), "");
   EXPECT_TRUE(MessageDifferencer::Equals(s, back));
 
-  auto why = read_json_file(dir.path + "/missing.json", back);
+  auto why = proto::read_json_file(dir.path + "/missing.json", back);
   EXPECT_NE(why.find("missing.json: cannot read"), std::string::npos) << why;
   std::ofstream{dir.path + "/bad.json"} << "{";
-  why = read_json_file(dir.path + "/bad.json", back);
+  why = proto::read_json_file(dir.path + "/bad.json", back);
   EXPECT_NE(why.find("bad.json: not a CloudState in JSON"), std::string::npos) << why;
-  why = write_json_file(dir.path + "/no/such/dir.json", s, 0600);
+  why = proto::write_json_file(dir.path + "/no/such/dir.json", s, 0600);
   EXPECT_NE(why.find("cannot create"), std::string::npos) << why;
 }
 

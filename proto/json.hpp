@@ -6,7 +6,7 @@
 #include <google/protobuf/message.h>
 
 /// The cloud API's JSON: protobuf's own mapping (google::protobuf::util), the same on both sides.
-namespace roamd::cloudsim {
+namespace roamd::proto {
 
 /// Reads `text` into `msg` (cleared first). Field names may be lowerCamelCase ("organizationId") or the proto's own
 /// ("organization_id"); unknown fields are ignored and a leading UTF-8 byte order mark is skipped. "" on success,
@@ -24,4 +24,4 @@ std::string read_json_file(const std::string& path, google::protobuf::Message& m
 /// renamed over `path`, so that a crash leaves the old file or the new one. "" on success, else what failed.
 std::string write_json_file(const std::string& path, const google::protobuf::Message& msg, unsigned mode);
 
-} // namespace roamd::cloudsim
+} // namespace roamd::proto

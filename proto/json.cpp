@@ -1,4 +1,4 @@
-#include "tools/cloudsim/json.hpp"
+#include "proto/json.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace roamd::cloudsim {
+namespace roamd::proto {
 
 namespace util = google::protobuf::util;
 
@@ -72,4 +72,4 @@ std::string write_json_file(const std::string& path, const google::protobuf::Mes
   return path + ": cannot write: " + std::strerror(err);
 }
 
-} // namespace roamd::cloudsim
+} // namespace roamd::proto
