@@ -94,15 +94,20 @@ void schedule_regular(cloud_registrar_ptr self) {
   st.resync = false;
 }
 
-void failed(cloud_registrar_ptr self, const std::string& what) {
+/// A failed request: backoff (at least a minute after a refusal: asking again at once will not change the answer).
+void failed(cloud_registrar_ptr self, const std::string& what, bool refused = false) {
   auto& st = self->state;
   st.status.set_failures(st.status.failures() + 1);
   st.status.set_last_error(what);
   if (st.reg.device_id().empty() && st.status.state() != "refused")
     set_state(self, "unregistered", what);
   auto delay = backoff_delay(st.status.failures(), st.opts.retry_first, st.opts.retry_max, st.deps.random());
-  // The first failure is worth a warning; repeats are the same story until something changes.
-  if (st.status.failures() == 1)
+  if (refused)
+    delay = std::max(delay, std::min<milliseconds>(st.opts.retry_max, std::chrono::minutes(1)));
+  // The first failure is worth a warning (a refusal an error); repeats are the same story until something changes.
+  if (refused && st.status.failures() == 1)
+    spdlog::error("cloud_registrar: {}; retrying in {} s", what, (delay.count() + 999) / 1000);
+  else if (st.status.failures() == 1)
     spdlog::warn("cloud_registrar: {}; retrying in {} s, the policy in force stays", what, (delay.count() + 999) / 1000);
   else
     spdlog::debug("cloud_registrar: {} (failure {}); retrying in {} ms", what, st.status.failures(), delay.count());
@@ -229,8 +234,7 @@ void on_register(cloud_registrar_ptr self, int status, const std::string& body) 
     auto why = "the cloud refused the registration: " + describe(status, body) +
                "; check the organisation file's organizationId and fingerprint";
     set_state(self, "refused", why);
-    spdlog::error("cloud_registrar: {}", why);
-    return failed(self, why);
+    return failed(self, why, true);
   }
   if (status != 200 && status != 201)
     return failed(self, "registration: " + describe(status, body));
@@ -257,8 +261,11 @@ void on_register(cloud_registrar_ptr self, int status, const std::string& body) 
 void on_policy(cloud_registrar_ptr self, int status, const std::string& etag, const std::string& body) {
   auto& st = self->state;
   if (status == 401 || status == 404) {
-    forget_device(self, "the cloud does not know device " + st.reg.device_id() + ": " + describe(status, body));
-    return schedule(self, milliseconds{0});
+    // At once, unless the device registered just now: a cloud that forgets every device must not get a loop.
+    bool fresh = now(self) - st.reg.registered_unix_ms() < 60'000;
+    auto why = "the cloud does not know device " + st.reg.device_id() + ": " + describe(status, body);
+    forget_device(self, why);
+    return fresh ? failed(self, why) : schedule(self, milliseconds{0});
   }
   if (status == 304 && st.reg.has_policy()) {
     succeeded(self);
@@ -430,6 +437,12 @@ void load(cloud_registrar_ptr self) {
       }()).empty()) {
     reg.clear_device_id();
     reg.clear_device_token();
+  }
+  std::string why;
+  if (auto org = read_org(self, why); org && org->organization_id() != reg.organization_id()) {
+    spdlog::info("cloud_registrar: the kept registration is for organisation {}, the organisation file names {}; "
+                 "registering afresh", reg.organization_id(), org->organization_id());
+    return;
   }
   st.reg = std::move(reg);
   st.status.set_organization_id(st.reg.organization_id());

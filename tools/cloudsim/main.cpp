@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     }
 
   roamd::proto::OrgInfo org;
-  auto why = proto::read_json_file(org_file, org);
+  auto why = roamd::proto::read_json_file(org_file, org);
   if (why.empty() && (org.organization_id().empty() || org.fingerprint().empty()))
     why = org_file + ": organizationId and fingerprint must both be set";
   if (!why.empty()) {
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   struct stat st {};
   if (!opts.state_file.empty() && ::stat(opts.state_file.c_str(), &st) == 0) {
     roamd::proto::CloudState state;
-    if (auto bad = proto::read_json_file(opts.state_file, state); !bad.empty()) {
+    if (auto bad = roamd::proto::read_json_file(opts.state_file, state); !bad.empty()) {
       std::cerr << "cloudsim: --state " << bad << "\n";
       return 2;
     }

@@ -85,8 +85,8 @@ void read_registration(toml_reader& r, const toml::table& t, proto::Config::Clou
   if (auto v = r.integer(t, "cloud", "sync_jitter_s", 0, 86'400))
     out.set_sync_jitter_s(static_cast<uint32_t>(*v));
   if (auto v = r.integer(t, "cloud", "heartbeat_interval_s", 0, 86'400)) {
-    if (*v != 0 && *v < 30)
-      r.expected(*t.get("heartbeat_interval_s"), "cloud.heartbeat_interval_s", "expected 0 (no heartbeats) or at least 30");
+    if (*v != 0 && *v < 5)
+      r.expected(*t.get("heartbeat_interval_s"), "cloud.heartbeat_interval_s", "expected 0 (no heartbeats) or at least 5");
     else
       out.set_heartbeat_interval_s(static_cast<uint32_t>(*v));
   }
