@@ -79,7 +79,10 @@ void publish(cloud_registrar_ptr self) {
 void schedule(cloud_registrar_ptr self, milliseconds delay) {
   auto& st = self->state;
   st.status.set_next_attempt_unix_ms(now(self) + delay.count());
-  self->delayed_send(self, delay, sync_atom::value, ++st.sync_gen);
+  if (delay.count() <= 0)
+    self->send(self, sync_atom::value, ++st.sync_gen);
+  else
+    self->delayed_send(self, delay, sync_atom::value, ++st.sync_gen);
 }
 
 /// The regular sync period: the policy's when it sets one, else the configuration's.

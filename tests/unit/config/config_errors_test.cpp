@@ -140,6 +140,21 @@ TEST(config_error, bad_dot_resolvers_and_ca_file) {
   load_error("[cloud]\nca_file = 5\n", {":2:11:", "cloud.ca_file: expected a string, got integer 5"});
 }
 
+TEST(config_error, bad_cloud_registration_keys) {
+  load_error("[cloud]\norg_file = \"/etc/roamd/OrgInfo.json\"\n",
+             {":2:12:", "cloud.org_file: needs cloud.api, the cloud API's URL, to register with"});
+  load_error("[cloud]\napi = \"http://cloud.example\"\n",
+             {":2:7:", "cloud.api: expected the cloud API's base URL, https://HOST[:PORT][/PATH] (expected an https:// URL)"});
+  load_error("[cloud]\napi = \"https://cloud.example:99999\"\n", {":2:7:", "'99999' is not a port (1-65535)"});
+  load_error("[cloud]\napi = \"https://user@cloud.example\"\n", {":2:7:", "may not carry user information"});
+  load_error("[cloud]\norg_file = \"OrgInfo.json\"\n", {":2:12:", "cloud.org_file: expected an absolute path"});
+  load_error("[cloud]\nsync_interval_s = 10\n", {":2:19:", "cloud.sync_interval_s"});
+  load_error("[cloud]\nheartbeat_interval_s = 2\n",
+             {":2:24:", "cloud.heartbeat_interval_s: expected 0 (no heartbeats) or at least 5"});
+  load_error("[cloud]\ntransport = \"tls\"\n",
+             {":2:13:", "cloud.transport: expected one of plain, encrypted-with-fallback, encrypted-only"});
+}
+
 TEST(config_error, endpoint_arrays_must_be_non_empty_arrays) {
   load_error("[listen]\naddresses = []\n",
              {"roamd.toml:2:13: listen.addresses: expected a non-empty array of endpoint strings, got an empty array"});

@@ -75,6 +75,14 @@ addresses = ["127.0.0.1:5353", "[::1]:5353", "127.0.0.2"]
 resolvers = ["192.0.2.1:53", "[2001:db8::53]:853", "tls://192.0.2.2#Dot.Example.;pin-sha256=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="]
 device_id = "0123456789abcdef"
 ca_file = "/etc/roamd/cloud-ca.pem"
+org_file = "/etc/roamd/OrgInfo.json"
+api = "https://api.cloud.example:8443/agent/"
+api_ca_file = "/etc/roamd/api-ca.pem"
+sync_interval_s = 600
+sync_jitter_s = 60
+heartbeat_interval_s = 0
+api_timeout_ms = 5000
+transport = "encrypted-only"
 
 [[internal]]
 domain = "Corp.Example.COM."
@@ -146,6 +154,14 @@ log_target = "journald"
   expected.mutable_cloud()->add_resolvers("tls://192.0.2.2:853#dot.example;pin-sha256=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=");
   expected.mutable_cloud()->set_ca_file("/etc/roamd/cloud-ca.pem");
   expected.mutable_cloud()->set_device_id(std::string("\x01\x23\x45\x67\x89\xab\xcd\xef", 8));
+  expected.mutable_cloud()->set_org_file("/etc/roamd/OrgInfo.json");
+  expected.mutable_cloud()->set_api("https://api.cloud.example:8443/agent/");
+  expected.mutable_cloud()->set_api_ca_file("/etc/roamd/api-ca.pem");
+  expected.mutable_cloud()->set_sync_interval_s(600);
+  expected.mutable_cloud()->set_sync_jitter_s(60);
+  expected.mutable_cloud()->set_heartbeat_interval_s(0);
+  expected.mutable_cloud()->set_api_timeout_ms(5000);
+  expected.mutable_cloud()->set_transport("encrypted-only");
   auto* corp = expected.add_internal();
   corp->set_domain("corp.example.com");
   corp->add_resolvers("10.0.0.53:53");
