@@ -52,9 +52,10 @@ cloud_roamd() {
 [cloud]
 resolvers = ["$DEAD_IP:53"]
 org_file = "$LAB_DIR/org.json"
-api = "$URL"
+api = "${2:-$URL}"
 api_ca_file = "${1:-$CERTS/ca.pem}"
 heartbeat_interval_s = 5
+api_timeout_ms = ${3:-10000}
 [upstream]
 timeout_ms = 300
 EOF2
@@ -175,6 +176,22 @@ expect "a certificate of another CA is refused with the reason" "$OUT" '~' \
   "certificate refused: unable to get local issuer certificate"
 expect "unregistered" "$(cloud_field state)" = unregistered
 expect "roamd runs on (its configured resolvers)" "$(alive roamd && echo running)" = running
+
+section "another name"
+rm -f "$STATE_DIR/cloud.pb"
+cloud_roamd "$CERTS/ca.pem" "https://localhost:8443"
+wait_until 10000 sh -c "'$ROAMCTL' --socket '$LAB_DIR/debug.sock' status | grep -q 'certificate refused'"
+ctl status
+expect "a certificate without the URL's host name is refused" "$OUT" '~' "certificate refused: hostname mismatch"
+
+section "a cloud that hangs"
+start_cloud --delay-ms 5000
+cloud_roamd "$CERTS/ca.pem" "$URL" 1000
+wait_until 10000 sh -c "'$ROAMCTL' --socket '$LAB_DIR/debug.sock' status | grep -q 'timed out'"
+ctl status
+expect "an exchange is cut at api_timeout_ms" "$OUT" '~' "registration: .*timed out after 1000 ms"
+expect "roamd runs on while the cloud hangs" "$(alive roamd && echo running)" = running
+start_cloud
 
 section "another organisation"
 printf '{"organizationId": "2000002", "fingerprint": "%s"}' "$FINGERPRINT" >"$LAB_DIR/org.json"
