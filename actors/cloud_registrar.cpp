@@ -257,6 +257,7 @@ void on_register(cloud_registrar_ptr self, int status, const std::string& body) 
   persist(self);
   publish(self);
   set_state(self, "registered", "registered as device " + r.device_id());
+  st.resync = false;  // the policy is asked for at once anyway
   spdlog::info("cloud_registrar: registered with organisation {} as device {}", st.reg.organization_id(), r.device_id());
   schedule(self, milliseconds{0});  // the policy at once
 }
@@ -316,8 +317,9 @@ void schedule_beat(cloud_registrar_ptr self) {
 
 void send_heartbeat(cloud_registrar_ptr self, const proto::ArbiterStatus& arbiter, const proto::StatsBatch& totals) {
   auto& st = self->state;
-  if (st.reg.device_id().empty()) {
+  if (st.reg.device_id().empty()) {  // forgotten while the state was gathered: the next beat will tell
     st.beating = false;
+    schedule_beat(self);
     return;
   }
   proto::Heartbeat hb;
@@ -345,8 +347,12 @@ void send_heartbeat(cloud_registrar_ptr self, const proto::ArbiterStatus& arbite
 /// Gathers the state and counters (each bounded by a second; what does not come is left out), then sends.
 void heartbeat(cloud_registrar_ptr self) {
   auto& st = self->state;
-  if (st.beating || st.reg.device_id().empty())
+  if (st.beating)
+    return;  // the one out reschedules when it is answered
+  if (st.reg.device_id().empty()) {
+    schedule_beat(self);  // nothing to say before registering; ask again next period
     return;
+  }
   st.beating = true;
   auto totals = std::make_shared<proto::StatsBatch>();
   auto after_arbiter = [self, totals](const proto::ArbiterStatus& a) {

@@ -448,8 +448,49 @@ TEST_F(registrar_fixture, HeartbeatsCarryTheRevision) {
   proto::Heartbeat hb;
   ASSERT_EQ(proto::from_json(req.body, hb), "");
   EXPECT_EQ(hb.policy_revision(), "r1");
+  EXPECT_EQ(header(req, "Authorization"), "Bearer secret-token");
   settle();
   EXPECT_EQ(status().heartbeats(), 1u);
+  // The next one a period later; a failed one does not stop them.
+  advance(66s);
+  ASSERT_EQ(http.calls.size(), 1u);
+  http.answer(0, "", "connecting: refused");
+  settle();
+  advance(66s);
+  EXPECT_EQ(http.calls.size(), 1u);
+}
+
+TEST_F(registrar_fixture, HeartbeatsWaitForTheRegistration) {
+  auto o = options();
+  o.heartbeat_interval = 60s;
+  start(o);
+  // The cloud is down for the first 70 s (a heartbeat period passes meanwhile), then answers.
+  int64_t registered_at = -1, first_beat = -1;
+  for (int64_t t = 0; t <= 200; ++t) {
+    while (!http.calls.empty()) {
+      auto path = http.calls.front().req.path;
+      if (path == "/v1/devices") {
+        if (t < 70) {
+          http.answer(0, "", "down");
+        } else {
+          http.answer(201, registered_body());
+          registered_at = t;
+        }
+      } else if (path.find("/heartbeat") != std::string::npos) {
+        EXPECT_GE(registered_at, 0) << "a heartbeat before the registration";
+        if (first_beat < 0)
+          first_beat = t;
+        http.answer(204);
+      } else {
+        http.answer(200, proto::to_json(policy("r1")));
+      }
+      settle();
+    }
+    advance(1s);
+  }
+  ASSERT_GE(registered_at, 70);
+  EXPECT_GT(first_beat, registered_at);  // they did not stop for good while the device was unregistered
+  EXPECT_GE(status().heartbeats(), 1u);
 }
 
 } // namespace
