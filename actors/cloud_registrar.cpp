@@ -487,6 +487,14 @@ cloud_registrar_actor::behavior_type cloud_registrar(cloud_registrar_ptr self, c
       st.status.set_failures(0);  // a new network: no reason to wait out the old one's backoff
       schedule(self, st.opts.after_change);
     },
+    [self](sync_atom) {
+      auto& st = self->state;
+      st.status.set_failures(0);
+      if (st.syncing)
+        st.resync = true;
+      else
+        schedule(self, milliseconds{0});
+    },
     [self](sync_atom, uint64_t gen) {
       if (gen == self->state.sync_gen)
         step(self);

@@ -31,6 +31,7 @@ namespace roamd::actors {
 /// the data plane goes on with its snapshot whatever the cloud does.
 using cloud_registrar_actor = caf::typed_actor<
   caf::reacts_to<proto::AdapterSnapshot>,  // a link-set change (forwarded by the arbiter): sync soon
+  caf::reacts_to<sync_atom>,               // sync now (SIGHUP): also forgets the backoff
   caf::reacts_to<sync_atom, uint64_t>,     // timer: register or sync (generation)
   caf::reacts_to<beat_atom, uint64_t>,     // timer: heartbeat (generation)
   caf::reacts_to<http_atom, uint64_t, int32_t, std::string, std::string, std::string>,  // an answer: serial,

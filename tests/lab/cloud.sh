@@ -132,6 +132,14 @@ expect "policy r2 in force after the link change" "$(cloud_field policy_revision
 ask echo.r2.example TXT
 expect "queries go to r2's resolver" "$(queries_for echo.r2.example cloud2_dns) $(queries_for echo.r2.example cloud_dns)" = "1 0"
 
+section "SIGHUP syncs at once"
+write_policy r3 127.0.10.2 corp3.example
+kill -HUP "${LAB_PIDS[cloud]}"
+kill -HUP "${LAB_PIDS[roamd]}"
+wait_until 5000 revision_is r3
+expect "policy r3 in force after SIGHUP, no link change" "$(cloud_field policy_revision)" = r3
+expect "roamd said why it synced" "$(roamd_log_has 'SIGHUP: syncing the cloud policy now' && echo yes)" = yes
+
 section "the cloud forgot the device"
 start_cloud --forget-devices
 link_change
@@ -151,7 +159,7 @@ link_change
 wait_until 10000 sh -c "'$ROAMCTL' --socket '$LAB_DIR/debug.sock' status | grep -Eq 'problem: +policy refused'"
 ctl status
 expect "a garbage policy is refused" "$OUT" '~' 'problem: +policy refused: '
-expect "... and the last good one stays in force" "$OUT" '~' 'policy: +r2,'
+expect "... and the last good one stays in force" "$OUT" '~' 'policy: +r3,'
 expect_roamd_serving "garbage from the cloud"
 start_cloud --oversized
 link_change

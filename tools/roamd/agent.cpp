@@ -120,15 +120,22 @@ actors::dns_enforcer_options enforcer_options(const proto::Config& cfg, const st
   return o;
 }
 
-/// Blocks until SIGINT or SIGTERM; SIGHUP is answered with a log line (reloading comes with the cloud policy).
-void wait_for_stop_signal(boost::asio::io_context& ctx, boost::asio::signal_set& signals) {
+/// Blocks until SIGINT or SIGTERM. SIGHUP syncs the cloud policy now (when registering); the configuration file is
+/// not reloaded.
+void wait_for_stop_signal(boost::asio::io_context& ctx, boost::asio::signal_set& signals, const actors::peers& directory) {
   bool stop = false;
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
                                                                              int sig) {
     if (ec)
       return;
     if (sig == SIGHUP) {
-      spdlog::info("roamd: SIGHUP ignored: configuration reload is not supported yet; restart to apply changes");
+      if (auto cloud = directory.get<actors::cloud_registrar_actor>(actors::peers::role::cloud)) {
+        caf::anon_send(cloud, actors::sync_atom::value);
+        spdlog::info("roamd: SIGHUP: syncing the cloud policy now (the configuration file is not reloaded; restart "
+                     "to apply changes to it)");
+      } else {
+        spdlog::info("roamd: SIGHUP ignored: configuration reload is not supported; restart to apply changes");
+      }
       signals.async_wait(on_signal);
       return;
     }
@@ -394,7 +401,7 @@ int run_agent(const proto::Config& cfg) {
     // Inspection (roamctl) from here until the settings are back; its port goes before the actors do.
     auto inspection = start_inspection(sys, cfg, directory, started_ms, recent, dnstap_status(cfg, dnstap));
     ask_arbiter(actors::take_atom::value, eopts.canary_timeout + std::chrono::seconds(40));
-    wait_for_stop_signal(signal_ctx, signals);
+    wait_for_stop_signal(signal_ctx, signals, *directory);
     // Give the system its DNS back while roamd still answers, then stop answering.
     ask_arbiter(actors::restore_atom::value, std::chrono::seconds(40));
     inspection.reset();

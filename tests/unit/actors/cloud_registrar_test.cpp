@@ -395,6 +395,22 @@ TEST_F(registrar_fixture, APolicyChangeReachesTheRoutesAtTheNextSync) {
   EXPECT_EQ(status().policy_revision(), "r2");
 }
 
+TEST_F(registrar_fixture, SyncNowSkipsTheBackoff) {
+  start();
+  register_and_sync(policy("r1"));
+  advance(3601s);
+  http.answer(0, "", "down");
+  settle();
+  EXPECT_EQ(status().failures(), 1u);
+  caf::anon_send(actor, sync_atom::value);  // SIGHUP
+  settle();
+  ASSERT_EQ(http.calls.size(), 1u);
+  EXPECT_EQ(status().failures(), 0u);
+  http.answer(304);
+  settle();
+  EXPECT_EQ(status().last_error(), "");
+}
+
 TEST_F(registrar_fixture, TheSyncIntervalComesFromThePolicyWithJitter) {
   unit = 0.5;
   start();
