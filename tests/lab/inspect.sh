@@ -106,6 +106,7 @@ ctl
 expect "no command: exit 2" "$RC" = 2
 ctl frobnicate
 expect "unknown command: exit 2" "$RC" = 2
+expect "... naming it and the known ones" "$OUT" '~' "unknown command 'frobnicate' \(commands: adapters, .*status, upstreams\)"
 ctl status --watch zero
 expect "bad --watch: exit 2" "$RC" = 2
 

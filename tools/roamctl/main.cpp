@@ -168,6 +168,15 @@ int main(int argc, char** argv) {
       }
     }
   } catch (const CLI::ParseError& e) {
+    // CLI11 says "A subcommand is required" for a command it does not know: name it and the known ones instead.
+    if (auto extras = app.remaining(); !extras.empty() && app.get_subcommands().empty() && e.get_exit_code() != 0) {
+      std::string known;
+      for (const auto& c : commands)
+        known += (known.empty() ? "" : ", ") + c.first;
+      std::fprintf(stderr, "roamctl: unknown command '%s' (commands: %s)\nRun with --help for more information.\n",
+                   extras.front().c_str(), known.c_str());
+      return usage;
+    }
     int rc = app.exit(e);
     return rc == 0 ? ok : usage;
   } catch (const std::exception&) {
