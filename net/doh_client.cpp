@@ -81,6 +81,15 @@ struct doh_client::connection : tls_connection<connection> {
   bool idle() const {
     return queries.empty();
   }
+  /// How many queries it takes: max_inflight, and no more than the server's SETTINGS_MAX_CONCURRENT_STREAMS once
+  /// known (before, nghttp2 holds the surplus until streams free up).
+  size_t capacity() const {
+    size_t cap = owner->opts_.max_inflight;
+    if (settings)
+      cap = std::min<size_t>(cap, std::max<uint32_t>(1, nghttp2_session_get_remote_settings(
+                                                            session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)));
+    return cap;
+  }
   bool make_session();
   void start();
   /// Hands query `tag` to nghttp2; false (the query removed) when no stream id is left.
@@ -363,7 +372,7 @@ void doh_client::close() {
 
 doh_client::connection* doh_client::pick_connection() {
   for (auto& c : conns_)
-    if (c && !c->draining && c->queries.size() < opts_.max_inflight)
+    if (c && !c->draining && c->queries.size() < c->capacity())
       return c.get();
   if (backoff_.waiting())
     return nullptr;

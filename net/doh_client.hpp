@@ -23,10 +23,10 @@ struct doh_options {
   /// A connection with no stream open for this long is closed.
   std::chrono::milliseconds idle_timeout{10000};
   /// Connections per client. HTTP/2 multiplexes, so one carries the load; another opens when it is full, draining
-  /// after a GOAWAY, or out of stream ids.
-  uint32_t max_connections = 2;
-  /// Queries per connection, open streams and requests waiting for a free stream together; the server's
-  /// SETTINGS_MAX_CONCURRENT_STREAMS bounds the open streams (nghttp2 holds the rest until one closes).
+  /// after a GOAWAY, or out of stream ids. With every one full, send() refuses (the query fails over at once).
+  uint32_t max_connections = 4;
+  /// Queries per connection, and no more than the server's SETTINGS_MAX_CONCURRENT_STREAMS once its SETTINGS came
+  /// (the queries sent before wait in nghttp2 for a free stream, never above the server's limit).
   uint32_t max_inflight = 100;
   /// Reconnect backoff, as for DoT (see dot_options).
   std::chrono::milliseconds backoff{250};

@@ -184,6 +184,14 @@ TEST_F(doh_test, RespectsTheServersMaxConcurrentStreams) {
   EXPECT_GE(server.max_open(), 1u);
   EXPECT_EQ(server.connections(), 1u);
   EXPECT_EQ(server.last_path(), "/custom/path");
+  // The limit known, the connection takes 4 queries at once; the other 16 open a second one (whose limit comes
+  // with its SETTINGS: until then nghttp2 holds what is above it).
+  send_all(distinct_queries(20, 3000), 100);
+  ASSERT_TRUE(run_until(60));
+  for (auto& [tag, a] : outcomes_)
+    EXPECT_EQ(a.why, failure::none) << tag;
+  EXPECT_LE(server.max_open(), 4u);
+  EXPECT_EQ(server.connections(), 2u);
 }
 
 TEST_F(doh_test, AConnectionCutMidwayFailsItsQueriesAndTheNextOnesReconnect) {
