@@ -474,6 +474,7 @@ void doh_client::report(connection& c) {
 void doh_client::end(connection& c, bool connect_failed, const std::string& why, bool quiet) {
   if (!c.owner)
     return;
+  c.draining = true;  // a retry made while the results below are reported goes to another connection
   if (quiet)
     c.results.clear();
   else

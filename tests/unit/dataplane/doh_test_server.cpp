@@ -160,6 +160,8 @@ struct fake_doh_server::impl {
     }
 
     void on_request(int32_t id) {
+      if (ended)
+        return;  // read with the request that ended the connection: never seen
       auto& r = reqs[id];
       auto& c = counters();
       ++c.requests_;
