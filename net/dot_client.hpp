@@ -15,8 +15,8 @@
 
 namespace roamd::net {
 
-/// The trust anchors every DNS-over-TLS connection of a data plane verifies against (an OpenSSL client context,
-/// shared read-only by the workers). Opaque here: Asio's SSL headers stay inside dot_client.cpp.
+/// The trust anchors every DNS-over-TLS and DNS-over-HTTPS connection of a data plane verifies against (an OpenSSL
+/// client context, shared read-only by the workers). Opaque here: Asio's SSL headers stay in net/tls_upstream.hpp.
 class dot_tls;
 
 /// Makes the client context: certificates must chain to the PEM bundle `ca_file` ("" = the system's store), TLS 1.2
@@ -37,6 +37,32 @@ private:
   std::shared_ptr<dot_tls> tls_;
   std::string error_;
 };
+
+/// The reconnect policy of an encrypted upstream: after a failed connect or handshake the first wait is `first`,
+/// doubling up to `max`, each drawn from half to all of it (so that workers and machines do not reconnect in step);
+/// a session that comes up resets it.
+class reconnect_backoff {
+public:
+  reconnect_backoff(std::chrono::milliseconds first, std::chrono::milliseconds max) : first_(first), max_(max) {}
+
+  /// Whether a new connect must wait still.
+  bool waiting() const {
+    return std::chrono::steady_clock::now() < retry_at_;
+  }
+  /// A connect failed: starts the next wait. True when it begins a failing period (log the reason then).
+  bool failed(random_source& rng);
+  /// A session came up. True when it ends a failing period.
+  bool succeeded();
+
+private:
+  std::chrono::milliseconds first_, max_;
+  std::chrono::milliseconds current_{0};
+  std::chrono::steady_clock::time_point retry_at_{};
+  bool failing_ = false;
+};
+
+template <class>
+struct tls_connection;
 
 struct dot_options {
   /// Bounds the TCP connect plus TLS handshake; a connection that has queries waiting and read nothing for this
@@ -104,6 +130,8 @@ private:
   void end(connection& c, bool handshake_failed, const std::string& why, bool quiet = false);
   void connected(connection& c);
   friend struct connection;
+  template <class>
+  friend struct tls_connection;
 
   boost::asio::io_context& ctx_;
   std::shared_ptr<dot_tls> tls_;
@@ -115,9 +143,7 @@ private:
   std::vector<entry> table_;                        // queries in flight, at id & mask_ (one per slot)
   uint32_t mask_ = 0;
   std::vector<uint64_t> failed_;  // reused: the tags of a connection that ended
-  std::chrono::steady_clock::time_point retry_at_{};
-  std::chrono::milliseconds backoff_{0};
-  bool failing_ = false;
+  reconnect_backoff backoff_;
   uint64_t connects_ = 0;
 };
 

@@ -7,6 +7,7 @@ namespace roamd::net {
 namespace {
 
 constexpr std::string_view tls_scheme = "tls://";
+constexpr std::string_view https_scheme = "https://";
 constexpr std::string_view pin_prefix = ";pin-sha256=";
 constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -29,6 +30,33 @@ std::optional<resolver_address> fail(std::string* why, std::string text) {
     *why = std::move(text);
   return std::nullopt;
 }
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+/// RFC 3986 path characters (pchar and '/'), without ';' (the pin's separator here) and with '%' only as an escape.
+bool valid_path(std::string_view p) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); };
+  if (p.empty() || p[0] != '/' || p.size() > 1024)
+    return false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 std::string_view{"-._~!$&'()*+,=:@/"}.find(c) != std::string_view::npos;
+    if (c == '%') {
+      if (i + 2 >= p.size() || !hex(p[i + 1]) || !hex(p[i + 2]))
+        return false;
+      i += 2;
+    } else if (!plain) {
+      return false;
+    }
+  }
+  return true;
+}
+
+constexpr const char* dot_form = "tls://IP[:PORT][#NAME][;pin-sha256=BASE64]";
+constexpr const char* doh_form = "https://IP[:PORT][/PATH][#NAME][;pin-sha256=BASE64]";
 
 } // namespace
 
@@ -76,16 +104,18 @@ std::string encode_base64(std::string_view bytes) {
 
 std::optional<resolver_address> parse_resolver(std::string_view text, std::string* why) {
   resolver_address out;
-  if (text.substr(0, tls_scheme.size()) != tls_scheme) {
+  bool dot = starts_with(text, tls_scheme);
+  out.https = starts_with(text, https_scheme);
+  if (!dot && !out.https) {
     auto ep = parse_endpoint(text);
     if (!ep)
-      return fail(why, "expected an endpoint (IP:PORT, [IPv6]:PORT, or an IP for port 53) or "
-                       "tls://IP[:PORT][#NAME][;pin-sha256=BASE64]");
+      return fail(why, std::string{"expected an endpoint (IP:PORT, [IPv6]:PORT, or an IP for port 53), "} + dot_form +
+                           " or " + doh_form);
     out.endpoint = *ep;
     return out;
   }
   out.tls = true;
-  auto rest = text.substr(tls_scheme.size());
+  auto rest = text.substr(dot ? tls_scheme.size() : https_scheme.size());
   if (auto p = rest.find(pin_prefix); p != std::string_view::npos) {
     auto pin = decode_base64(rest.substr(p + pin_prefix.size()));
     if (!pin || pin->size() != 32)
@@ -100,9 +130,20 @@ std::optional<resolver_address> parse_resolver(std::string_view text, std::strin
     out.tls_name = *name;
     rest = rest.substr(0, h);
   }
-  auto ep = parse_endpoint(rest, dot_port);
+  if (out.https) {
+    out.path = doh_path;
+    if (auto slash = rest.find('/'); slash != std::string_view::npos) {  // an IPv6 address is in brackets: no '/'
+      if (!valid_path(rest.substr(slash)))
+        return fail(why, std::string{"expected "} + doh_form +
+                             " with an absolute PATH of URI characters (no '?', '#', ';' or spaces)");
+      out.path = rest.substr(slash);
+      rest = rest.substr(0, slash);
+    }
+  }
+  auto ep = parse_endpoint(rest, out.https ? doh_port : dot_port);
   if (!ep)
-    return fail(why, "expected tls://IP[:PORT][#NAME][;pin-sha256=BASE64] with an IP address (port 853 by default)");
+    return fail(why, std::string{"expected "} + (out.https ? doh_form : dot_form) + " with an IP address (port " +
+                         (out.https ? "443" : "853") + " by default)");
   out.endpoint = *ep;
   return out;
 }
@@ -110,7 +151,7 @@ std::optional<resolver_address> parse_resolver(std::string_view text, std::strin
 std::string to_string(const resolver_address& r) {
   if (!r.tls)
     return to_string(r.endpoint);
-  std::string out = std::string{tls_scheme} + to_string(r.endpoint);
+  std::string out = std::string{r.https ? https_scheme : tls_scheme} + to_string(r.endpoint) + r.path;
   if (!r.tls_name.empty())
     out += "#" + r.tls_name;
   if (!r.pin.empty())

@@ -7,8 +7,8 @@ namespace roamd::net {
 std::shared_ptr<upstream> upstream_registry::get(const resolver_address& r, const std::string& interface) {
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& u : by_id_)
-    if (u->endpoint == r.endpoint && u->interface == interface && u->tls == r.tls && u->tls_name == r.tls_name &&
-        u->tls_pin == r.pin)
+    if (u->endpoint == r.endpoint && u->interface == interface && u->tls == r.tls && u->https == r.https &&
+        u->tls_name == r.tls_name && u->tls_pin == r.pin && u->https_path == r.path)
       return u;
   auto u = std::make_shared<upstream>();
   u->id = static_cast<uint32_t>(by_id_.size());
@@ -17,6 +17,8 @@ std::shared_ptr<upstream> upstream_registry::get(const resolver_address& r, cons
   u->tls = r.tls;
   u->tls_name = r.tls_name;
   u->tls_pin = r.pin;
+  u->https = r.https;
+  u->https_path = r.path;
   u->name = to_string(r) + (interface.empty() ? "" : "%" + interface);
   by_id_.push_back(u);
   return u;

@@ -19,8 +19,10 @@ struct upstream {
   uint32_t id = 0;
   boost::asio::ip::udp::endpoint endpoint;
   std::string interface;  // bind to this link; "" = let the routing table decide
-  std::string name;       // "IP:PORT" or "IP:PORT%if" (DoT: "tls://IP:PORT#NAME"), for logs
-  bool tls = false;       // DNS over TLS (RFC 7858) to `endpoint`, with the settings below
+  std::string name;       // "IP:PORT" or "IP:PORT%if" (DoT: "tls://IP:PORT#NAME", DoH: "https://IP:PORT/PATH#NAME")
+  bool tls = false;       // DNS over TLS (RFC 7858) to `endpoint`, with the settings below ...
+  bool https = false;     // ... or DNS over HTTPS (RFC 8484) when this is set too, to `https_path`
+  std::string https_path;
   std::string tls_name;   // SNI and the certificate's name; "" = the certificate must carry the IP address
   std::string tls_pin;    // SHA-256 of a SubjectPublicKeyInfo of the verified chain (32 bytes), or ""
   std::atomic<bool> up{true};
@@ -33,7 +35,7 @@ public:
   std::shared_ptr<upstream> get(const resolver_address& r, const std::string& interface = {});
   /// A plain-DNS resolver.
   std::shared_ptr<upstream> get(const boost::asio::ip::udp::endpoint& ep, const std::string& interface = {}) {
-    return get(resolver_address{ep, false, {}, {}}, interface);
+    return get(resolver_address{ep, false, false, {}, {}, {}}, interface);
   }
 
   /// The upstream with this id, or null.

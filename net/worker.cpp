@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "net/dns_build.hpp"
+#include "net/doh_client.hpp"
 #include "net/dot_client.hpp"
 #include "net/endpoint.hpp"
 #include "net/tcp_client.hpp"

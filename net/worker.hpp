@@ -24,6 +24,7 @@ namespace roamd::net {
 
 class tcp_client;
 class dot_client;
+class doh_client;
 class dot_tls_source;
 
 /// Who gets the answer to a query.
@@ -115,7 +116,7 @@ private:
     uint32_t key = 0;  // socket index << 16 | DNS ID, while waiting on UDP
     uint8_t attempt = 0;
     bool via_tcp = false;
-    bool on_dot = false;    // waiting on the DoT client of `up` (under the ID in `wire`), not on a UDP socket
+    bool on_dot = false;    // waiting on the DoT or DoH client of `up` (DoT: under the ID in `wire`), not on UDP
     bool fallback = false;  // second phase: the route's fallback resolvers, after an NXDOMAIN from its resolvers
     std::vector<uint8_t> first_answer;  // that NXDOMAIN, the client's answer unless a fallback says NOERROR
     bool waiting = false;  // on UDP or DoT, in the deadline list
@@ -156,11 +157,14 @@ private:
   void on_tcp_answer(uint32_t slot, uint32_t gen, bool ok, std::vector<uint8_t>& answer);
   /// An upstream answer that matched the query in `slot` (UDP or DoT): counted, then relayed or ends a probe.
   void answered(uint32_t slot, uint8_t* msg, size_t size);
-  /// Sends an attempt to a DoT upstream (see net/dot_client.hpp); a refusal fails the attempt at once.
-  void send_dot(uint32_t slot);
-  void on_dot_answer(uint64_t tag, uint8_t* msg, size_t size);
-  /// The DoT client of `u`, made on first use; null without a TLS context.
+  /// Sends an attempt to a DoT or DoH upstream (see net/dot_client.hpp, net/doh_client.hpp); a refusal fails the
+  /// attempt at once.
+  void send_encrypted(uint32_t slot);
+  /// The answer (or, `msg` null, the failure: a bad answer or else a transport failure) of an encrypted attempt.
+  void on_encrypted_answer(uint64_t tag, uint8_t* msg, size_t size, bool bad_answer);
+  /// The DoT or DoH client of `u`, made on first use; null without a TLS context.
   dot_client* dot_for(const std::shared_ptr<upstream>& u);
+  doh_client* doh_for(const std::shared_ptr<upstream>& u);
 
   void reply(const client_ref& c, const uint8_t* msg, size_t size);
   /// Answers with an error made here. `p`: the pending query it ends (null: the query being handled now).
@@ -220,6 +224,7 @@ private:
   boost::asio::io_context ctx_;
   std::shared_ptr<dot_tls_source> tls_;             // null: DoT upstreams fail every attempt
   std::vector<std::unique_ptr<dot_client>> dot_;    // by upstream id, made on first use (before ctx_ goes)
+  std::vector<std::unique_ptr<doh_client>> doh_;    // likewise for DoH upstreams
   std::vector<std::unique_ptr<listener>> listeners_;
   std::vector<std::unique_ptr<source_socket>> sources_;  // by index; null where free
   std::vector<size_t> free_sources_;

@@ -6,6 +6,7 @@
 
 #include "net/canary.hpp"
 #include "net/dns_build.hpp"
+#include "net/doh_client.hpp"
 #include "net/dot_client.hpp"
 #include "net/tcp_client.hpp"
 #include "net/tcp_exchange.hpp"
@@ -178,7 +179,11 @@ void worker::stop_waiting(uint32_t s, bool timed_out) {
   if (p.on_dot) {
     p.on_dot = false;
     wait_unlink(s);
-    dot_[p.up->id]->forget(dns::id_of(p.wire.data()), (uint64_t{s} << 32) | p.gen, timed_out);
+    uint64_t tag = (uint64_t{s} << 32) | p.gen;
+    if (p.up->https)
+      doh_[p.up->id]->forget(tag, timed_out);
+    else
+      dot_[p.up->id]->forget(dns::id_of(p.wire.data()), tag, timed_out);
     return;
   }
   by_key_.erase(p.key);
@@ -236,7 +241,7 @@ void worker::send_attempt(uint32_t s) {
         p.up = r;
   }
   if (p.up->tls) {
-    send_dot(s);
+    send_encrypted(s);
     return;
   }
   auto& counters = counters_for(*p.up);

@@ -111,8 +111,10 @@ def background_busy_pct(seconds=0.3):
 
 
 # ----------------------------------------------------------------------------------------------------- dnsperf
-def dnsperf_argv(addr, datafile, clients, outstanding, duration, once, dot=False):
-    port = ["-m", "dot", "-p", "853"] if dot else ["-p", "53"]
+def dnsperf_argv(addr, datafile, clients, outstanding, duration, once, mode=None):
+    # mode: None (UDP), "dot" or "doh" (POST, as roamd sends; dnsperf does not verify the certificate).
+    port = {None: ["-p", "53"], "dot": ["-m", "dot", "-p", "853"],
+            "doh": ["-m", "doh", "-p", "443", "-O", f"doh-uri=https://{addr}/dns-query", "-O", "doh-method=POST"]}[mode]
     argv = ["dnsperf", "-s", addr] + port + ["-d", datafile, "-c", str(clients), "-q", str(outstanding),
                                              "-l", str(duration)]
     return argv + (["-n", "1"] if once else [])
@@ -176,10 +178,10 @@ def threads(root):
 
 
 def run_dnsperf(measured_pid, upstream_pids, addr, datafile, outfile, clients, outstanding, duration, once,
-                verbose, dot=False):
+                verbose, mode=None):
     """Runs dnsperf (with -v per-query lines when `verbose`: they give p50/p99 but cost q/s) into `outfile` and
     samples the measured process tree (and, for the record, the upstreams) around it; returns the run's numbers."""
-    argv = dnsperf_argv(addr, datafile, clients, outstanding, duration, once, dot) + (["-v"] if verbose else [])
+    argv = dnsperf_argv(addr, datafile, clients, outstanding, duration, once, mode) + (["-v"] if verbose else [])
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     up0 = {k: cpu_seconds(p) for k, p in upstream_pids.items()}
     cpu0, m0, t0 = cpu_seconds(measured_pid), machine_ticks(), time.monotonic()

@@ -8,6 +8,7 @@ Every system listens on its own loopback address, port 53, inside the benchmark'
     127.0.0.14  roamd-logged (the same roamd with the recent-queries ring and a dnstap file of every query and answer)
     127.0.0.15  roamd-dot (the same roamd asking the cloud over DNS over TLS, through a dnsdist DoT frontend on
                 127.0.0.5:853 that forwards to the cloud nsd; certificates from tests/tls/make_certs.sh)
+    127.0.0.16  roamd-doh (the same over DNS over HTTPS, through that dnsdist's DoH frontend on 127.0.0.5:443)
 
 Each nsd answers REFUSED for the other's zone, so a forwarder that misroutes shows rcode errors.
 """
@@ -21,17 +22,22 @@ import time
 
 CLOUD = "127.0.0.2"
 CORP = "127.0.0.3"
-DOT_FRONTEND = "127.0.0.5"   # dnsdist: DoT on :853 in front of the cloud nsd, for roamd-dot
+DOT_FRONTEND = "127.0.0.5"   # dnsdist: DoT on :853 and DoH on :443 in front of the cloud nsd, for roamd-dot/-doh
 DOT_NAME = "roamd.test"      # the name in make_certs.sh's server certificate
 MAKE_CERTS = os.path.normpath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "tests", "tls",
                                            "make_certs.sh"))
 ADDRESS = {"roamd": "127.0.0.10", "dnsdist": "127.0.0.11", "unbound": "127.0.0.12", "dnsmasq": "127.0.0.13",
-           "roamd-logged": "127.0.0.14", "roamd-dot": "127.0.0.15", "direct": CLOUD, "dot-direct": DOT_FRONTEND}
-ALL_SYSTEMS = ["direct", "roamd", "roamd-logged", "roamd-dot", "dot-direct", "dnsdist", "dnsmasq", "unbound"]
-# Measured straight at an upstream, with its names all in bench.test: nsd over UDP, and the DoT frontend over TLS
-# (dnsperf -m dot; the ceiling of the path roamd-dot takes).
-DIRECT_SYSTEMS = ("direct", "dot-direct")
-ROAMD_SYSTEMS = ("roamd", "roamd-logged", "roamd-dot")
+           "roamd-logged": "127.0.0.14", "roamd-dot": "127.0.0.15", "roamd-doh": "127.0.0.16", "direct": CLOUD,
+           "dot-direct": DOT_FRONTEND, "doh-direct": DOT_FRONTEND}
+ALL_SYSTEMS = ["direct", "roamd", "roamd-logged", "roamd-dot", "dot-direct", "roamd-doh", "doh-direct", "dnsdist",
+               "dnsmasq", "unbound"]
+# Measured straight at an upstream, with its names all in bench.test: nsd over UDP, and the dnsdist frontend over
+# TLS or HTTPS (dnsperf -m dot / -m doh; the ceilings of the paths roamd-dot and roamd-doh take).
+DIRECT_SYSTEMS = ("direct", "dot-direct", "doh-direct")
+ROAMD_SYSTEMS = ("roamd", "roamd-logged", "roamd-dot", "roamd-doh")
+# The systems that need the encrypted frontend, and dnsperf's transport for those measured straight at it.
+FRONTEND_SYSTEMS = ("roamd-dot", "dot-direct", "roamd-doh", "doh-direct")
+DNSPERF_MODE = {"dot-direct": "dot", "doh-direct": "doh"}
 HIT_CACHE_DNSMASQ = 10000
 
 
@@ -138,15 +144,16 @@ zone:
 def roamd_config(d, system="roamd"):
     # roamd runs on its defaults (cache size 10000, 4 rotating source ports), as a user would start it. "Logged":
     # the same with both query observers on (the recent-queries ring and dnstap of every query and answer to a file).
-    # "DoT": the cloud over DNS over TLS through the dnsdist frontend, verified against the test CA.
+    # "DoT"/"DoH": the cloud over DNS over TLS/HTTPS through the dnsdist frontend, verified against the test CA.
     extra = f"""[debug]
 socket = "{d}/debug.sock"
 recent_queries = 1000
 [dnstap]
 file = "{d}/roamd.dnstap"
 """ if system == "roamd-logged" else ""
-    cloud = (f'"tls://{DOT_FRONTEND}:853#{DOT_NAME}"]\nca_file = "{d}/dot-certs/ca.pem"' if system == "roamd-dot"
-             else f'"{CLOUD}:53"]')
+    ca = f'\nca_file = "{d}/dot-certs/ca.pem"'
+    cloud = {"roamd-dot": f'"tls://{DOT_FRONTEND}:853#{DOT_NAME}"]' + ca,
+             "roamd-doh": f'"https://{DOT_FRONTEND}:443/dns-query#{DOT_NAME}"]' + ca}.get(system, f'"{CLOUD}:53"]')
     return f"""[listen]
 addresses = ["{ADDRESS[system]}:53"]
 [cloud]
@@ -178,10 +185,11 @@ def dot_frontend_config(d):
     # Out-of-order processing (maxInFlight) lets one connection carry many queries at once, as roamd sends them;
     # 1.7.3's default (0) answers one query of a connection at a time. dnsdist forwards what came over TCP/TLS to the
     # backend over TCP: maxInFlight there too lets it pipeline to nsd (dnsperf -m dot straight at this frontend:
-    # 6.1k q/s without it, 9.2k with it).
+    # 6.1k q/s without it, 9.2k with it). DoH (HTTP/2 by h2o) on :443 with the same certificate, for roamd-doh.
     return f"""setSecurityPollSuffix("")
 setLocal("{DOT_FRONTEND}:53")
 addTLSLocal("{DOT_FRONTEND}:853", "{d}/dot-certs/server.pem", "{d}/dot-certs/server.key", {{maxInFlight = 1000}})
+addDOHLocal("{DOT_FRONTEND}:443", "{d}/dot-certs/server.pem", "{d}/dot-certs/server.key", "/dns-query")
 newServer({{address="{CLOUD}:53", checkName="health.bench.test.", maxInFlight = 1000}})
 """
 
@@ -195,10 +203,11 @@ def make_dot_certs(d):
 
 
 def start_dot_frontend(d, logdir, deadline_s):
-    """The dnsdist DoT frontend for roamd-dot; ready when it answers over plain DNS on its :53 (same backend)."""
+    """The dnsdist DoT/DoH frontend for roamd-dot/-doh; ready when it answers over plain DNS on its :53 (same
+    backend)."""
     exe = binary_for("dnsdist", "")
     conf = _write(os.path.join(d, "dot-frontend.conf"), dot_frontend_config(d))
-    proc = Proc(f"dnsdist DoT frontend ({DOT_FRONTEND}:853)", [exe, "-C", conf, "--supervised", "--disable-syslog"],
+    proc = Proc(f"dnsdist DoT/DoH frontend ({DOT_FRONTEND}:853, :443)", [exe, "-C", conf, "--supervised", "--disable-syslog"],
                 os.path.join(logdir, "dot-frontend.log"))
     try:
         wait_ready(proc, DOT_FRONTEND, "ready-probe.bench.test", deadline_s)
@@ -265,10 +274,10 @@ def write_zones(d):
 def binary_for(system, roamd_path):
     """The executable a system needs, or None when it is missing (the caller skips the system)."""
     if system in ROAMD_SYSTEMS:
-        if system == "roamd-dot" and not binary_for("dnsdist", ""):
+        if system in FRONTEND_SYSTEMS and not binary_for("dnsdist", ""):
             return None
         return roamd_path if os.path.isfile(roamd_path) and os.access(roamd_path, os.X_OK) else None
-    exe = {"direct": "nsd", "dot-direct": "dnsdist", "dnsdist": "dnsdist", "dnsmasq": "dnsmasq",
+    exe = {"direct": "nsd", "dot-direct": "dnsdist", "doh-direct": "dnsdist", "dnsdist": "dnsdist", "dnsmasq": "dnsmasq",
            "unbound": "unbound"}[system]
     return shutil.which(exe) or (f"/usr/sbin/{exe}" if os.access(f"/usr/sbin/{exe}", os.X_OK) else None)
 

@@ -12,11 +12,16 @@ TARGETS = [
     ("dot_miss_qps", "miss q/s        roamd-dot/roamd", "miss", "qps", "roamd-dot", "roamd", ">=", 0.80),
     # Not a target: how close roamd-dot comes to dnsperf -m dot straight at the frontend (the DoT path's ceiling).
     ("dot_of_frontend", "miss q/s  roamd-dot/dot-direct", "miss", "qps", "roamd-dot", "dot-direct", None, None),
+    # Not targets: what DNS over HTTPS costs against the plain path, and against dnsperf -m doh at the same frontend.
+    ("doh_miss_qps", "miss q/s        roamd-doh/roamd", "miss", "qps", "roamd-doh", "roamd", None, None),
+    ("doh_of_frontend", "miss q/s  roamd-doh/doh-direct", "miss", "qps", "roamd-doh", "doh-direct", None, None),
 ]
 RSS_LIMIT_MB = 20.0
 NOT_FOR_HITS = {"dnsdist": "n/a: no packet cache, every hit is a miss",
                 "roamd-dot": "n/a: hits never reach the cloud (the same as roamd)",
-                "dot-direct": "n/a: the DoT frontend has no cache"}
+                "dot-direct": "n/a: the DoT frontend has no cache",
+                "roamd-doh": "n/a: hits never reach the cloud (the same as roamd)",
+                "doh-direct": "n/a: the DoH frontend has no cache"}
 
 
 def _median(values):

@@ -49,7 +49,7 @@ def one_run(args, d, logdir, rep, workload, system, hit_files, quiet):
     os.makedirs(run_logs)
     try:
         ups = peers.start_upstreams(d, run_logs, args.start_timeout)
-        if system in ("roamd-dot", "dot-direct"):
+        if system in peers.FRONTEND_SYSTEMS:
             front = peers.start_dot_frontend(d, run_logs, args.start_timeout)
         if not direct:
             fwd = peers.start_forwarder(system, workload, d, run_logs, args.roamd, args.start_timeout)
@@ -76,7 +76,7 @@ def one_run(args, d, logdir, rep, workload, system, hit_files, quiet):
             try:
                 r = measure.run_dnsperf(measured.pid, upstreams, addr, datafile, outfile, args.clients,
                                         args.outstanding, duration, once=(workload == "miss"), verbose=verbose,
-                                        dot=(system == "dot-direct"))
+                                        mode=peers.DNSPERF_MODE.get(system))
             finally:
                 for f in [outfile] + ([datafile] if workload == "miss" else []):
                     if os.path.exists(f):
@@ -149,7 +149,7 @@ def run(args, d):
         log("nothing to measure: no selected system is available")
         return 1
     peers.write_zones(d)
-    if "roamd-dot" in systems or "dot-direct" in systems:
+    if any(s in peers.FRONTEND_SYSTEMS for s in systems):
         peers.make_dot_certs(d)
     hit_files = {}
     for direct in (False, True):

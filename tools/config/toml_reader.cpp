@@ -222,12 +222,15 @@ std::optional<std::vector<std::string>> toml_reader::endpoints(const toml::table
     std::string why;
     auto resolver = net::parse_resolver(text->get(), &why);
     if (!resolver || (resolver->tls && !tls)) {
-      bool dot = text->get().rfind("tls://", 0) == 0;
+      bool encrypted = text->get().rfind("tls://", 0) == 0 || text->get().rfind("https://", 0) == 0;
       expected(element, at(where, i),
-               !dot ? "expected an endpoint (IP:PORT, [IPv6]:PORT, or an IP for port 53)" + std::string{tls ? " or tls://IP[:PORT][#NAME][;pin-sha256=BASE64]" : ""}
+               !encrypted ? "expected an endpoint (IP:PORT, [IPv6]:PORT, or an IP for port 53)" +
+                                std::string{tls ? " or tls://IP[:PORT][#NAME][;pin-sha256=BASE64] or "
+                                                  "https://IP[:PORT][/PATH][#NAME][;pin-sha256=BASE64]"
+                                                : ""}
                : tls ? why
-                     : "expected an endpoint (IP:PORT, [IPv6]:PORT, or an IP for port 53): DNS over TLS is for [cloud] "
-                       "resolvers only");
+                     : "expected an endpoint (IP:PORT, [IPv6]:PORT, or an IP for port 53): DNS over TLS and DNS over "
+                       "HTTPS are for [cloud] resolvers only");
       ok = false;
       continue;
     }

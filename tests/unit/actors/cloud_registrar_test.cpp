@@ -46,6 +46,23 @@ TEST(CloudPolicy, ResolversFollowTheTransportMode) {
   EXPECT_EQ(usable_resolvers(p, proto::Policy::PLAIN), (std::vector<std::string>{"tls://192.0.2.20:853#dns.cloud.test"}));
 }
 
+TEST(CloudPolicy, DohResolversBecomeHttpsUrls) {
+  proto::Policy::Resolver r;
+  r.set_address("192.0.2.30");
+  r.set_transport(proto::Policy::Resolver::DOH);
+  r.set_tls_name("doh.cloud.test");
+  std::string why;
+  EXPECT_EQ(resolver_text(r, why), "https://192.0.2.30:443/dns-query#doh.cloud.test") << why;
+  r.set_address("[2001:db8::30]:8443");
+  r.set_doh_path("/q");
+  r.set_spki_pin_sha256("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=");
+  EXPECT_EQ(resolver_text(r, why), "https://[2001:db8::30]:8443/q#doh.cloud.test;pin-sha256=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+      << why;
+  r.set_doh_path("no-slash");
+  EXPECT_EQ(resolver_text(r, why), "");
+  EXPECT_NE(why.find("DoH path 'no-slash'"), std::string::npos) << why;
+}
+
 TEST(CloudPolicy, ProblemsAreNamed) {
   auto bad = [](auto edit) {
     proto::Policy p = policy("r1");

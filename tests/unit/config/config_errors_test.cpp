@@ -131,9 +131,18 @@ TEST(config_error, bad_dot_resolvers_and_ca_file) {
              {":2:14:", "cloud.resolvers[0]: expected the pin as the base64 of a 32-byte SHA-256 digest"});
   load_error("[cloud]\nresolvers = [\"9.9.9.9:0\"]\n",
              {":2:14:", "cloud.resolvers[0]: expected an endpoint", "or tls://IP[:PORT]"});
-  // DNS over TLS is for the cloud: internal resolvers are plain.
+  // DNS over TLS and over HTTPS are for the cloud: internal resolvers are plain.
   load_error("[[internal]]\ndomain = \"a.example\"\nresolvers = [\"tls://10.0.0.1#ns.a.example\"]\n",
-             {":3:14:", "internal[0].resolvers[0]", "DNS over TLS is for [cloud] resolvers only"});
+             {":3:14:", "internal[0].resolvers[0]", "DNS over TLS and DNS over HTTPS are for [cloud] resolvers only"});
+  load_error("[[internal]]\ndomain = \"a.example\"\nresolvers = [\"https://10.0.0.1#ns.a.example\"]\n",
+             {":3:14:", "internal[0].resolvers[0]", "DNS over TLS and DNS over HTTPS are for [cloud] resolvers only"});
+  load_error("[cloud]\nresolvers = [\"9.9.9.9:0\"]\n",
+             {":2:14:", "or https://IP[:PORT][/PATH][#NAME][;pin-sha256=BASE64]"});
+  load_error("[cloud]\nresolvers = [\"https://dns.quad9.net/dns-query\"]\n",
+             {":2:14:", "cloud.resolvers[0]: expected https://IP[:PORT][/PATH][#NAME][;pin-sha256=BASE64] with an IP "
+                        "address (port 443 by default)"});
+  load_error("[cloud]\nresolvers = [\"https://9.9.9.9/dns query\"]\n",
+             {":2:14:", "with an absolute PATH of URI characters"});
   load_error("[cloud]\nca_file = \"certs/ca.pem\"\n",
              {":2:11:", "cloud.ca_file: expected an absolute path of a PEM file or \"\" (the system's store), got "
                         "\"certs/ca.pem\""});

@@ -72,7 +72,7 @@ TEST(config_load, full_file_round_trips_into_the_proto) {
 addresses = ["127.0.0.1:5353", "[::1]:5353", "127.0.0.2"]
 
 [cloud]
-resolvers = ["192.0.2.1:53", "[2001:db8::53]:853", "tls://192.0.2.2#Dot.Example.;pin-sha256=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="]
+resolvers = ["192.0.2.1:53", "[2001:db8::53]:853", "tls://192.0.2.2#Dot.Example.;pin-sha256=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "https://[2001:db8::443]#Doh.Example"]
 device_id = "0123456789abcdef"
 ca_file = "/etc/roamd/cloud-ca.pem"
 org_file = "/etc/roamd/OrgInfo.json"
@@ -152,6 +152,7 @@ log_target = "journald"
   expected.mutable_cloud()->add_resolvers("192.0.2.1:53");
   expected.mutable_cloud()->add_resolvers("[2001:db8::53]:853");
   expected.mutable_cloud()->add_resolvers("tls://192.0.2.2:853#dot.example;pin-sha256=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=");
+  expected.mutable_cloud()->add_resolvers("https://[2001:db8::443]:443/dns-query#doh.example");
   expected.mutable_cloud()->set_ca_file("/etc/roamd/cloud-ca.pem");
   expected.mutable_cloud()->set_device_id(std::string("\x01\x23\x45\x67\x89\xab\xcd\xef", 8));
   expected.mutable_cloud()->set_org_file("/etc/roamd/OrgInfo.json");
