@@ -23,5 +23,8 @@ using decide_atom = caf::atom_constant<caf::atom("decide")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
 using children_atom = caf::atom_constant<caf::atom("children")>;
+using network_atom = caf::atom_constant<caf::atom("network")>;
+using round_atom = caf::atom_constant<caf::atom("round")>;
+using result_atom = caf::atom_constant<caf::atom("result")>;
 
 } // namespace roamd::actors

@@ -5,6 +5,7 @@
 #include "actors/adapter_monitor.hpp"
 #include "actors/conflict_arbiter.hpp"
 #include "actors/dns_enforcer.hpp"
+#include "actors/network_state.hpp"
 #include "actors/query_router.hpp"
 #include "actors/upstream_io.hpp"
 
@@ -52,6 +53,22 @@ promise ask(debug_inspector_ptr self, uint64_t id, peers::role role, std::chrono
   return rp;
 }
 
+/// Delivers the status answer `r` once the network-state actor's part is in (or without it when it does not answer).
+void with_network(debug_inspector_ptr self, promise rp, proto::InspectResponse r) {
+  auto network = self->state.directory->get<network_state_actor>(peers::role::network);
+  if (!network) {
+    rp.deliver(std::move(r));
+    return;
+  }
+  self->request(network, self->state.opts.timeout, caf::get_atom::value, status_atom::value)
+    .then(
+      [rp, r](const proto::NetworkStatus& n) mutable {
+        *r.mutable_status()->mutable_network() = n;
+        rp.deliver(std::move(r));
+      },
+      [rp, r](caf::error&) mutable { rp.deliver(std::move(r)); });
+}
+
 /// The status answer: the arbiter's state, then (when it runs) the enforcer's, plus version, uptime and configuration.
 promise status(debug_inspector_ptr self, uint64_t id) {
   auto rp = self->make_response_promise<proto::InspectResponse>();
@@ -84,16 +101,16 @@ promise status(debug_inspector_ptr self, uint64_t id) {
           *s->mutable_dnstap() = st.opts.dnstap();
         auto enforcer = st.directory->get<dns_enforcer_actor>(peers::role::enforcer);
         if (!enforcer) {
-          rp.deliver(std::move(r));
+          with_network(self, rp, std::move(r));
           return;
         }
         self->request(enforcer, t, caf::get_atom::value, status_atom::value)
           .then(
-            [rp, r](const proto::EnforcerStatus& e) mutable {
+            [self, rp, r](const proto::EnforcerStatus& e) mutable {
               *r.mutable_status()->mutable_enforcer() = e;
-              rp.deliver(std::move(r));
+              with_network(self, rp, std::move(r));
             },
-            [rp, r](caf::error&) mutable { rp.deliver(std::move(r)); });  // the arbiter's part still tells
+            [self, rp, r](caf::error&) mutable { with_network(self, rp, std::move(r)); });  // the arbiter's part still tells
       },
       [self, rp, id, t](caf::error& e) mutable { rp.deliver(failed(self, id, peers::role::arbiter, t, e)); });
   return rp;
