@@ -421,7 +421,7 @@ void arm_decision(conflict_arbiter_ptr self, caf::actor_clock::time_point due) {
 /// milliseconds are answered (by roamd, through the new routes) instead of going to a server that may refuse them.
 void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
   auto& st = self->state;
-  if (!st.taken || st.bridging || st.opts.intercept_always || !st.opts.bridge ||
+  if (!st.taken || st.stood_down || st.bridging || st.opts.intercept_always || !st.opts.bridge ||
       st.policy->state() != protection::settings || !st.interception_available || change.ours())
     return;
   auto servers = learnable(self, change.new_settings());
@@ -453,8 +453,8 @@ void take_over(conflict_arbiter_ptr self, const std::string& why, std::function<
 /// stops protecting, when roamd takes over again (the user's settings of then become the original).
 void on_verdict(conflict_arbiter_ptr self, const proto::NetworkVerdict& v) {
   auto& st = self->state;
-  if (st.busy) {
-    st.pending_verdict = v;  // after the decision being carried out (its writes must not follow a restore)
+  if (st.busy || st.taking) {
+    st.pending_verdict = v;  // after the decision or take being carried out (no write may follow a restore)
     return;
   }
   if (v.stand_down() == st.stood_down) {
@@ -476,6 +476,8 @@ void on_verdict(conflict_arbiter_ptr self, const proto::NetworkVerdict& v) {
   }
   st.busy = true;
   if (v.stand_down()) {
+    // From here on the settings are the user's: the restore's own write, seen by the watcher before the enforcer
+    // answers, must not be bridged (bridge() checks stood_down).
     forget_adopted(self);
     self->request(enforcer, st.opts.enforcer_timeout, restore_atom::value)
       .then(
@@ -520,9 +522,20 @@ void take_over(conflict_arbiter_ptr self, const std::string& why, std::function<
     failed(e);
     return;
   }
+  // A network verdict that comes meanwhile waits for the take's outcome.
+  auto done_taking = [self] {
+    auto& st = self->state;
+    st.taking = false;
+    if (st.pending_verdict && !st.busy) {
+      auto v = std::move(*st.pending_verdict);
+      st.pending_verdict.reset();
+      on_verdict(self, v);
+    }
+  };
+  self->state.taking = true;
   self->request(enforcer, self->state.opts.enforcer_timeout, take_atom::value)
     .then(
-      [self, why, then](const proto::EnforcerStatus& es) {
+      [self, why, then, done_taking](const proto::EnforcerStatus& es) {
         auto& st = self->state;
         bool ok = es.state() == "protecting";
         st.taken = ok;  // nothing to arbitrate without a takeover (mode "none", a refused or rolled-back take)
@@ -544,10 +557,12 @@ void take_over(conflict_arbiter_ptr self, const std::string& why, std::function<
               },
               [](caf::error&) {});
         then(es);
+        done_taking();
       },
-      [self, failed](caf::error& e) {
+      [self, failed, done_taking](caf::error& e) {
         record(self, "take", "the enforcer did not answer: " + self->system().render(e), "", "", false);
         failed(e);
+        done_taking();
       });
 }
 

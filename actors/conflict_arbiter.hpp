@@ -86,7 +86,8 @@ struct conflict_arbiter_state {
   bool again = false;       // a burst settled meanwhile: decide once more afterwards
   bool taken = false;       // the agent asked for protection (take) and has not asked for restore
   bool wanted = false;      // between the agent's take and its restore, whether taken or stood down
-  bool stood_down = false;  // the network already protects (or is trusted): the user's settings are back
+  bool stood_down = false;
+  bool taking = false;      // a take is being carried out  // the network already protects (or is trusted): the user's settings are back
   std::string stand_down_reason;
   std::optional<proto::NetworkVerdict> pending_verdict;  // came while a decision was being carried out
   proto::AdapterSnapshot adapters;

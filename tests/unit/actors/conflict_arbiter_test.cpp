@@ -484,3 +484,21 @@ TEST_F(arbiter_fixture, a_verdict_before_the_take_keeps_the_take_from_writing_an
   EXPECT_EQ(status().events().rbegin()->action(), "network");
   EXPECT_EQ(status().state(), "protected by settings");
 }
+
+TEST_F(arbiter_fixture, a_stand_down_during_the_take_waits_for_its_outcome_then_restores) {
+  start();
+  auto reply = ask(actors::take_atom::value);  // the canary lookup is pending
+  caf::anon_send(arbiter, verdict(true, "trusted network", "trusted network (corp.example \u2192 10.1.2.3)"));
+  t.sched.run();
+  EXPECT_TRUE(roamds_file()) << "the take is not interrupted half-way";
+  lookup.answer(true);
+  t.sched.run();
+  ASSERT_TRUE(*reply);
+  EXPECT_EQ((*reply)->state(), "protecting");
+  EXPECT_EQ(fs->at(resolv)->content, original_text) << "then the stand-down restores";
+  EXPECT_EQ(status().state(), "stood down: trusted network (corp.example \u2192 10.1.2.3)");
+  auto a = actions();
+  ASSERT_GE(a.size(), 2u);
+  EXPECT_EQ(a[a.size() - 2], "take");
+  EXPECT_EQ(a.back(), "stand down");
+}
