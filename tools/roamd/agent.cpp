@@ -165,23 +165,6 @@ std::string interception_unavailable(const proto::Config& cfg, const os::interce
   return fw.probe();
 }
 
-actors::conflict_arbiter_options arbiter_options(const proto::Config& cfg, const actors::dns_enforcer_options& e) {
-  const auto& a = cfg.arbitration();
-  actors::conflict_arbiter_options o;
-  o.policy.contest_limit = a.contest_limit();
-  o.policy.contest_window = std::chrono::milliseconds(a.contest_window_ms());
-  o.policy.interception_enabled = a.interception();
-  o.policy.yield_backoff = std::chrono::milliseconds(a.yield_backoff_ms());
-  o.policy.yield_backoff_max = std::chrono::milliseconds(a.yield_backoff_max_ms());
-  o.quiet = std::chrono::milliseconds(a.quiet_ms());
-  o.cap = std::chrono::milliseconds(a.cap_ms());
-  o.enforcer_timeout = e.canary_timeout + std::chrono::seconds(30);
-  o.intercept_always = a.intercept_always();
-  o.listen = e.listen;
-  o.own_addresses = e.own_addresses;
-  return o;
-}
-
 /// Health probes (". NS") through the data plane, as the actors ask for them.
 actors::probe_fn probe_through(net::dataplane& dp) {
   return [&dp](uint32_t id, std::function<void(proto::ProbeResult)> done) {
@@ -218,6 +201,23 @@ std::function<caf::strong_actor_ptr(caf::actor_system&)> network_child(const pro
     deps.now_ms = os::unix_ms_now;
     return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(actors::network_state, opts, std::move(deps)));
   };
+}
+
+actors::conflict_arbiter_options arbiter_options(const proto::Config& cfg, const actors::dns_enforcer_options& e) {
+  const auto& a = cfg.arbitration();
+  actors::conflict_arbiter_options o;
+  o.policy.contest_limit = a.contest_limit();
+  o.policy.contest_window = std::chrono::milliseconds(a.contest_window_ms());
+  o.policy.interception_enabled = a.interception();
+  o.policy.yield_backoff = std::chrono::milliseconds(a.yield_backoff_ms());
+  o.policy.yield_backoff_max = std::chrono::milliseconds(a.yield_backoff_max_ms());
+  o.quiet = std::chrono::milliseconds(a.quiet_ms());
+  o.cap = std::chrono::milliseconds(a.cap_ms());
+  o.enforcer_timeout = e.canary_timeout + std::chrono::seconds(30);
+  o.intercept_always = a.intercept_always();
+  o.listen = e.listen;
+  o.own_addresses = e.own_addresses;
+  return o;
 }
 
 } // namespace
