@@ -57,9 +57,12 @@ struct network_fixture : ::testing::Test {
       d->add_fallback_resolvers(local);
       directory->send_routes(system);
     }
-    arbiter = t.sys.spawn([v = verdicts](caf::event_based_actor*) -> caf::behavior {
-      return {[v](const proto::NetworkVerdict& x) { v->push_back(x); }};
-    });
+    // With an argument: CAF 0.17 binds a null reference spawning a function actor without any (tests/ubsan.supp).
+    arbiter = t.sys.spawn(
+      [](caf::event_based_actor*, std::shared_ptr<std::vector<proto::NetworkVerdict>> v) -> caf::behavior {
+        return {[v](const proto::NetworkVerdict& x) { v->push_back(x); }};
+      },
+      verdicts);
     directory->set(actors::peers::role::arbiter, arbiter);
     actors::network_state_deps deps;
     deps.directory = directory;
