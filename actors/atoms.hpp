@@ -28,5 +28,8 @@ using beat_atom = caf::atom_constant<caf::atom("beat")>;
 using http_atom = caf::atom_constant<caf::atom("http")>;
 using guard_atom = caf::atom_constant<caf::atom("guard")>;
 using policy_atom = caf::atom_constant<caf::atom("policy")>;
+using network_atom = caf::atom_constant<caf::atom("network")>;
+using round_atom = caf::atom_constant<caf::atom("round")>;
+using result_atom = caf::atom_constant<caf::atom("result")>;
 
 } // namespace roamd::actors

@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/cloud_registrar.hpp"
 #include "actors/dns_enforcer.hpp"
 #include "actors/egress.hpp"
 #include "actors/query_router.hpp"
@@ -83,6 +84,22 @@ void after_restart(conflict_arbiter_ptr self, const supervised_child& child) {
         self->send(router, update);
       if (st.adapters.links_size() > 0)
         self->send(router, st.adapters);
+      if (auto reach = st.directory->reachability(); reach.mode() != proto::CloudReachability::NORMAL)
+        self->send(router, reach);
+      break;
+    }
+    case peers::role::network: {
+      // A new network-state actor knows only the configuration: the policy in force comes from the registrar.
+      auto cloud = st.directory->get<cloud_registrar_actor>(peers::role::cloud);
+      auto network = st.directory->get<caf::actor>(peers::role::network);
+      if (cloud && network)
+        self->request(cloud, std::chrono::seconds(2), caf::get_atom::value, policy_atom::value)
+          .then(
+            [network](const proto::Policy& p) {
+              if (!p.revision().empty())
+                caf::anon_send(network, p);
+            },
+            [](caf::error&) {});
       break;
     }
     case peers::role::enforcer:
@@ -152,12 +169,21 @@ void end_bridge(conflict_arbiter_ptr self) {
       .then([](const proto::EnforcerStatus&) {}, [](caf::error&) {});
 }
 
+void on_verdict(conflict_arbiter_ptr self, const proto::NetworkVerdict& v);
+
 void finish(conflict_arbiter_ptr self) {
   auto& st = self->state;
   if (st.policy->state() == protection::interception)
     st.bridging = false;  // the bridge became the policy's interception
   end_bridge(self);
   st.busy = false;
+  if (st.pending_verdict) {
+    auto v = std::move(*st.pending_verdict);
+    st.pending_verdict.reset();
+    on_verdict(self, v);
+    if (st.busy)
+      return;  // the stand-down or the take runs; it finishes (and decides again if asked) itself
+  }
   if (st.again) {
     st.again = false;
     decide(self);
@@ -340,8 +366,8 @@ void decide(conflict_arbiter_ptr self) {
     st.again = true;
     return;
   }
-  if (!st.taken)
-    return;  // not protecting (before take, after restore): nothing to arbitrate
+  if (!st.taken || st.stood_down)
+    return;  // not protecting (before take, after restore, stood down): nothing to arbitrate
   auto enforcer = enforcer_of(self);
   if (!enforcer) {
     st.again = false;
@@ -410,7 +436,7 @@ void arm_decision(conflict_arbiter_ptr self, caf::actor_clock::time_point due) {
 /// milliseconds are answered (by roamd, through the new routes) instead of going to a server that may refuse them.
 void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
   auto& st = self->state;
-  if (!st.taken || st.bridging || st.opts.intercept_always || !st.opts.bridge ||
+  if (!st.taken || st.stood_down || st.bridging || st.opts.intercept_always || !st.opts.bridge ||
       st.policy->state() != protection::settings || !st.interception_available || change.ours())
     return;
   auto servers = learnable(self, change.new_settings());
@@ -433,6 +459,62 @@ void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
       [self](caf::error&) { self->state.bridging = false; });
 }
 
+/// Takes over (at the agent's start, or again after standing down); `why` goes into the event.
+void take_over(conflict_arbiter_ptr self, const std::string& why, std::function<void(const proto::EnforcerStatus&)> then,
+               std::function<void(caf::error&)> failed);
+
+/// The network-state actor's verdict: every change is an event; standing down gives the user's settings back
+/// through the enforcer's real restore (journal, interception rules) and stops arbitrating until the network
+/// stops protecting, when roamd takes over again (the user's settings of then become the original).
+void on_verdict(conflict_arbiter_ptr self, const proto::NetworkVerdict& v) {
+  auto& st = self->state;
+  if (st.busy || st.taking) {
+    st.pending_verdict = v;  // after the decision or take being carried out (no write may follow a restore)
+    return;
+  }
+  if (v.stand_down() == st.stood_down) {
+    if (st.stood_down)
+      set_state(self, "stood down: " + v.reason(), v.reason());
+    record(self, "network", v.state() + ": " + v.reason(), "", "", true);
+    return;
+  }
+  st.stood_down = v.stand_down();
+  st.stand_down_reason = v.reason();
+  if (!st.wanted) {  // before take or after restore: the take (if it comes) follows the verdict
+    record(self, "network", v.state() + ": " + v.reason(), "", "", true);
+    return;
+  }
+  auto enforcer = enforcer_of(self);
+  if (!enforcer) {
+    record(self, v.stand_down() ? "stand down" : "take", v.reason() + ": the enforcer is restarting", "", "", false);
+    return;
+  }
+  st.busy = true;
+  if (v.stand_down()) {
+    // From here on the settings are the user's: the restore's own write, seen by the watcher before the enforcer
+    // answers, must not be bridged (bridge() checks stood_down).
+    forget_adopted(self);
+    self->request(enforcer, st.opts.enforcer_timeout, restore_atom::value)
+      .then(
+        [self, v](const proto::EnforcerStatus& es) {
+          auto& st = self->state;
+          st.taken = false;
+          st.bridging = false;
+          set_state(self, "stood down: " + v.reason(), v.reason());
+          st.status.set_writes(es.writes());
+          record(self, "stand down", v.reason() + ": " + es.reason(), "", "", es.state() != "failed");
+          finish(self);
+        },
+        [self](caf::error& e) {
+          record(self, "stand down", "the enforcer did not answer: " + self->system().render(e), "", "", false);
+          finish(self);
+        });
+    return;
+  }
+  take_over(self, "network: " + v.reason(), [self](const proto::EnforcerStatus&) { finish(self); },
+            [self](caf::error&) { finish(self); });
+}
+
 void on_event(conflict_arbiter_ptr self) {
   auto& st = self->state;
   auto before = st.burst->deadline();
@@ -440,6 +522,63 @@ void on_event(conflict_arbiter_ptr self) {
   if (before && *before == due)
     return;  // the armed timer is still right
   arm_decision(self, due);
+}
+
+} // namespace
+
+namespace {
+
+void take_over(conflict_arbiter_ptr self, const std::string& why, std::function<void(const proto::EnforcerStatus&)> then,
+               std::function<void(caf::error&)> failed) {
+  self->state.taken = true;  // a respawned enforcer re-takes when this is still set
+  auto enforcer = enforcer_of(self);
+  if (!enforcer) {
+    auto e = caf::make_error(caf::sec::request_receiver_down);
+    failed(e);
+    return;
+  }
+  // A network verdict that comes meanwhile waits for the take's outcome.
+  auto done_taking = [self] {
+    auto& st = self->state;
+    st.taking = false;
+    if (st.pending_verdict && !st.busy) {
+      auto v = std::move(*st.pending_verdict);
+      st.pending_verdict.reset();
+      on_verdict(self, v);
+    }
+  };
+  self->state.taking = true;
+  self->request(enforcer, self->state.opts.enforcer_timeout, take_atom::value)
+    .then(
+      [self, why, then, done_taking](const proto::EnforcerStatus& es) {
+        auto& st = self->state;
+        bool ok = es.state() == "protecting";
+        st.taken = ok;  // nothing to arbitrate without a takeover (mode "none", a refused or rolled-back take)
+        set_state(self, ok ? to_string(protection::settings) : "not protecting", es.reason());
+        st.status.set_writes(es.writes());
+        st.original = es.original();
+        st.interception_available = es.interception_reason().empty();
+        // "off" is the configuration's choice (system.mode "none"), not a failed take.
+        record(self, "take", why.empty() ? es.reason() : why + ": " + es.reason(), "", es.owner(),
+               ok || es.state() == "off");
+        if (ok && st.opts.intercept_always && st.interception_available)
+          // Belt and braces: port 53 goes to roamd whatever the settings say, from now until restore.
+          self->request(enforcer_of(self), st.opts.enforcer_timeout, intercept_atom::value)
+            .then(
+              [self](const proto::EnforcerStatus& i) {
+                record(self, "intercept", i.intercepting() ? "always on (arbitration.intercept_always): " + i.reason()
+                                                           : i.reason(),
+                       "", "", i.intercepting());
+              },
+              [](caf::error&) {});
+        then(es);
+        done_taking();
+      },
+      [self, failed, done_taking](caf::error& e) {
+        record(self, "take", "the enforcer did not answer: " + self->system().render(e), "", "", false);
+        failed(e);
+        done_taking();
+      });
 }
 
 } // namespace
@@ -558,45 +697,27 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
     },
     [self](take_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
       auto rp = self->make_response_promise<proto::EnforcerStatus>();
-      self->state.taken = true;
-      auto enforcer = enforcer_of(self);
-      if (!enforcer) {
-        rp.deliver(caf::make_error(caf::sec::request_receiver_down));
+      auto& st = self->state;
+      st.wanted = true;
+      if (st.stood_down) {
+        proto::EnforcerStatus es;
+        es.set_state("off");
+        es.set_reason("stood down: " + st.stand_down_reason);
+        set_state(self, "stood down: " + st.stand_down_reason, st.stand_down_reason);
+        record(self, "take", "not taken: stood down (" + st.stand_down_reason + ")", "", "", true);
+        rp.deliver(es);
         return rp;
       }
-      self->request(enforcer, self->state.opts.enforcer_timeout, take_atom::value)
-        .then(
-          [self, rp](const proto::EnforcerStatus& es) mutable {
-            auto& st = self->state;
-            bool ok = es.state() == "protecting";
-            st.taken = ok;  // nothing to arbitrate without a takeover (mode "none", a refused or rolled-back take)
-            set_state(self, ok ? to_string(protection::settings) : "not protecting", es.reason());
-            st.status.set_writes(es.writes());
-            st.original = es.original();
-            st.interception_available = es.interception_reason().empty();
-            // "off" is the configuration's choice (system.mode "none"), not a failed take.
-            record(self, "take", es.reason(), "", es.owner(), ok || es.state() == "off");
-            if (ok && st.opts.intercept_always && st.interception_available)
-              // Belt and braces: port 53 goes to roamd whatever the settings say, from now until restore.
-              self->request(enforcer_of(self), st.opts.enforcer_timeout, intercept_atom::value)
-                .then(
-                  [self](const proto::EnforcerStatus& i) {
-                    record(self, "intercept", i.intercepting() ? "always on (arbitration.intercept_always): " + i.reason()
-                                                               : i.reason(),
-                           "", "", i.intercepting());
-                  },
-                  [](caf::error&) {});
-            rp.deliver(es);
-          },
-          [self, rp](caf::error& e) mutable {
-            record(self, "take", "the enforcer did not answer: " + self->system().render(e), "", "", false);
-            rp.deliver(e);
-          });
+      take_over(
+        self, "", [rp](const proto::EnforcerStatus& es) mutable { rp.deliver(es); },
+        [rp](caf::error& e) mutable { rp.deliver(e); });
       return rp;
     },
+    [self](const proto::NetworkVerdict& v) { on_verdict(self, v); },
     [self](restore_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
       auto rp = self->make_response_promise<proto::EnforcerStatus>();
       self->state.taken = false;
+      self->state.wanted = false;
       auto enforcer = enforcer_of(self);
       if (!enforcer) {
         rp.deliver(caf::make_error(caf::sec::request_receiver_down));

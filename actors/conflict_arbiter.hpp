@@ -21,6 +21,7 @@
 #include "actors/peers.hpp"
 #include "actors/proto_inspect.hpp"
 #include "proto/control.pb.h"
+#include "proto/network.pb.h"
 
 namespace roamd::actors {
 
@@ -36,6 +37,7 @@ using conflict_arbiter_actor = caf::typed_actor<
   caf::reacts_to<retry_atom, uint64_t>,                                    // the yield backoff timer (generation)
   caf::reacts_to<respawn_atom, uint32_t>,                                  // restart child N after its backoff
   caf::reacts_to<health_atom, std::string, bool>,                          // an upstream went down / came back
+  caf::reacts_to<proto::NetworkVerdict>,                                   // network state: stand down / take over
   caf::replies_to<take_atom>::with<proto::EnforcerStatus>,                 // agent start: take over
   caf::replies_to<restore_atom>::with<proto::EnforcerStatus>,              // agent stop: everything back
   caf::replies_to<caf::get_atom, status_atom>::with<proto::ArbiterStatus>  // state, history, restarts
@@ -83,6 +85,11 @@ struct conflict_arbiter_state {
   bool busy = false;        // a decision is being carried out
   bool again = false;       // a burst settled meanwhile: decide once more afterwards
   bool taken = false;       // the agent asked for protection (take) and has not asked for restore
+  bool wanted = false;      // between the agent's take and its restore, whether taken or stood down
+  bool stood_down = false;
+  bool taking = false;      // a take is being carried out  // the network already protects (or is trusted): the user's settings are back
+  std::string stand_down_reason;
+  std::optional<proto::NetworkVerdict> pending_verdict;  // came while a decision was being carried out
   proto::AdapterSnapshot adapters;
   uint64_t links_signature = 0;
   std::string adopted_link;  // the link the adopted routes are bound to ("" when none or unbound)

@@ -6,6 +6,7 @@
 #include "actors/cloud_registrar.hpp"
 #include "actors/conflict_arbiter.hpp"
 #include "actors/dns_enforcer.hpp"
+#include "actors/network_state.hpp"
 #include "actors/query_router.hpp"
 #include "actors/upstream_io.hpp"
 
@@ -53,20 +54,41 @@ promise ask(debug_inspector_ptr self, uint64_t id, peers::role role, std::chrono
   return rp;
 }
 
-/// Adds the cloud registrar's status (when it runs) to a status answer and delivers it.
-void with_cloud(debug_inspector_ptr self, promise rp, proto::InspectResponse r) {
-  auto cloud = self->state.directory->get<cloud_registrar_actor>(peers::role::cloud);
-  if (!cloud) {
-    rp.deliver(std::move(r));
-    return;
-  }
-  self->request(cloud, self->state.opts.timeout, caf::get_atom::value, status_atom::value)
+using status_step = void (*)(debug_inspector_ptr, promise, proto::InspectResponse);
+
+void deliver(debug_inspector_ptr, promise rp, proto::InspectResponse r) {
+  rp.deliver(std::move(r));
+}
+
+/// Adds the part of the actor in `role` to a status answer when it runs and answers in time (the rest still tells
+/// without it), then goes on with `next`.
+template <class Handle, class Part, class Set>
+void add_part(debug_inspector_ptr self, peers::role role, promise rp, proto::InspectResponse r, Set set,
+              status_step next) {
+  auto handle = self->state.directory->get<Handle>(role);
+  if (!handle)
+    return next(self, rp, std::move(r));
+  self->request(handle, self->state.opts.timeout, caf::get_atom::value, status_atom::value)
     .then(
-      [rp, r](const proto::CloudStatus& c) mutable {
-        *r.mutable_status()->mutable_cloud() = c;
-        rp.deliver(std::move(r));
+      [self, rp, r, set, next](const Part& part) mutable {
+        set(*r.mutable_status(), part);
+        next(self, rp, std::move(r));
       },
-      [rp, r](caf::error&) mutable { rp.deliver(std::move(r)); });
+      [self, rp, r, next](caf::error&) mutable { next(self, rp, std::move(r)); });
+}
+
+/// The network-state actor's part, then the answer goes out.
+void with_network(debug_inspector_ptr self, promise rp, proto::InspectResponse r) {
+  add_part<network_state_actor, proto::NetworkStatus>(
+    self, peers::role::network, rp, std::move(r),
+    [](proto::AgentStatus& s, const proto::NetworkStatus& n) { *s.mutable_network() = n; }, deliver);
+}
+
+/// The cloud registrar's part, then the network-state actor's.
+void with_cloud(debug_inspector_ptr self, promise rp, proto::InspectResponse r) {
+  add_part<cloud_registrar_actor, proto::CloudStatus>(
+    self, peers::role::cloud, rp, std::move(r),
+    [](proto::AgentStatus& s, const proto::CloudStatus& c) { *s.mutable_cloud() = c; }, with_network);
 }
 
 /// The status answer: the arbiter's state, then (when it runs) the enforcer's, plus version, uptime and configuration.

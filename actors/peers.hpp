@@ -12,6 +12,7 @@
 
 #include "actors/proto_inspect.hpp"
 #include "proto/control.pb.h"
+#include "proto/network.pb.h"
 
 namespace roamd::actors {
 
@@ -69,6 +70,24 @@ public:
       caf::anon_send(caf::actor_cast<caf::actor>(router), update);
   }
 
+  /// Sends the default route's mode (fail-open, fail-closed, normal) to the current router and remembers it.
+  void send_reachability(const proto::CloudReachability& reach) {
+    caf::strong_actor_ptr router;
+    {
+      std::lock_guard<std::mutex> lock{mu_};
+      reach_ = reach;
+      router = handles_[static_cast<size_t>(role::router)];
+    }
+    if (router)
+      caf::anon_send(caf::actor_cast<caf::actor>(router), reach);
+  }
+
+  /// The last mode sent (for a restarted router).
+  proto::CloudReachability reachability() const {
+    std::lock_guard<std::mutex> lock{mu_};
+    return reach_;
+  }
+
   /// Every remembered route set (for a restarted router).
   std::map<std::string, proto::RouteUpdate> routes() const {
     std::lock_guard<std::mutex> lock{mu_};
@@ -79,6 +98,7 @@ private:
   mutable std::mutex mu_;
   std::array<caf::strong_actor_ptr, static_cast<size_t>(role::count)> handles_;
   std::map<std::string, proto::RouteUpdate> routes_;
+  proto::CloudReachability reach_;
 };
 
 } // namespace roamd::actors

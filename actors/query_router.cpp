@@ -51,7 +51,7 @@ std::map<std::string, proto::RouteUpdate> live_routes(const query_router_state& 
 /// (a netlink burst that moves no route must not clear the cache).
 void rebuild(query_router_ptr self, bool force = false) {
   auto& st = self->state;
-  auto next = compile_routes(st.config, live_routes(st), st.generation + 1);
+  auto next = compile_routes(st.config, live_routes(st), st.generation + 1, st.reach);
   annotate_egress(next, st.adapters);
   auto same = next.routes_size() == st.current.routes_size() && next.device_id_hex() == st.current.device_id_hex();
   for (int i = 0; same && i < next.routes_size(); ++i)
@@ -86,6 +86,16 @@ query_router_actor::behavior_type query_router(query_router_ptr self, proto::Con
     [self](const proto::AdapterSnapshot& snap) {
       self->state.adapters = snap;
       rebuild(self);
+    },
+    [self](const proto::CloudReachability& reach) {
+      if (reach.mode() == self->state.reach)
+        return;
+      spdlog::info("query_router: cloud route {}: {}", proto::CloudReachability::Mode_Name(reach.mode()), reach.reason());
+      self->state.reach = reach.mode();
+      rebuild(self);
+    },
+    [self](caf::get_atom, network_atom) -> proto::NetworkTargets {
+      return network_targets(self->state.config, live_routes(self->state));
     },
     [self](caf::get_atom, routes_atom) -> proto::RoutingSnapshot { return self->state.current; },
   };

@@ -17,6 +17,7 @@
 #include "net/upstream.hpp"
 #include "proto/config.pb.h"
 #include "proto/control.pb.h"
+#include "proto/network.pb.h"
 
 namespace roamd::actors {
 
@@ -25,6 +26,8 @@ namespace roamd::actors {
 using query_router_actor = caf::typed_actor<
   caf::reacts_to<proto::RouteUpdate>,                                        // replace one source's routes
   caf::reacts_to<proto::AdapterSnapshot>,                                    // links, addresses, kernel routes
+  caf::reacts_to<proto::CloudReachability>,                                  // fail-open / fail-closed / normal
+  caf::replies_to<caf::get_atom, network_atom>::with<proto::NetworkTargets>, // where network detection probes
   caf::replies_to<caf::get_atom, routes_atom>::with<proto::RoutingSnapshot>  // the snapshot in force
   >;
 
@@ -37,6 +40,7 @@ struct query_router_state {
   publish_fn publish;
   std::map<std::string, proto::RouteUpdate> learned;
   proto::AdapterSnapshot adapters;
+  proto::CloudReachability::Mode reach = proto::CloudReachability::NORMAL;
   proto::RoutingSnapshot current;
   uint64_t generation = 0;
 

@@ -29,7 +29,7 @@ net::route to_net_route(const proto::Route& r, net::upstream_registry& registry)
 } // namespace
 
 proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<std::string, proto::RouteUpdate>& learned,
-                                      uint64_t generation) {
+                                      uint64_t generation, proto::CloudReachability::Mode reach) {
   proto::RoutingSnapshot snap;
   snap.set_generation(generation);
   auto cloud = learned.find(std::string{cloud_source});
@@ -78,7 +78,28 @@ proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<s
       if (lr.local())
         *r->mutable_resolvers() = fallback->fallback_resolvers();
     }
+  if (reach == proto::CloudReachability::FAIL_OPEN && fallback->fallback_resolvers_size() > 0) {
+    fallback->mutable_resolvers()->Swap(fallback->mutable_fallback_resolvers());
+    fallback->clear_fallback_resolvers();
+    fallback->set_tag_identity(false);
+    fallback->set_source("network");
+  } else if (reach == proto::CloudReachability::FAIL_CLOSED) {
+    fallback->clear_resolvers();
+    fallback->clear_fallback_resolvers();
+    fallback->set_source("network");
+  }
   return snap;
+}
+
+proto::NetworkTargets network_targets(const proto::Config& cfg, const std::map<std::string, proto::RouteUpdate>& learned) {
+  proto::NetworkTargets out;
+  auto snap = compile_routes(cfg, learned, 0);
+  for (const auto& r : snap.routes())
+    if (r.domain().empty()) {
+      *out.mutable_cloud_resolvers() = r.resolvers();
+      *out.mutable_local_resolvers() = r.fallback_resolvers();
+    }
+  return out;
 }
 
 std::shared_ptr<const net::routing_table> to_table(const proto::RoutingSnapshot& snap, const proto::Config& cfg,

@@ -9,6 +9,7 @@
 #include "net/upstream.hpp"
 #include "proto/config.pb.h"
 #include "proto/control.pb.h"
+#include "proto/network.pb.h"
 
 /// Pure functions behind the query-routing actor: configuration + learned routes -> snapshot -> data-plane table.
 namespace roamd::actors {
@@ -18,9 +19,17 @@ namespace roamd::actors {
 constexpr std::string_view cloud_source = "cloud";
 
 /// Composes the routing snapshot. Configured [[internal]] domains win over learned ones for the same domain;
-/// learned sets are applied in source order. The default route goes to the cloud resolvers with the identity tag.
+/// learned sets are applied in source order. The default route goes to the cloud resolvers with the identity tag;
+/// while the cloud does not answer (`reach`, from the network-state actor) fail-open sends it to the recorded local
+/// resolvers untagged (when any are known: never a black hole) and fail-closed leaves it without resolvers, so that
+/// its names get SERVFAIL at once. Either way it is marked source "network".
 proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<std::string, proto::RouteUpdate>& learned,
-                                      uint64_t generation);
+                                      uint64_t generation,
+                                      proto::CloudReachability::Mode reach = proto::CloudReachability::NORMAL);
+
+/// Where the network-state actor probes: the cloud's resolvers and the recorded local ones, as compile_routes
+/// would use them.
+proto::NetworkTargets network_targets(const proto::Config& cfg, const std::map<std::string, proto::RouteUpdate>& learned);
 
 /// Builds the data plane's immutable table for a snapshot. Resolvers that do not parse are skipped (the config
 /// loader and route sources validate them); the upstream objects come from `registry` so health is shared.

@@ -236,6 +236,10 @@ void worker::send_attempt(uint32_t s) {
         if (n < 16 && r->up.load(std::memory_order_relaxed) == (pass == 0))
           order[n++] = r.get();
     const upstream* chosen = order[p.attempt % n];
+    // A retry never repeats the resolver that just failed while another exists: the order can change between two
+    // attempts (that resolver marked down meanwhile moves to the back, and the next index would land on it again).
+    if (p.attempt > 0 && n > 1 && p.up && chosen == p.up.get())
+      chosen = order[(p.attempt + 1) % n];
     for (auto& r : rs)
       if (r.get() == chosen)
         p.up = r;

@@ -8,7 +8,12 @@
   dnsraw.py tcpjunk SERVER KIND        send junk on a TCP connection; print "closed", "open" or "rcode=NAME"
   dnsraw.py idle SERVER SECONDS        hold an idle TCP connection; print "closed ms=N" or "open"
   dnsraw.py hold SERVER N SECONDS      open N idle TCP connections, print "held N", keep them SECONDS
+  dnsraw.py stream SERVER PREFIX WANT T0 LIMIT_MS
+                                       a fresh A query (PREFIX-N.example.org) every 100 ms from one UDP socket,
+                                       as clients keep asking; print the ms from T0 (Unix ms) at which the first
+                                       answer holding WANT arrived, or "none" after LIMIT_MS from T0
 """
+import select
 import os
 import socket
 import struct
@@ -191,9 +196,32 @@ def cmd_hold(server, n, seconds):
     time.sleep(float(seconds))
 
 
+def cmd_stream(server, prefix, want, t0, limit_ms):
+    t0, limit = int(t0), int(limit_ms)
+    now = lambda: int(time.time() * 1000)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((server, PORT))
+    n, next_send = 0, now()
+    while now() - t0 < limit:
+        if now() >= next_send:
+            n += 1
+            s.send(query(n & 0xFFFF, f"{prefix}-{n}.example.org"))
+            next_send += 100
+        ready, _, _ = select.select([s], [], [], max(0, next_send - now()) / 1000)
+        if ready:
+            try:
+                _, rcode, addrs = parse(s.recv(4096))
+            except (OSError, struct.error, IndexError):
+                continue
+            if rcode == "NOERROR" and want in addrs:
+                print(now() - t0)
+                return
+    print("none")
+
+
 def main():
     commands = {"udp": cmd_udp, "pipeline": cmd_pipeline, "slow": cmd_slow, "tcpjunk": cmd_tcpjunk,
-                "idle": cmd_idle, "hold": cmd_hold}
+                "idle": cmd_idle, "hold": cmd_hold, "stream": cmd_stream}
     if len(sys.argv) < 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     try:

@@ -123,8 +123,9 @@ restart_vpn_roamd() {
   start_vpn_roamd <<<"$extra"
 }
 
-# arbiter_decisions: the arbiter's decision lines so far (every `conflict_arbiter:` line but take and restore).
-arbiter_decisions() { grep 'conflict_arbiter: ' "$LAB_DIR/roamd.out" | grep -cvE 'conflict_arbiter: (take|restore): '; }
+# arbiter_decisions: the arbiter's decision lines so far (every `conflict_arbiter:` line but take, restore and the
+# network-state events).
+arbiter_decisions() { grep 'conflict_arbiter: ' "$LAB_DIR/roamd.out" | grep -cvE 'conflict_arbiter: (take|restore|network): '; }
 # arbiter_log ACTION: the last decision line for ACTION ("adopt and take back", "yield", ...), from the action on.
 arbiter_log() { grep -o "conflict_arbiter: $1: .*" "$LAB_DIR/roamd.out" | tail -1; }
 # roamd_answers: roamd answers an external name (a fresh one each time) with the cloud's tagged answer.

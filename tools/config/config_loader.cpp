@@ -79,6 +79,12 @@ proto::Config defaults() {
   arbitration->set_socket_mark(0x524f4d44);  // "ROMD"
   arbitration->set_yield_backoff_ms(5'000);
   arbitration->set_yield_backoff_max_ms(300'000);
+  auto* network = config.mutable_network();
+  network->set_detection(true);
+  network->set_fail_mode("open");
+  network->set_probe_interval_ms(10'000);
+  network->set_stable_probe_interval_ms(60'000);
+  network->set_open_probe_interval_ms(2'000);
   config.mutable_debug()->set_enabled(true);
   config.mutable_debug()->set_socket("/run/roamd/debug.sock");
   config.mutable_dnstap()->set_client_queries(true);

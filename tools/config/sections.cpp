@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "net/endpoint.hpp"
 #include "net/https_client.hpp"
 #include "os/sha256.hpp"
@@ -19,6 +21,7 @@ constexpr std::string_view system_modes[] = {"none", "auto", "file", "resolvconf
 constexpr std::string_view log_levels[] = {"trace", "debug", "info", "warn", "error", "off"};
 constexpr std::string_view log_targets[] = {"auto", "stderr", "journald"};
 constexpr std::string_view cloud_transports[] = {"plain", "encrypted-with-fallback", "encrypted-only"};
+constexpr std::string_view fail_modes[] = {"open", "closed"};
 
 template <size_t N>
 bool contains(const std::string_view (&names)[N], std::string_view name) {
@@ -455,6 +458,61 @@ void read_dnstap(toml_reader& r, const toml::table& t, proto::Config::Dnstap& ou
     out.set_client_responses(*v);
 }
 
+/// [network]: network-state detection (fail mode, trusted networks, protected networks, probe cadence).
+void read_network(toml_reader& r, const toml::table& t, proto::Config::Network& out) {
+  r.reject_unknown(t, "network", "network");
+  if (auto v = r.boolean(t, "network", "detection"))
+    out.set_detection(*v);
+  if (auto mode = r.string(t, "network", "fail_mode")) {
+    if (contains(fail_modes, *mode))
+      out.set_fail_mode(*mode);
+    else
+      r.expected(*t.get("fail_mode"), "network.fail_mode", one_of(fail_modes));
+  }
+  for (auto key : {"trusted_domain", "protected_probe_name"}) {
+    auto name = r.string(t, "network", key);
+    if (!name)
+      continue;
+    auto canonical = name->empty() ? std::optional<std::string>{""} : net::normalize_domain(*name);
+    if (!canonical) {
+      r.expected(*t.get(key), std::string{"network."} + key, "expected a domain name or \"\"");
+      continue;
+    }
+    std::string_view{key} == "trusted_domain" ? out.set_trusted_domain(*canonical)
+                                              : out.set_protected_probe_name(*canonical);
+  }
+  bool bad_address = false;
+  if (auto address = r.string(t, "network", "protected_probe_address")) {
+    boost::system::error_code ec;
+    auto parsed = boost::asio::ip::make_address(*address, ec);
+    bad_address = !address->empty() && ec;
+    if (bad_address)
+      r.expected(*t.get("protected_probe_address"), "network.protected_probe_address",
+                 "expected an IPv4 or IPv6 address or \"\"");
+    else
+      out.set_protected_probe_address(address->empty() ? "" : parsed.to_string());
+  }
+  if (!bad_address && out.protected_probe_name().empty() != out.protected_probe_address().empty()) {
+    auto* node = t.get(out.protected_probe_name().empty() ? "protected_probe_address" : "protected_probe_name");
+    if (node)
+      r.fail(node->source().begin, out.protected_probe_name().empty() ? "network.protected_probe_address"
+                                                                      : "network.protected_probe_name",
+             "protected_probe_name and protected_probe_address go together: set both or neither");
+  }
+  if (auto v = r.integer(t, "network", "probe_interval_ms", 500, 3'600'000))
+    out.set_probe_interval_ms(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "network", "stable_probe_interval_ms", 500, 86'400'000))
+    out.set_stable_probe_interval_ms(static_cast<uint32_t>(*v));
+  if (auto v = r.integer(t, "network", "open_probe_interval_ms", 100, 3'600'000))
+    out.set_open_probe_interval_ms(static_cast<uint32_t>(*v));
+  if (out.stable_probe_interval_ms() < out.probe_interval_ms())
+    if (auto* node = t.get("stable_probe_interval_ms") ? t.get("stable_probe_interval_ms") : t.get("probe_interval_ms"))
+      r.fail(node->source().begin,
+             t.contains("stable_probe_interval_ms") ? "network.stable_probe_interval_ms" : "network.probe_interval_ms",
+             "the stable interval (" + std::to_string(out.stable_probe_interval_ms()) +
+               " ms) must not be shorter than probe_interval_ms (" + std::to_string(out.probe_interval_ms()) + " ms)");
+}
+
 void read_daemon(toml_reader& r, const toml::table& t, proto::Config::Daemon& out) {
   r.reject_unknown(t, "daemon", "daemon");
   if (auto v = r.integer(t, "daemon", "workers", 1, 64))
@@ -515,6 +573,8 @@ void read_document(toml_reader& r, const toml::table& root, proto::Config& out) 
     read_debug(r, *t, *out.mutable_debug());
   if (auto* t = r.table(root, "", "dnstap"))
     read_dnstap(r, *t, *out.mutable_dnstap());
+  if (auto* t = r.table(root, "", "network"))
+    read_network(r, *t, *out.mutable_network());
   if (auto* t = r.table(root, "", "daemon"))
     read_daemon(r, *t, *out.mutable_daemon());
   check_debug_addresses(r, root, out);

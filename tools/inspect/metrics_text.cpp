@@ -146,6 +146,15 @@ void render_status(metrics_writer& w, const proto::AgentStatus& s, const std::ve
       w.single("roamd_cloud_policy_time_seconds", "gauge",
                "When the policy in force arrived, in seconds since the Unix epoch.", seconds(c.policy_unix_ms()));
   }
+  if (s.has_network()) {
+    const auto& n = s.network();
+    w.family("roamd_network_state", "gauge", "1 for the network state in force, 0 for the others (network detection).");
+    for (auto state : {"probing", "protected", "open", "closed", "trusted network", "behind a protected network", "off"})
+      w.sample({{"state", state}}, n.state() == state ? 1 : 0);
+    w.single("roamd_network_encrypted", "gauge", "1 while the cloud answers over an encrypted transport.",
+             n.encrypted() ? 1 : 0);
+    w.single("roamd_network_transitions_total", "counter", "Network-state changes since start.", n.transitions());
+  }
   if (s.has_enforcer()) {
     const auto& e = s.enforcer();
     w.family("roamd_enforcer_state", "gauge", "Always 1; what the DNS enforcer has done and through which backend.");

@@ -50,6 +50,21 @@ std::string settings_text(const proto::ResolverSettings& s) {
          (s.options_size() ? "; options " + join(s.options(), " ") : "");
 }
 
+/// The network-state part of `roamctl status`.
+void network(std::ostream& o, const proto::NetworkStatus& n, int64_t now) {
+  o << "network:    " << n.state();
+  if (n.state() == "protected")
+    o << (n.encrypted() ? " (encrypted transport)" : " (plain DNS)");
+  o << ", since " << when(n.since_unix_ms(), now) << "; fail-" << (n.fail_mode().empty() ? "open" : n.fail_mode())
+    << "; " << n.rounds() << " round(s), " << n.transitions() << " transition(s)\n";
+  o << "            " << (n.reason().empty() ? "-" : n.reason()) << "\n";
+  for (const auto& p : n.probes())
+    o << "  probe " << p.kind() << " " << p.target() << ": " << (p.ok() ? "ok" : "failed")
+      << (p.detail().empty() ? "" : ", " + p.detail()) << "\n";
+  if (n.next_probe_unix_ms() > now)
+    o << "  next probe in " << duration(n.next_probe_unix_ms() - now) << "\n";
+}
+
 void status(std::ostream& o, const proto::AgentStatus& s, int64_t now) {
   o << "roamd " << s.version() << ", up " << duration(static_cast<int64_t>(s.uptime_ms())) << "\n";
   o << "state:      " << (s.state().empty() ? "-" : s.state()) << ", since " << when(s.since_unix_ms(), now) << "\n";
@@ -97,6 +112,8 @@ void status(std::ostream& o, const proto::AgentStatus& s, int64_t now) {
       o << "  problem:  " << c.last_error() << (c.failures() ? " (" + std::to_string(c.failures()) + " failure(s) in a row)" : "")
         << "\n";
   }
+  if (s.has_network())
+    network(o, s.network(), now);
 }
 
 void adapters(std::ostream& o, const proto::AdapterSnapshot& a, int64_t now) {

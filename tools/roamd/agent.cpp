@@ -20,9 +20,11 @@
 #include "actors/cloud_registrar.hpp"
 #include "actors/conflict_arbiter.hpp"
 #include "actors/dns_enforcer.hpp"
+#include "actors/network_state.hpp"
 #include "actors/query_router.hpp"
 #include "actors/upstream_io.hpp"
 #include "net/dataplane.hpp"
+#include "net/direct_lookup.hpp"
 #include "net/dot_client.hpp"
 #include "net/endpoint.hpp"
 #include "net/https_client.hpp"
@@ -175,6 +177,44 @@ std::string interception_unavailable(const proto::Config& cfg, const os::interce
   if (!dp.socket_mark_ok())
     return "roamd's upstream sockets cannot carry the socket mark (SO_MARK needs CAP_NET_ADMIN)";
   return fw.probe();
+}
+
+/// Health probes (". NS") through the data plane, as the actors ask for them.
+actors::probe_fn probe_through(net::dataplane& dp) {
+  return [&dp](uint32_t id, std::function<void(proto::ProbeResult)> done) {
+    dp.probe(id, [done = std::move(done)](uint32_t uid, bool ok, uint64_t rtt) {
+      proto::ProbeResult r;
+      r.set_id(uid);
+      r.set_ok(ok);
+      r.set_rtt_us(rtt);
+      done(std::move(r));
+    });
+  };
+}
+
+/// The network-state actor: probes the cloud through the data plane and looks names up at the local resolvers.
+std::function<caf::strong_actor_ptr(caf::actor_system&)> network_child(const proto::Config& cfg,
+                                                                        std::shared_ptr<actors::peers> directory,
+                                                                        std::shared_ptr<net::upstream_registry> registry,
+                                                                        net::dataplane& dp) {
+  actors::network_state_options opts;
+  opts.settings = actors::settings_from(cfg.network());
+  auto timeout = std::chrono::milliseconds(cfg.upstream().timeout_ms());
+  auto mark = cfg.arbitration().socket_mark();
+  return [opts, directory, registry, &dp, timeout, mark](caf::actor_system& s) {
+    actors::network_state_deps deps;
+    deps.directory = directory;
+    deps.registry = registry;
+    deps.probe = probe_through(dp);
+    deps.lookup = [timeout, mark](const std::string& name, const std::vector<std::string>& resolvers,
+                                  std::function<void(actors::lookup_outcome)> done) {
+      net::direct_lookup(name, resolvers, timeout, mark, [done = std::move(done)](net::direct_answer a) {
+        done(actors::lookup_outcome{a.ok, std::move(a.addresses), std::move(a.error)});
+      });
+    };
+    deps.now_ms = os::unix_ms_now;
+    return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(actors::network_state, opts, std::move(deps)));
+  };
 }
 
 actors::conflict_arbiter_options arbiter_options(const proto::Config& cfg, const actors::dns_enforcer_options& e) {
@@ -334,19 +374,12 @@ int run_agent(const proto::Config& cfg) {
                                    [directory](const std::string& address, bool up) {
                                      if (auto a = directory->get<actors::conflict_arbiter_actor>(role::arbiter))
                                        caf::anon_send(a, actors::health_atom::value, address, up);
+                                     if (auto n = directory->get<actors::network_state_actor>(role::network))
+                                       caf::anon_send(n, actors::health_atom::value, address, up);
                                    }};
     children.push_back({role::upstream_io, [uo, registry, &dp](caf::actor_system& s) {
                           return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(
-                            actors::upstream_io, uo, registry,
-                            [&dp](uint32_t id, std::function<void(proto::ProbeResult)> done) {
-                              dp.probe(id, [done = std::move(done)](uint32_t uid, bool ok, uint64_t rtt) {
-                                proto::ProbeResult r;
-                                r.set_id(uid);
-                                r.set_ok(ok);
-                                r.set_rtt_us(rtt);
-                                done(std::move(r));
-                              });
-                            }));
+                            actors::upstream_io, uo, registry, probe_through(dp)));
                         }});
     children.push_back({role::router, [&cfg, registry, &dp](caf::actor_system& s) {
                           return caf::actor_cast<caf::strong_actor_ptr>(
@@ -359,6 +392,7 @@ int run_agent(const proto::Config& cfg) {
                             os::system_lookup, os::unix_ms_now, directory, guard};
                           return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(actors::dns_enforcer, eopts, std::move(deps)));
                         }});
+    children.push_back({role::network, network_child(cfg, directory, registry, dp)});
     auto watch = cfg.system().mode() != "none";
     children.push_back({role::adapters, [fs, watch, directory, path = cfg.system().resolv_conf()](caf::actor_system& s) {
                           std::shared_ptr<os::settings_watcher> watcher;

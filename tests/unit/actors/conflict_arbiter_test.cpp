@@ -413,3 +413,92 @@ TEST_F(arbiter_fixture, a_crashed_child_is_restarted_with_backoff_and_gets_its_s
 }
 
 } // namespace
+
+namespace {
+
+proto::NetworkVerdict verdict(bool stand_down, const std::string& state, const std::string& reason) {
+  proto::NetworkVerdict v;
+  v.set_stand_down(stand_down);
+  v.set_state(state);
+  v.set_reason(reason);
+  return v;
+}
+
+} // namespace
+
+TEST_F(arbiter_fixture, standing_down_restores_the_original_ignores_a_vpn_and_taking_over_again_writes_once) {
+  start_protected();
+  ASSERT_TRUE(roamds_file());
+  auto reason = std::string{"trusted network (corp.example \u2192 10.1.2.3)"};
+  caf::anon_send(arbiter, verdict(true, "trusted network", reason));
+  t.sched.run();
+  EXPECT_EQ(fs->at(resolv)->content, original_text) << "the user's original, byte for byte";
+  EXPECT_EQ(status().state(), "stood down: " + reason);
+  EXPECT_EQ(status().events().rbegin()->action(), "stand down");
+  EXPECT_NE(status().events().rbegin()->reason().find(reason), std::string::npos);
+  // A VPN rewrites the settings meanwhile: roamd does not contest them (nothing to take back, no interception).
+  auto w = writes();
+  caf::anon_send(arbiter, with_tunnel());
+  vpn_writes();
+  settle();
+  lookup.answer_all(true);
+  t.sched.run();
+  EXPECT_EQ(fs->at(resolv)->content, vpn_text) << "a stood-down agent does not re-take on a VPN's change";
+  EXPECT_EQ(writes(), w);
+  EXPECT_TRUE(fw->tables().empty());
+  EXPECT_EQ(status().state(), "stood down: " + reason);
+  // The network stops protecting: roamd takes over again, the VPN's settings of now become the original.
+  fs->put_file(resolv, original_text);
+  caf::anon_send(arbiter, verdict(false, "protected", "the cloud answers over plain DNS (192.0.2.1:53)"));
+  t.sched.run();
+  lookup.answer_all(true);
+  t.sched.run();
+  EXPECT_TRUE(roamds_file());
+  EXPECT_EQ(status().state(), "protected by settings");
+  EXPECT_EQ(status().events().rbegin()->action(), "take");
+  EXPECT_NE(status().events().rbegin()->reason().find("network: the cloud answers"), std::string::npos);
+  // And the agent's stop restores that original.
+  auto r = ask(actors::restore_atom::value);
+  ASSERT_TRUE(*r);
+  EXPECT_EQ(fs->at(resolv)->content, original_text);
+}
+
+TEST_F(arbiter_fixture, a_verdict_before_the_take_keeps_the_take_from_writing_and_same_verdicts_are_events_only) {
+  start();
+  caf::anon_send(arbiter, verdict(true, "behind a protected network", "behind a protected network (probe.test \u2192 203.0.113.7)"));
+  t.sched.run();
+  auto reply = ask(actors::take_atom::value);
+  ASSERT_TRUE(*reply);
+  EXPECT_EQ((*reply)->state(), "off");
+  EXPECT_EQ(fs->at(resolv)->content, original_text) << "nothing taken";
+  EXPECT_EQ(status().state(), "stood down: behind a protected network (probe.test \u2192 203.0.113.7)");
+  auto n = status().events_size();
+  caf::anon_send(arbiter, verdict(false, "open", "no cloud resolver answered"));
+  t.sched.run();
+  lookup.answer_all(true);
+  t.sched.run();
+  EXPECT_TRUE(roamds_file()) << "the agent asked for protection: taken when the network stops protecting";
+  EXPECT_GT(status().events_size(), n);
+  caf::anon_send(arbiter, verdict(false, "protected", "the cloud answers"));
+  t.sched.run();
+  EXPECT_EQ(status().events().rbegin()->action(), "network");
+  EXPECT_EQ(status().state(), "protected by settings");
+}
+
+TEST_F(arbiter_fixture, a_stand_down_during_the_take_waits_for_its_outcome_then_restores) {
+  start();
+  auto reply = ask(actors::take_atom::value);  // the canary lookup is pending
+  caf::anon_send(arbiter, verdict(true, "trusted network", "trusted network (corp.example \u2192 10.1.2.3)"));
+  t.sched.run();
+  EXPECT_TRUE(roamds_file()) << "the take is not interrupted half-way";
+  lookup.answer(true);
+  t.sched.run();
+  ASSERT_TRUE(*reply);
+  EXPECT_EQ((*reply)->state(), "protecting");
+  EXPECT_EQ(fs->at(resolv)->content, original_text) << "then the stand-down restores";
+  EXPECT_EQ(status().state(), "stood down: trusted network (corp.example \u2192 10.1.2.3)");
+  auto a = actions();
+  ASSERT_GE(a.size(), 2u);
+  EXPECT_EQ(a[a.size() - 2], "take");
+  EXPECT_EQ(a.back(), "stand down");
+}

@@ -194,3 +194,64 @@ TEST(route_compiler, a_cloud_set_with_only_an_identity_keeps_the_configured_reso
 }
 
 } // namespace
+
+namespace {
+
+/// The recorded local resolvers, as the enforcer's learned "system" set carries them.
+std::map<std::string, proto::RouteUpdate> with_local_resolvers() {
+  proto::RouteUpdate system;
+  system.set_source("system");
+  auto* d = system.add_routes();
+  d->set_domain("");
+  d->add_fallback_resolvers("192.0.2.53:53");
+  auto* home = system.add_routes();
+  home->set_domain("home.test");
+  home->add_resolvers("192.0.2.53:53");
+  return {{"system", system}};
+}
+
+} // namespace
+
+TEST(route_compiler, fail_open_sends_the_default_route_to_the_local_resolvers_untagged_and_keeps_the_rest) {
+  auto snap = actors::compile_routes(sample_config(), with_local_resolvers(), 3, proto::CloudReachability::FAIL_OPEN);
+  ASSERT_EQ(snap.routes(0).domain(), "");
+  EXPECT_EQ(snap.routes(0).source(), "network");
+  EXPECT_FALSE(snap.routes(0).tag_identity());
+  ASSERT_EQ(snap.routes(0).resolvers_size(), 1);
+  EXPECT_EQ(snap.routes(0).resolvers(0), "192.0.2.53:53");
+  EXPECT_EQ(snap.routes(0).fallback_resolvers_size(), 0) << "no NXDOMAIN fallback to the same resolvers";
+  EXPECT_EQ(snap.routes(1).domain(), "corp.test") << "internal domains keep their resolvers";
+  EXPECT_EQ(snap.routes(1).resolvers(0), "127.0.0.3:53");
+  net::upstream_registry reg;
+  auto table = actors::to_table(snap, sample_config(), reg);
+  EXPECT_EQ(table->identity_for(table->fallback()), nullptr) << "nothing tagged while unprotected";
+}
+
+TEST(route_compiler, fail_open_without_known_local_resolvers_stays_with_the_cloud) {
+  auto snap = actors::compile_routes(sample_config(), {}, 3, proto::CloudReachability::FAIL_OPEN);
+  EXPECT_EQ(snap.routes(0).resolvers(0), "208.67.222.222:53");
+  EXPECT_TRUE(snap.routes(0).tag_identity());
+  EXPECT_EQ(snap.routes(0).source(), "config");
+}
+
+TEST(route_compiler, fail_closed_leaves_the_default_route_without_resolvers_so_its_names_get_servfail) {
+  auto snap = actors::compile_routes(sample_config(), with_local_resolvers(), 3, proto::CloudReachability::FAIL_CLOSED);
+  EXPECT_EQ(snap.routes(0).source(), "network");
+  EXPECT_EQ(snap.routes(0).resolvers_size(), 0);
+  EXPECT_EQ(snap.routes(0).fallback_resolvers_size(), 0);
+  net::upstream_registry reg;
+  auto table = actors::to_table(snap, sample_config(), reg);
+  auto name = net::routing_table::to_wire("www.example.com");
+  ASSERT_TRUE(name);
+  EXPECT_TRUE(table->lookup(*name).resolvers.empty()) << "the data plane answers SERVFAIL at once";
+  auto corp = net::routing_table::to_wire("a.corp.test");
+  EXPECT_EQ(table->lookup(*corp).resolvers.size(), 1u) << "internal names still resolve";
+}
+
+TEST(route_compiler, network_targets_are_the_cloud_and_the_recorded_local_resolvers) {
+  auto t = actors::network_targets(sample_config(), with_local_resolvers());
+  ASSERT_EQ(t.cloud_resolvers_size(), 2);
+  EXPECT_EQ(t.cloud_resolvers(0), "208.67.222.222:53");
+  ASSERT_EQ(t.local_resolvers_size(), 1);
+  EXPECT_EQ(t.local_resolvers(0), "192.0.2.53:53");
+}

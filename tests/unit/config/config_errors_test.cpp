@@ -338,3 +338,46 @@ TEST(config_error, failure_leaves_the_output_untouched) {
 
 } // namespace
 } // namespace roamd::config
+
+namespace roamd::config {
+namespace {
+
+TEST(config_error, network_values_name_the_key_and_the_reason) {
+  using test::load_error;
+  load_error("[network]\nfail_mode = \"sometimes\"\n", {":2:13:", "network.fail_mode", "expected one of open, closed"});
+  load_error("[network]\ndetection = \"yes\"\n", {"network.detection", "true or false"});
+  load_error("[network]\ntrusted_domain = \"not a domain!\"\n", {"network.trusted_domain", "domain name"});
+  load_error("[network]\nprotected_probe_name = \"probe.example\"\nprotected_probe_address = \"300.1.2.3\"\n",
+             {"network.protected_probe_address", "IPv4 or IPv6 address"});
+  load_error("[network]\nprotected_probe_name = \"probe.example\"\n",
+             {"network.protected_probe_name", "set both or neither"});
+  load_error("[network]\nprobe_interval_ms = 10\n", {"network.probe_interval_ms"});
+  load_error("[network]\nprobe_interval_ms = 20000\nstable_probe_interval_ms = 5000\n",
+             {"network.stable_probe_interval_ms", "must not be shorter"});
+  load_error("[network]\nfail_mod = \"open\"\n", {"network.fail_mod: unknown key (did you mean network.fail_mode?)"});
+}
+
+TEST(config_error, network_defaults_and_a_full_section) {
+  auto d = test::load("");
+  ASSERT_TRUE(d.ok) << d.error;
+  EXPECT_TRUE(d.config.network().detection());
+  EXPECT_EQ(d.config.network().fail_mode(), "open");
+  EXPECT_EQ(d.config.network().probe_interval_ms(), 10'000u);
+  EXPECT_EQ(d.config.network().stable_probe_interval_ms(), 60'000u);
+  auto r = test::load("[network]\ndetection = false\nfail_mode = \"closed\"\ntrusted_domain = \"Corp.Example.\"\n"
+                      "protected_probe_name = \"probe.example\"\nprotected_probe_address = \"203.0.113.7\"\n"
+                      "probe_interval_ms = 5000\nstable_probe_interval_ms = 30000\nopen_probe_interval_ms = 1000\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  const auto& n = r.config.network();
+  EXPECT_FALSE(n.detection());
+  EXPECT_EQ(n.fail_mode(), "closed");
+  EXPECT_EQ(n.trusted_domain(), "corp.example");
+  EXPECT_EQ(n.protected_probe_name(), "probe.example");
+  EXPECT_EQ(n.protected_probe_address(), "203.0.113.7");
+  EXPECT_EQ(n.probe_interval_ms(), 5000u);
+  EXPECT_EQ(n.stable_probe_interval_ms(), 30000u);
+  EXPECT_EQ(n.open_probe_interval_ms(), 1000u);
+}
+
+} // namespace
+} // namespace roamd::config

@@ -139,6 +139,16 @@ identity = "laptop-7"
 client_queries = false
 client_responses = false
 
+[network]
+detection = false
+fail_mode = "closed"
+trusted_domain = "Trusted.Example"
+protected_probe_name = "probe.example"
+protected_probe_address = "2001:db8:0::7"
+probe_interval_ms = 5_000
+stable_probe_interval_ms = 30_000
+open_probe_interval_ms = 1_000
+
 [daemon]
 workers = 4
 log_level = "debug"
@@ -201,6 +211,15 @@ log_target = "journald"
   expected.mutable_debug()->set_recent_queries(500);
   expected.mutable_dnstap()->set_file("/var/log/roamd.dnstap");
   expected.mutable_dnstap()->set_identity("laptop-7");
+  auto* network = expected.mutable_network();
+  network->set_detection(false);
+  network->set_fail_mode("closed");
+  network->set_trusted_domain("trusted.example");
+  network->set_protected_probe_name("probe.example");
+  network->set_protected_probe_address("2001:db8::7");
+  network->set_probe_interval_ms(5000);
+  network->set_stable_probe_interval_ms(30000);
+  network->set_open_probe_interval_ms(1000);
   expected.mutable_daemon()->set_workers(4);
   expected.mutable_daemon()->set_log_level("debug");
   expected.mutable_daemon()->set_log_target("journald");

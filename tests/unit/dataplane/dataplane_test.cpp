@@ -1,4 +1,6 @@
 // The data plane against scripted upstreams on loopback: routing, identity, answer validation, failover, TCP.
+#include <future>
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -252,6 +254,26 @@ TEST_F(dataplane_test, fails_over_to_the_next_resolver_after_a_timeout) {
   EXPECT_EQ(dead.query_count(), 1u);
   EXPECT_EQ(live.query_count(), 1u);
   EXPECT_TRUE(wait_counter([&] { return timeouts_ >= 1; }));
+}
+
+TEST_F(dataplane_test, a_retry_never_repeats_the_resolver_that_was_marked_down_while_it_timed_out) {
+  fake_server dead{nullptr};
+  fake_server live{answer_with({"192.0.2.21"})};
+  net::dataplane_options o;
+  o.timeout_ms = 1000;  // the stats batches (every 100 ms) wake the wait below well within it
+  o.attempts = 2;
+  start({dead.address(), live.address()}, {}, o);
+  auto pending = std::async(std::launch::async, [&] {
+    return udp_exchange(addr_, make_query(0x6767, "reordered.example", 1), 4000);
+  });
+  // The first attempt is at the dead resolver; upstream health marks it down before it times out, which moves it to
+  // the back of the order: the second attempt must still go to the live one.
+  ASSERT_TRUE(waiter_.wait_for([&] { return dead.query_count() == 1; }, 3000));
+  registry_->get(*net::parse_endpoint(dead.address()))->up.store(false);
+  auto a = pending.get();
+  EXPECT_EQ(answer_addresses(a), std::vector<std::string>{"192.0.2.21"});
+  EXPECT_EQ(dead.query_count(), 1u);
+  EXPECT_EQ(live.query_count(), 1u);
 }
 
 TEST_F(dataplane_test, servfail_when_every_resolver_fails) {
