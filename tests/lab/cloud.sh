@@ -24,12 +24,12 @@ printf '{\r\n    "organizationId" : "%s",\r\n    "fingerprint" : "%s",\r\n    "u
   lab_abort "cloudsim --make-certs failed"
 "$CLOUDSIM" --listen "$LISTEN" --make-certs "$LAB_DIR/other" >/dev/null 2>&1
 
-# write_policy REVISION RESOLVER [DOMAIN]: the policy file (plain resolver at RESOLVER, one internal domain).
+# write_policy REVISION RESOLVER [DOMAIN] [FAIL_MODE]: the policy file (plain resolver at RESOLVER, one internal domain).
 write_policy() {
   cat >"$LAB_DIR/policy.json.new" <<EOF
 {"revision": "$1", "internalDomains": ["${3:-corp.example}"],
  "resolvers": [{"address": "$2:53", "transport": "PLAIN"}],
- "transportMode": "ENCRYPTED_WITH_FALLBACK", "failMode": "FAIL_OPEN", "syncIntervalS": 3600, "syncJitterS": 0}
+ "transportMode": "ENCRYPTED_WITH_FALLBACK", "failMode": "${4:-FAIL_OPEN}", "syncIntervalS": 3600, "syncJitterS": 0}
 EOF
   mv "$LAB_DIR/policy.json.new" "$LAB_DIR/policy.json"
 }
@@ -133,12 +133,14 @@ ask echo.r2.example TXT
 expect "queries go to r2's resolver" "$(queries_for echo.r2.example cloud2_dns) $(queries_for echo.r2.example cloud_dns)" = "1 0"
 
 section "SIGHUP syncs at once"
-write_policy r3 127.0.10.2 corp3.example
+write_policy r3 127.0.10.2 corp3.example FAIL_CLOSED
 kill -HUP "${LAB_PIDS[cloud]}"
 kill -HUP "${LAB_PIDS[roamd]}"
 wait_until 5000 revision_is r3
 expect "policy r3 in force after SIGHUP, no link change" "$(cloud_field policy_revision)" = r3
 expect "roamd said why it synced" "$(roamd_log_has 'SIGHUP: syncing the cloud policy now' && echo yes)" = yes
+ctl status
+expect "the policy's fail mode reached the network-state actor" "$OUT" '~' "network: .*; fail-closed;"
 
 section "the cloud forgot the device"
 start_cloud --forget-devices
