@@ -166,11 +166,10 @@ std::string policy_problem(const proto::Policy& p, proto::Policy::TransportMode 
   return "";
 }
 
-std::string registration_problem(const proto::RegisterResponse& r) {
-  const auto& id = r.device_id();
+std::string registration_problem(const std::string& id, const std::string& token) {
   if (id.size() != 16 || id.find_first_not_of("0123456789abcdef") != std::string::npos)
     return "device id '" + id.substr(0, 40) + "' is not 16 lowercase hexadecimal digits";
-  if (r.device_token().empty() || r.device_token().size() > 512 || !printable(r.device_token()))
+  if (token.empty() || token.size() > 512 || !printable(token))
     return "the device token is empty, over 512 characters or not printable";
   return "";
 }

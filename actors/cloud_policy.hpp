@@ -30,9 +30,9 @@ std::vector<std::string> usable_resolvers(const proto::Policy& p, proto::Policy:
 /// a week, more than 4096 domains or 16 resolvers.
 std::string policy_problem(const proto::Policy& p, proto::Policy::TransportMode configured);
 
-/// Why a registration answer cannot be used ("" when it can): a device id that is not 16 lowercase hex digits, or
-/// an empty or unprintable token.
-std::string registration_problem(const proto::RegisterResponse& r);
+/// Why a registration (an answer, or one kept on disk) cannot be used ("" when it can): a device id that is not 16
+/// lowercase hex digits, or an empty or unprintable token.
+std::string registration_problem(const std::string& device_id, const std::string& device_token);
 
 /// Why an organisation file cannot be used ("" when it can).
 std::string org_problem(const proto::OrgInfo& org);

@@ -61,7 +61,8 @@ void persist(cloud_registrar_ptr self) {
 void publish(cloud_registrar_ptr self) {
   auto& st = self->state;
   const proto::Policy* policy = st.reg.has_policy() ? &st.reg.policy() : nullptr;
-  st.deps.directory->send_routes(to_route_update(st.reg.device_id(), policy, st.opts.transport));
+  auto update = to_route_update(st.reg.device_id(), policy, st.opts.transport);
+  st.deps.directory->send_routes(update);
   if (policy)
     if (auto net = st.deps.directory->get<caf::actor>(peers::role::network))
       caf::anon_send(net, *policy);
@@ -71,9 +72,9 @@ void publish(cloud_registrar_ptr self) {
   s.set_policy_unix_ms(policy ? st.reg.policy_unix_ms() : 0);
   s.set_internal_domains(policy ? static_cast<uint32_t>(policy->internal_domains_size()) : 0);
   s.clear_resolvers();
-  if (policy)
-    for (auto& r : usable_resolvers(*policy, st.opts.transport))
-      s.add_resolvers(r);
+  for (const auto& r : update.routes())
+    if (r.domain().empty())  // the default route: the policy's usable resolvers
+      *s.mutable_resolvers() = r.resolvers();
 }
 
 void schedule(cloud_registrar_ptr self, milliseconds delay) {
@@ -244,7 +245,7 @@ void on_register(cloud_registrar_ptr self, int status, const std::string& body) 
   proto::RegisterResponse r;
   std::string bad = proto::from_json(body, r);
   if (bad.empty())
-    bad = registration_problem(r);
+    bad = registration_problem(r.device_id(), r.device_token());
   if (!bad.empty())
     return failed(self, "registration answer refused: " + bad);
   succeeded(self);
@@ -438,12 +439,7 @@ void load(cloud_registrar_ptr self) {
       reg.clear_policy();
     }
   }
-  if (!reg.device_id().empty() && !registration_problem([&] {
-        proto::RegisterResponse r;
-        r.set_device_id(reg.device_id());
-        r.set_device_token(reg.device_token());
-        return r;
-      }()).empty()) {
+  if (!reg.device_id().empty() && !registration_problem(reg.device_id(), reg.device_token()).empty()) {
     reg.clear_device_id();
     reg.clear_device_token();
   }

@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (proto::from_json(text, p).empty())
     check_policy(p);
   proto::RegisterResponse r;
-  if (proto::from_json(text, r).empty() && actors::registration_problem(r).empty() && r.device_id().size() != 16)
+  if (proto::from_json(text, r).empty() && actors::registration_problem(r.device_id(), r.device_token()).empty() && r.device_id().size() != 16)
     fail("an accepted device id", r.device_id());
   proto::OrgInfo org;
   if (proto::from_json(text, org).empty())

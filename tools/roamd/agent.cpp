@@ -62,17 +62,20 @@ net::dataplane_options to_options(const proto::Config& cfg) {
   return o;
 }
 
+/// This machine's host name ("" when it cannot be read): the dnstap identity's default and the registration's.
+std::string host_name() {
+  char host[256] = {};
+  return ::gethostname(host, sizeof(host) - 1) == 0 ? host : "";
+}
+
 std::shared_ptr<net::dnstap_writer> open_dnstap(const proto::Config& cfg, uint32_t workers, std::string& err) {
   const auto& d = cfg.dnstap();
   net::dnstap_options o;
   o.socket = d.socket();
   o.file = d.file();
   o.identity = d.identity();
-  if (o.identity.empty()) {
-    char host[256] = {};
-    if (::gethostname(host, sizeof(host) - 1) == 0)
-      o.identity = host;
-  }
+  if (o.identity.empty())
+    o.identity = host_name();
   o.version = std::string{"roamd "} + ROAMD_VERSION;
   o.client_queries = d.client_queries();
   o.client_responses = d.client_responses();
@@ -247,11 +250,6 @@ std::string os_description() {
   struct utsname u {};
   std::string kernel = ::uname(&u) == 0 ? std::string{u.sysname} + " " + u.release : "";
   return pretty.empty() ? kernel : kernel.empty() ? pretty : pretty + "; " + kernel;
-}
-
-std::string host_name() {
-  char host[256] = {};
-  return ::gethostname(host, sizeof(host) - 1) == 0 ? host : "";
 }
 
 /// The cloud registrar's child spec (registration is on when cloud.org_file is set).

@@ -126,11 +126,11 @@ TEST(CloudPolicy, RegistrationAndOrgProblems) {
   proto::RegisterResponse r;
   r.set_device_id("0123456789ABCDEF");
   r.set_device_token("t");
-  EXPECT_NE(registration_problem(r), "");
+  EXPECT_NE(registration_problem(r.device_id(), r.device_token()), "");
   r.set_device_id(device);
-  EXPECT_EQ(registration_problem(r), "");
+  EXPECT_EQ(registration_problem(r.device_id(), r.device_token()), "");
   r.set_device_token("");
-  EXPECT_NE(registration_problem(r), "");
+  EXPECT_NE(registration_problem(r.device_id(), r.device_token()), "");
   proto::OrgInfo org;
   EXPECT_EQ(org_problem(org), "no organizationId");
   org.set_organization_id("2000001");
