@@ -37,8 +37,21 @@ def read_all(s, limit=1 << 20):
     return data
 
 
+def tls_alerts_only(data):
+    """True when `data` is nothing but whole TLS alert records (content type 21, version 3.x, 2-byte body): what
+    OpenSSL sends back when garbage happens to look like the start of a TLS record. Not text, not a frame."""
+    i = 0
+    while i < len(data):
+        if len(data) - i < 7 or data[i] != 21 or data[i + 1] != 3 or int.from_bytes(data[i + 3:i + 5], "big") != 2:
+            return False
+        i += 7
+    return bool(data)
+
+
 def words(data):
     """The printable runs of the frames the server sent (its error messages)."""
+    if tls_alerts_only(data):
+        return "a TLS alert"
     runs = re.findall(rb"[ -~]{12,}", data)
     return " | ".join(r.decode() for r in runs) if runs else ("nothing" if not data else "binary only")
 

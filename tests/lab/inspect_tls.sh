@@ -72,7 +72,8 @@ ctl --tls-cert "$CERTS/client.pem" status
 expect "--tls-cert without --tls-key and --tls-ca: usage (2)" "$RC" = 2
 out=$(abuse garbage "$TCP" 5)
 LAST_CMD="inspect_abuse.py garbage $TCP 5" ANS_TEXT=$out
-expect "plain-text garbage: closed, nothing sent back in clear" "$(grep -c ': nothing (' <<<"$out")" = 5
+# Random bytes that happen to look like a TLS record header get a TLS alert back from OpenSSL: that is not clear text.
+expect "plain-text garbage: closed, nothing sent back in clear" "$(grep -cE ': (nothing|a TLS alert) \(' <<<"$out")" = 5
 as client ca status
 expect "the good client is still answered after the refusals" "$RC" = 0
 
