@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include <boost/asio/post.hpp>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include "net/dns_wire.hpp"
@@ -30,11 +32,45 @@ struct dot_client::connection : tls_connection<connection> {
     return inflight == 0;
   }
   void start();
-  void flush() {
-    write_out();  // `out` holds the framed queries already
-  }
+  void flush();
   void read();
 };
+
+namespace {
+
+// The most a TLS record adds to its plaintext under any suite OpenSSL may negotiate (header, explicit IV, MAC or
+// tag, padding, TLS 1.3's content type), with room to spare.
+constexpr size_t record_overhead = 128;
+
+} // namespace
+
+// One TLS record per query (RFC 7858 allows any split, but some servers read one query per record and leave the
+// rest of a record unread until more bytes come: NSD 4.6 answers the first query of a record and stalls). The
+// records of a batch still leave in one socket write: all but the last query are sealed straight into the session's
+// output buffer (OpenSSL's BIO pair under Asio's stream), and the write of the last one sends them all. A batch is
+// what that buffer can take; the rest waits for the next flush (when this write completes).
+void dot_client::connection::flush() {
+  if (!can_write())
+    return;
+  SSL* ssl = stream.native_handle();
+  size_t room = BIO_ctrl_get_write_guarantee(SSL_get_wbio(ssl));
+  size_t off = 0;
+  for (;;) {
+    size_t len = 2 + size_t{dns::get16(out.data() + off)};
+    bool last = off + len >= out.size();
+    if (last || len + record_overhead > room)
+      break;  // this one goes through the stream (which waits for room), and sends the sealed ones with it
+    int n = SSL_write(ssl, out.data() + off, static_cast<int>(len));
+    if (n != static_cast<int>(len))  // cannot happen with the room checked; the queries fail over if it does
+      return owner->end(*this, false, "sealing a query into the TLS session failed", false);
+    room -= len + record_overhead;
+    off += len;
+  }
+  size_t len = 2 + size_t{dns::get16(out.data() + off)};
+  writing.assign(out.begin() + static_cast<std::ptrdiff_t>(off), out.begin() + static_cast<std::ptrdiff_t>(off + len));
+  out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(off + len));
+  write_writing();
+}
 
 void dot_client::connection::start() {
   const dot_options& o = owner->opts_;

@@ -81,12 +81,23 @@ struct tls_connection : std::enable_shared_from_this<Derived> {
     });
   }
 
+  /// Whether a write can start now: the session is up, no write is in progress and `out` holds bytes.
+  bool can_write() {
+    return derived().owner && ready && !write_busy && !out.empty();
+  }
+
   /// Writes what `out` holds (unless a write is in progress); flush() again once it is written.
   void write_out() {
-    if (!derived().owner || !ready || write_busy || out.empty())
+    if (!can_write())
       return;
     writing.swap(out);
     out.clear();
+    write_writing();
+  }
+
+  /// Writes what `writing` holds through the session, with whatever the session holds already (records sealed
+  /// ahead of it) in the same socket write; flush() again once it is written.
+  void write_writing() {
     write_busy = true;
     boost::asio::async_write(stream, boost::asio::buffer(writing),
                              [self = this->shared_from_this()](const boost::system::error_code& ec, size_t) {

@@ -4,6 +4,7 @@
   dnsraw.py udp SERVER KIND            send one crafted datagram; print "rcode=NAME id=ok|bad" or "noreply"
   dnsraw.py pipeline SERVER NAME...    send A queries for all NAMEs in one write on one TCP connection;
                                        print "NAME RCODE ADDRESS..." per query, in the order sent
+  dnsraw.py burst SERVER NAME...       the same as UDP datagrams sent back to back from one socket
   dnsraw.py slow SERVER NAME MS        send one TCP query a byte at a time, MS milliseconds apart
   dnsraw.py tcpjunk SERVER KIND        send junk on a TCP connection; print "closed", "open" or "rcode=NAME"
   dnsraw.py idle SERVER SECONDS        hold an idle TCP connection; print "closed ms=N" or "open"
@@ -124,15 +125,14 @@ def cmd_udp(server, kind):
     print(f"rcode={RCODES.get(flags & 0xF, flags & 0xF)} id={'ok' if same_id else 'bad'} qr={flags >> 15}")
 
 
-def cmd_pipeline(server, *names):
-    sock = tcp_connect(server)
-    wire = b"".join(struct.pack("!H", len(q)) + q for q in (query(0x100 + n, name) for n, name in enumerate(names)))
-    sock.sendall(wire)
+def collect(names, receive):
+    """Calls receive() (a DNS message, or None once nothing more comes) until every query of `names` (IDs 0x100 + n)
+    is answered or 5 s have passed; prints "NAME RCODE ADDRESS..." per query, in the order sent."""
     results = {}
     deadline = time.monotonic() + 5
     while len(results) < len(names) and time.monotonic() < deadline:
         try:
-            msg = recv_tcp_message(sock)
+            msg = receive()
         except socket.timeout:
             break
         if msg is None:
@@ -141,6 +141,22 @@ def cmd_pipeline(server, *names):
         results[qid] = f"{rcode} {' '.join(addrs)}".strip()
     for n, name in enumerate(names):
         print(f"{name} {results.get(0x100 + n, 'NOREPLY')}")
+
+
+def cmd_pipeline(server, *names):
+    sock = tcp_connect(server)
+    wire = b"".join(struct.pack("!H", len(q)) + q for q in (query(0x100 + n, name) for n, name in enumerate(names)))
+    sock.sendall(wire)
+    collect(names, lambda: recv_tcp_message(sock))
+
+
+def cmd_burst(server, *names):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect((server, PORT))
+    sock.settimeout(5.0)
+    for n, name in enumerate(names):
+        sock.send(query(0x100 + n, name))
+    collect(names, lambda: sock.recv(65535))
 
 
 def cmd_slow(server, name, ms):
@@ -220,7 +236,7 @@ def cmd_stream(server, prefix, want, t0, limit_ms):
 
 
 def main():
-    commands = {"udp": cmd_udp, "pipeline": cmd_pipeline, "slow": cmd_slow, "tcpjunk": cmd_tcpjunk,
+    commands = {"udp": cmd_udp, "pipeline": cmd_pipeline, "burst": cmd_burst, "slow": cmd_slow, "tcpjunk": cmd_tcpjunk,
                 "idle": cmd_idle, "hold": cmd_hold, "stream": cmd_stream}
     if len(sys.argv) < 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)

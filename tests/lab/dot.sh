@@ -52,6 +52,31 @@ expect "20 more answers" "$ANS_STATUS $ANS_DATA" = "NOERROR $CLOUD_A_TAGGED"
 expect "over one persistent connection" "$(established)" = 1
 expect "which carries roamd's socket mark" "$(ss -Htne state established "dst $DOT_IP:853")" '~' "fwmark:0x524f4d44"
 
+section "NSD 4.6's own DoT service (it reads one query per TLS record)"
+# NSD answers the first query of a TLS record and leaves the rest unread until more bytes come: queries sealed
+# together would time out. roamd seals each query in a record of its own.
+NSD_DOT_IP=127.0.10.6
+printf '$ORIGIN example.\n$TTL 300\n@ SOA ns hm 1 3600 900 604800 300\n@ NS ns\nns A %s\n* A 192.0.2.66\n' \
+  "$NSD_DOT_IP" >"$LAB_DIR/nsd-dot.zone"
+nsd_tls="  ip-address: $NSD_DOT_IP@853
+  tls-port: 853
+  tls-service-key: \"$CERTS/server.key\"
+  tls-service-pem: \"$CERTS/server.pem\""
+start_nsd nsd-dot "$NSD_DOT_IP" example "$LAB_DIR/nsd-dot.zone" "$nsd_tls"
+dot_roamd "\"tls://$NSD_DOT_IP#roamd.test\""
+ask nsd0.example A
+expect "NSD answers over DoT" "$ANS_STATUS $ANS_DATA" = "NOERROR 192.0.2.66"
+# A restart ends roamd's connection: the burst's first query opens a new one, and the others wait for its
+# handshake, then leave in one write.
+lab_stop nsd-dot
+start_nsd nsd-dot "$NSD_DOT_IP" example "$LAB_DIR/nsd-dot.zone" "$nsd_tls"
+names=$(printf 'nsd%d.example ' $(seq 1 20))
+LAST_CMD="dnsraw.py burst $ROAMD_IP $names"
+ANS_TEXT=$(dnsraw burst "$ROAMD_IP" $names)
+expect "20 UDP queries at once (forwarded together): all answered by NSD over DoT" \
+  "$(grep -c ' NOERROR 192.0.2.66$' <<<"$ANS_TEXT")" = 20
+expect "... on one TLS connection" "$(ss -Htn state established "dst $NSD_DOT_IP:853" | wc -l)" = 1
+
 section "a pin"
 dot_roamd "\"tls://$DOT_IP#roamd.test;pin-sha256=$PIN\""
 ask pinned.example A

@@ -155,9 +155,10 @@ start_dnsmasq() {
   wait_until 10000 listening "$addr" || lab_abort "$name (dnsmasq) did not start" "$name"
 }
 
-# start_nsd NAME ADDR ZONE ZONEFILE: authoritative; UDP answers are capped at 1232 bytes (larger: TC=1).
+# start_nsd NAME ADDR ZONE ZONEFILE [SERVER_LINES]: authoritative; UDP answers are capped at 1232 bytes (larger:
+# TC=1). SERVER_LINES go into its server: clause as they are (DNS over TLS, say).
 start_nsd() {
-  local name=$1 addr=$2 zone=$3 zonefile=$4 d="$LAB_DIR/$1"
+  local name=$1 addr=$2 zone=$3 zonefile=$4 extra=${5:-} d="$LAB_DIR/$1"
   mkdir -p "$d"
   cat >"$d/nsd.conf" <<EOF
 server:
@@ -174,6 +175,7 @@ server:
   pidfile: "$d/nsd.pid"
   ipv4-edns-size: 1232
   rrl-ratelimit: 0
+$extra
 remote-control:
   control-enable: no
 zone:

@@ -110,6 +110,8 @@ protected:
   std::map<uint16_t, bytes> burst(const std::vector<bytes>& queries, int timeout_ms = 5000) {
     std::map<uint16_t, bytes> answers;
     int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    int rcvbuf = 1 << 20;  // room for every answer arriving at once (best effort: capped by net.core.rmem_max)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     auto to = *net::parse_endpoint(addr_);
     for (auto& q : queries)
       ::sendto(fd, q.data(), q.size(), 0, to.data(), static_cast<socklen_t>(to.size()));
@@ -130,10 +132,10 @@ protected:
     return answers;
   }
 
-  std::vector<bytes> distinct_queries(size_t n) {
+  std::vector<bytes> distinct_queries(size_t n, const std::string& suffix = ".dot.test") {
     std::vector<bytes> out;
     for (size_t i = 0; i < n; ++i)
-      out.push_back(make_query(static_cast<uint16_t>(1000 + i), "q" + std::to_string(i) + ".dot.test", 1));
+      out.push_back(make_query(static_cast<uint16_t>(1000 + i), "q" + std::to_string(i) + suffix, 1));
     return out;
   }
 
@@ -181,6 +183,32 @@ TEST_F(dot_test, PipelinesManyQueriesOnOneConnectionAndMatchesAnswersOutOfOrder)
   }
   EXPECT_EQ(server.connections(), 1u);
   EXPECT_EQ(server.handshakes(), 1u);
+}
+
+TEST_F(dot_test, SealsEachQueryInATlsRecordOfItsOwn) {
+  // The 39 queries after the first wait for the handshake the first one starts, then leave in one write: each must
+  // still be a record of its own (a server that reads a query per record, as NSD 4.6 does, stalls on the rest).
+  fake_dot_server server{server_opts()};
+  start({dot(server)});
+  auto answers = burst(distinct_queries(40));
+  EXPECT_EQ(answers.size(), 40u);
+  EXPECT_EQ(server.queries(), 40u);
+  EXPECT_EQ(server.shared_records(), 0u);
+  EXPECT_EQ(server.connections(), 1u);
+}
+
+TEST_F(dot_test, SealsALargeBatchInSeveralWrites) {
+  // 150 queries waiting for the handshake are more than the session's output buffer takes at once (17 KiB, with
+  // room kept for each record's overhead): the rest leave when the first write completes, each still a record of
+  // its own, and every one is answered.
+  fake_dot_server server{server_opts()};
+  net::dataplane_options opts;
+  opts.timeout_ms = 4000;
+  start({dot(server)}, opts);
+  auto answers = burst(distinct_queries(150, ".a-rather-longer-name.to-fill-the-buffer.dot.test"));
+  EXPECT_EQ(answers.size(), 150u);
+  EXPECT_EQ(server.queries(), 150u);
+  EXPECT_EQ(server.shared_records(), 0u);
 }
 
 TEST_F(dot_test, ReconnectsAndRetriesWhenTheServerClosesMidStream) {

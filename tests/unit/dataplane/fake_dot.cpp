@@ -34,7 +34,8 @@ struct fake_dot_server::impl {
     impl& server;
     ssl::stream<tcp::socket> stream;
     bool first;
-    uint8_t len[2] = {0, 0};
+    bytes chunk = bytes(65536);  // one read: the plaintext of one TLS record at most (one SSL_read)
+    bytes pending;               // what was read and is not a whole query yet
     bytes body;
     std::vector<bytes> held;
     std::deque<bytes> out;
@@ -59,16 +60,30 @@ struct fake_dot_server::impl {
       ++server.owner.closed_;
       server.owner.changed_.notify();
     }
+    // Reads a record at a time, as NSD does, and counts the records that carried more than one query.
     void read() {
-      boost::asio::async_read(stream, boost::asio::buffer(len), [self = shared_from_this()](auto ec, size_t) {
+      stream.async_read_some(boost::asio::buffer(chunk), [self = shared_from_this()](auto ec, size_t n) {
         if (ec)
           return self->end();
-        self->body.resize(static_cast<size_t>((self->len[0] << 8) | self->len[1]));
-        boost::asio::async_read(self->stream, boost::asio::buffer(self->body), [self](auto ec, size_t) {
-          if (ec)
-            return self->end();
+        self->pending.insert(self->pending.end(), self->chunk.begin(), self->chunk.begin() + n);
+        size_t off = 0, whole = 0;
+        while (self->pending.size() - off >= 2) {
+          size_t len = static_cast<size_t>((self->pending[off] << 8) | self->pending[off + 1]);
+          if (self->pending.size() - off < 2 + len)
+            break;
+          ++whole;
+          self->body.assign(self->pending.begin() + off + 2, self->pending.begin() + off + 2 + len);
+          off += 2 + len;
           self->on_query();
-        });
+          if (self->ended)
+            return;
+        }
+        self->pending.erase(self->pending.begin(), self->pending.begin() + off);
+        if (whole > 1) {
+          ++self->server.owner.shared_records_;
+          self->server.owner.changed_.notify();
+        }
+        self->read();
       });
     }
     void on_query() {
@@ -91,7 +106,6 @@ struct fake_dot_server::impl {
         if (idle)
           write();
       }
-      read();
     }
     void write() {
       if (out.empty() || ended)

@@ -34,13 +34,16 @@ public:
   size_t closed() const { return closed_; }            // connections that ended (either side)
   size_t queries() const { return queries_; }
   size_t answered() const { return answered_; }
+  /// Reads (each the plaintext of one TLS record) that held more than one whole query: servers that read a query
+  /// per record (NSD 4.6) stall on those.
+  size_t shared_records() const { return shared_records_; }
   /// Waits (bounded) until `pred` holds, re-checked whenever a counter above changes.
   bool wait_for(const std::function<bool()>& pred, int timeout_ms) { return changed_.wait_for(pred, timeout_ms); }
 
 private:
   struct impl;
   std::unique_ptr<impl> impl_;
-  std::atomic<size_t> connections_{0}, handshakes_{0}, closed_{0}, queries_{0}, answered_{0};
+  std::atomic<size_t> connections_{0}, handshakes_{0}, closed_{0}, queries_{0}, answered_{0}, shared_records_{0};
   waiter changed_;
 };
 
