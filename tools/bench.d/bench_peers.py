@@ -8,6 +8,7 @@ Every system listens on its own loopback address, port 53, inside the benchmark'
     127.0.0.14  roamd-logged (the same roamd with the recent-queries ring and a dnstap file of every query and answer)
     127.0.0.15  roamd-dot (the same roamd asking the cloud over DNS over TLS, through a dnsdist DoT frontend on
                 127.0.0.5:853 that forwards to the cloud nsd; certificates from tests/tls/make_certs.sh)
+                (tools/bench --dot-server nsd: roamd-dot and dot-direct use the cloud nsd's own DoT on 127.0.0.2:853)
     127.0.0.16  roamd-doh (the same over DNS over HTTPS, through that dnsdist's DoH frontend on 127.0.0.5:443)
 
 Each nsd answers REFUSED for the other's zone, so a forwarder that misroutes shows rcode errors.
@@ -38,6 +39,25 @@ ROAMD_SYSTEMS = ("roamd", "roamd-logged", "roamd-dot", "roamd-doh")
 # The systems that need the encrypted frontend, and dnsperf's transport for those measured straight at it.
 FRONTEND_SYSTEMS = ("roamd-dot", "dot-direct", "roamd-doh", "doh-direct")
 DNSPERF_MODE = {"dot-direct": "dot", "doh-direct": "doh"}
+DOT_SYSTEMS = ("roamd-dot", "dot-direct")
+TLS_SYSTEMS = FRONTEND_SYSTEMS  # the systems that need the test CA and the server's certificate
+dot_server = "dnsdist"          # who serves roamd-dot and dot-direct: "dnsdist" (the frontend) or "nsd" (the cloud's)
+
+
+def use_dot_server(server):
+    """--dot-server: "nsd" points roamd-dot and dot-direct at the cloud nsd's own DoT service (CLOUD:853)."""
+    global dot_server
+    dot_server = server
+    ADDRESS["dot-direct"] = CLOUD if server == "nsd" else DOT_FRONTEND
+
+
+def needs_frontend(system):
+    """Whether `system` needs the dnsdist DoT/DoH frontend started for its runs."""
+    return system in FRONTEND_SYSTEMS and not (dot_server == "nsd" and system in DOT_SYSTEMS)
+
+
+def dot_address():
+    return CLOUD if dot_server == "nsd" else DOT_FRONTEND
 HIT_CACHE_DNSMASQ = 10000
 
 
@@ -117,10 +137,18 @@ def _zone(origin, ns_addr):
             f"@ IN NS ns.{origin}.\nns IN A {ns_addr}\n* IN A 192.0.2.1\n")
 
 
-def nsd_config(d, tag, addr, zone):
+def nsd_config(d, tag, addr, zone, tls=False):
+    # tls: also DNS over TLS on :853 with the test certificate (--dot-server nsd); tcp-count above roamd's and
+    # dnsperf's connections, so none is refused.
+    dot = f"""  ip-address: {addr}@853
+  tls-port: 853
+  tls-service-key: "{d}/dot-certs/server.key"
+  tls-service-pem: "{d}/dot-certs/server.pem"
+  tcp-count: 1000
+""" if tls else ""
     return f"""server:
   ip-address: {addr}@53
-  server-count: 1
+{dot}  server-count: 1
   rrl-ratelimit: 0
   do-ip6: no
   username: ""
@@ -152,7 +180,7 @@ recent_queries = 1000
 file = "{d}/roamd.dnstap"
 """ if system == "roamd-logged" else ""
     ca = f'\nca_file = "{d}/dot-certs/ca.pem"'
-    cloud = {"roamd-dot": f'"tls://{DOT_FRONTEND}:853#{DOT_NAME}"]' + ca,
+    cloud = {"roamd-dot": f'"tls://{dot_address()}:853#{DOT_NAME}"]' + ca,
              "roamd-doh": f'"https://{DOT_FRONTEND}:443/dns-query#{DOT_NAME}"]' + ca}.get(system, f'"{CLOUD}:53"]')
     return f"""[listen]
 addresses = ["{ADDRESS[system]}:53"]
@@ -288,14 +316,16 @@ def label(system, workload):
     return system
 
 
-def start_upstreams(d, logdir, deadline_s):
-    """Starts both nsd upstreams and waits until each answers its own zone; returns {"cloud": Proc, "corp": Proc}."""
+def start_upstreams(d, logdir, deadline_s, system=None):
+    """Starts both nsd upstreams and waits until each answers its own zone; returns {"cloud": Proc, "corp": Proc}.
+    With --dot-server nsd the cloud nsd also serves DNS over TLS for a DoT system."""
     nsd = binary_for("direct", "")
     if not nsd:
         raise PeerError("nsd not found: the upstreams need it (apt-get install nsd)")
     procs = {}
     for tag, addr, zone in (("cloud", CLOUD, "bench.test"), ("corp", CORP, "corp.test")):
-        conf = _write(os.path.join(d, f"nsd-{tag}.conf"), nsd_config(d, tag, addr, zone))
+        tls = tag == "cloud" and dot_server == "nsd" and system in DOT_SYSTEMS
+        conf = _write(os.path.join(d, f"nsd-{tag}.conf"), nsd_config(d, tag, addr, zone, tls))
         procs[tag] = Proc(f"nsd ({tag}, {addr})", [nsd, "-d", "-c", conf], os.path.join(logdir, f"nsd-{tag}.log"))
     try:
         for tag, addr, zone in (("cloud", CLOUD, "bench.test"), ("corp", CORP, "corp.test")):

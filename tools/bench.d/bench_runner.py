@@ -48,8 +48,8 @@ def one_run(args, d, logdir, rep, workload, system, hit_files, quiet):
     run_logs = os.path.join(logdir, f"rep{rep}-{workload}-{system}")
     os.makedirs(run_logs)
     try:
-        ups = peers.start_upstreams(d, run_logs, args.start_timeout)
-        if system in peers.FRONTEND_SYSTEMS:
+        ups = peers.start_upstreams(d, run_logs, args.start_timeout, system)
+        if peers.needs_frontend(system):
             front = peers.start_dot_frontend(d, run_logs, args.start_timeout)
         if not direct:
             fwd = peers.start_forwarder(system, workload, d, run_logs, args.roamd, args.start_timeout)
@@ -148,8 +148,9 @@ def run(args, d):
     if not systems:
         log("nothing to measure: no selected system is available")
         return 1
+    peers.use_dot_server(args.dot_server)
     peers.write_zones(d)
-    if any(s in peers.FRONTEND_SYSTEMS for s in systems):
+    if any(s in peers.TLS_SYSTEMS for s in systems):
         peers.make_dot_certs(d)
     hit_files = {}
     for direct in (False, True):
@@ -159,11 +160,15 @@ def run(args, d):
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "kernel": platform.release(), "cpus": os.cpu_count(),
             "systems": systems, "workloads": args.workloads, "reps": args.reps, "duration_s": args.duration,
             "clients": args.clients, "outstanding": args.outstanding, "mix": measure.MIX_TEXT,
-            "latency": latency_text(args), "versions": peers.versions(systems, args.roamd), "addresses": peers.ADDRESS}
+            "latency": latency_text(args), "versions": peers.versions(systems, args.roamd), "addresses": peers.ADDRESS,
+            "dot_server": args.dot_server}
     header = [f"roamd bench {meta['date']}  kernel {meta['kernel']}, {meta['cpus']} CPUs, private net+pid namespace",
               f"dnsperf -c {args.clients} -q {args.outstanding} -l {args.duration}; {args.reps} repetitions, "
               f"systems interleaved and restarted every run; medians shown",
               measure.MIX_TEXT, latency_text(args),
+              f"DoT server of roamd-dot and dot-direct: " + ("the cloud nsd's own (127.0.0.2:853)"
+                                                              if args.dot_server == "nsd" else
+                                                              "the dnsdist frontend (127.0.0.5:853)"),
               "CPU% = forwarder process tree utime+stime / run time (100 = one core); q/CPU-s = completed queries / "
               "its CPU seconds; RSS at the end of the measured run, HWM = VmHWM at the very end (latency run "
               "included); direct = dnsperf straight at the bench.test nsd (its CPU and memory are nsd's); lost and "
