@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -40,19 +41,78 @@ bool is_host_name(const std::string& s) {
   return s.find("..") == std::string::npos;
 }
 
-} // namespace
+/// "HOST[:PORT]" or "[IPV6][:PORT]" of a URL into `host` (no brackets) and `port` (`default_port` when absent;
+/// required when that is ""); "" or why it is not one.
+std::string parse_authority(const std::string& authority, const std::string& default_port, std::string& host,
+                            std::string& port, bool& host_is_ip) {
+  port.clear();
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string::npos)
+      return "unclosed '[' in the URL's host";
+    host = authority.substr(1, close - 1);
+    auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':')
+        return "expected ':PORT' after the bracketed IPv6 address";
+      port = after.substr(1);
+      if (port.empty())
+        return "empty port in the URL";
+    }
+    boost::system::error_code ec;
+    asio::ip::make_address_v6(host, ec);
+    if (ec)
+      return "'" + host + "' in brackets is not an IPv6 address";
+    host_is_ip = true;
+  } else {
+    auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty())
+        return "empty port in the URL";
+    }
+    boost::system::error_code ec;
+    asio::ip::make_address_v4(host, ec);
+    host_is_ip = !ec;
+    if (!host_is_ip && !is_host_name(host))
+      return host.empty() ? "the URL has no host" : "'" + host + "' is not a host name or an IPv4 address";
+  }
+  if (port.empty() && default_port.empty())
+    return "the URL needs a port (HOST:PORT)";
+  if (port.empty())
+    port = default_port;
+  if (!is_port(port))
+    return "'" + port + "' is not a port (1-65535)";
+  return {};
+}
 
-std::optional<https_url> parse_https_url(const std::string& text, std::string* why) {
-  auto fail = [&](const std::string& reason) -> std::optional<https_url> {
+/// Whether `text` begins with `scheme` (any case); `rest` is what follows it.
+bool after_scheme(const std::string& text, std::string_view scheme, std::string& rest) {
+  if (text.size() < scheme.size() ||
+      !std::equal(scheme.begin(), scheme.end(), text.begin(), [](char a, char b) { return a == std::tolower(b); }))
+    return false;
+  rest = text.substr(scheme.size());
+  return true;
+}
+
+/// A parser's way out: stores the reason in `why` (when given) and yields nullopt.
+template <class T>
+auto failure(std::string* why) {
+  return [why](const std::string& reason) -> std::optional<T> {
     if (why)
       *why = reason;
     return std::nullopt;
   };
-  constexpr std::string_view scheme = "https://";
-  if (text.size() < scheme.size() ||
-      !std::equal(scheme.begin(), scheme.end(), text.begin(), [](char a, char b) { return a == std::tolower(b); }))
+}
+
+} // namespace
+
+std::optional<https_url> parse_https_url(const std::string& text, std::string* why) {
+  auto fail = failure<https_url>(why);
+  std::string rest;
+  if (!after_scheme(text, "https://", rest))
     return fail("expected an https:// URL");
-  auto rest = text.substr(scheme.size());
   auto slash = rest.find('/');
   auto authority = rest.substr(0, slash);
   https_url u;
@@ -65,40 +125,38 @@ std::optional<https_url> parse_https_url(const std::string& text, std::string* w
     u.path.pop_back();
   if (authority.find('@') != std::string::npos)
     return fail("the URL may not carry user information");
-  std::string port;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string::npos)
-      return fail("unclosed '[' in the URL's host");
-    u.host = authority.substr(1, close - 1);
-    auto after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':')
-        return fail("expected ':PORT' after the bracketed IPv6 address");
-      port = after.substr(1);
-    }
-    boost::system::error_code ec;
-    asio::ip::make_address_v6(u.host, ec);
-    if (ec)
-      return fail("'" + u.host + "' in brackets is not an IPv6 address");
-    u.host_is_ip = true;
-  } else {
-    auto colon = authority.find(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos)
-      port = authority.substr(colon + 1);
-    boost::system::error_code ec;
-    asio::ip::make_address_v4(u.host, ec);
-    u.host_is_ip = !ec;
-    if (!u.host_is_ip && !is_host_name(u.host))
-      return fail(u.host.empty() ? "the URL has no host" : "'" + u.host + "' is not a host name or an IPv4 address");
-  }
-  if (port.empty() && authority.find(':') != std::string::npos && authority.front() != '[')
-    return fail("empty port in the URL");
-  u.port = port.empty() ? "443" : port;
-  if (!is_port(u.port))
-    return fail("'" + u.port + "' is not a port (1-65535)");
+  if (auto err = parse_authority(authority, "443", u.host, u.port, u.host_is_ip); !err.empty())
+    return fail(err);
   return u;
+}
+
+std::optional<http_proxy> parse_http_proxy(const std::string& text, std::string* why) {
+  auto fail = failure<http_proxy>(why);
+  std::string rest;
+  if (!after_scheme(text, "http://", rest))
+    return fail("expected an http:// URL (the proxy is asked to CONNECT; TLS to the proxy itself is not supported)");
+  auto slash = rest.find('/');
+  if (slash != std::string::npos && slash + 1 != rest.size())
+    return fail("the proxy URL may not carry a path");
+  auto authority = rest.substr(0, slash);
+  http_proxy p;
+  if (auto at = authority.rfind('@'); at != std::string::npos) {
+    auto user = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    if (user.find(':') == std::string::npos || user.front() == ':')
+      return fail("expected USER:PASSWORD@ before the proxy's host");
+    if (user.find_first_of(" \t\r\n") != std::string::npos)
+      return fail("the proxy's user information may not contain white space");
+    std::string b64(4 * ((user.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                            reinterpret_cast<const unsigned char*>(user.data()), static_cast<int>(user.size()));
+    b64.resize(static_cast<size_t>(n));
+    p.authorization = "Basic " + b64;
+  }
+  bool is_ip = false;
+  if (auto err = parse_authority(authority, "", p.host, p.port, is_ip); !err.empty())
+    return fail(err);
+  return p;
 }
 
 namespace {
@@ -116,6 +174,9 @@ private:
   void finish(https_response r);
   void on_resolved(const boost::system::error_code& ec, const tcp::resolver::results_type& results);
   void on_connected(const boost::system::error_code& ec);
+  void ask_tunnel();
+  void on_tunnel(const boost::system::error_code& ec);
+  void handshake();
   void on_handshake(const boost::system::error_code& ec);
   void on_written(const boost::system::error_code& ec);
   void on_read(const boost::system::error_code& ec);
@@ -129,13 +190,16 @@ private:
   beast::flat_buffer buffer_;
   http::request<http::string_body> http_req_;
   http::response_parser<http::string_body> parser_;
+  http::request<http::empty_body> connect_req_;       // to the proxy
+  http::response_parser<http::empty_body> tunnel_;   // its answer
   bool finished_ = false;
   bool timed_out_ = false;
 };
 
 class client_impl final : public https_client {
 public:
-  client_impl(https_options opts, https_url url) : opts_(std::move(opts)), url_(std::move(url)) {}
+  client_impl(https_options opts, https_url url, std::optional<http_proxy> proxy)
+      : opts_(std::move(opts)), url_(std::move(url)), proxy_(std::move(proxy)) {}
 
   ~client_impl() override {
     work_.reset();
@@ -170,6 +234,7 @@ public:
 
   https_options opts_;
   https_url url_;
+  std::optional<http_proxy> proxy_;
   asio::io_context io_;
   ssl::context ctx_{ssl::context::tls_client};
 
@@ -182,6 +247,8 @@ exchange::exchange(client_impl& c, https_request req, std::function<void(https_r
     : c_(c), req_(std::move(req)), done_(std::move(done)), resolver_(c.io_), stream_(c.io_, c.ctx_), deadline_(c.io_) {
   parser_.body_limit(c_.opts_.body_limit);
   parser_.header_limit(static_cast<uint32_t>(c_.opts_.header_limit));
+  tunnel_.header_limit(static_cast<uint32_t>(c_.opts_.header_limit));
+  tunnel_.skip(true);  // a CONNECT answer has no body: the tunnel starts right after its header
 }
 
 void exchange::start() {
@@ -202,7 +269,9 @@ void exchange::start() {
     SSL_set_tlsext_host_name(ssl, host.c_str());
     SSL_set1_host(ssl, host.c_str());
   }
-  resolver_.async_resolve(host, c_.url_.port,
+  const auto& to_host = c_.proxy_ ? c_.proxy_->host : host;
+  const auto& to_port = c_.proxy_ ? c_.proxy_->port : c_.url_.port;
+  resolver_.async_resolve(to_host, to_port,
                           [self](const boost::system::error_code& ec, const tcp::resolver::results_type& r) {
                             self->on_resolved(ec, r);
                           });
@@ -230,15 +299,62 @@ void exchange::finish(https_response r) {
 
 void exchange::on_resolved(const boost::system::error_code& ec, const tcp::resolver::results_type& results) {
   if (ec)
-    return fail("resolving " + c_.url_.host, ec);
+    return fail("resolving " + (c_.proxy_ ? "the proxy " + c_.proxy_->host : c_.url_.host), ec);
   auto self = shared_from_this();
   beast::get_lowest_layer(stream_).async_connect(
     results, [self](const boost::system::error_code& e, const tcp::endpoint&) { self->on_connected(e); });
 }
 
 void exchange::on_connected(const boost::system::error_code& ec) {
+  if (ec && c_.proxy_)
+    return fail("connecting to the proxy " + c_.proxy_->host + ":" + c_.proxy_->port, ec);
   if (ec)
     return fail("connecting to " + c_.url_.host + ":" + c_.url_.port, ec);
+  if (c_.proxy_)
+    return ask_tunnel();
+  handshake();
+}
+
+/// "CONNECT HOST:PORT" to the proxy; TLS starts once it answers 2xx.
+void exchange::ask_tunnel() {
+  const auto& u = c_.url_;
+  auto authority = (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host) + ":" + u.port;
+  connect_req_.method(http::verb::connect);
+  connect_req_.target(authority);
+  connect_req_.version(11);
+  connect_req_.set(http::field::host, authority);
+  connect_req_.set(http::field::user_agent, c_.opts_.user_agent);
+  if (!c_.proxy_->authorization.empty())
+    connect_req_.set(http::field::proxy_authorization, c_.proxy_->authorization);
+  auto self = shared_from_this();
+  http::async_write(beast::get_lowest_layer(stream_), connect_req_, [self](const boost::system::error_code& e, size_t) {
+    if (e)
+      return self->fail("asking the proxy for a tunnel", e);
+    http::async_read(beast::get_lowest_layer(self->stream_), self->buffer_, self->tunnel_,
+                     [self](const boost::system::error_code& e, size_t) { self->on_tunnel(e); });
+  });
+}
+
+void exchange::on_tunnel(const boost::system::error_code& ec) {
+  const auto& p = *c_.proxy_;
+  if (ec)
+    return fail("the proxy " + p.host + ":" + p.port + "'s answer to CONNECT", ec);
+  const auto& res = tunnel_.get();
+  if (res.result_int() < 200 || res.result_int() > 299) {
+    https_response r;
+    r.error = "the proxy " + p.host + ":" + p.port + " refused the tunnel to " + c_.url_.host + ":" + c_.url_.port +
+              ": HTTP " + std::to_string(res.result_int()) + " " + std::string{res.reason()};
+    return finish(std::move(r));
+  }
+  if (buffer_.size() != 0) {  // the server speaks second in TLS: nothing may come before our ClientHello
+    https_response r;
+    r.error = "the proxy " + p.host + ":" + p.port + " sent data into the tunnel before TLS began";
+    return finish(std::move(r));
+  }
+  handshake();
+}
+
+void exchange::handshake() {
   auto self = shared_from_this();
   stream_.async_handshake(ssl::stream_base::client, [self](const boost::system::error_code& e) { self->on_handshake(e); });
 }
@@ -308,7 +424,15 @@ std::unique_ptr<https_client> https_client::make(const https_options& opts, std:
   auto url = parse_https_url(opts.base_url, &error);
   if (!url)
     return nullptr;
-  auto c = std::make_unique<client_impl>(opts, *url);
+  std::optional<http_proxy> proxy;
+  if (!opts.proxy.empty()) {
+    proxy = parse_http_proxy(opts.proxy, &error);
+    if (!proxy) {
+      error = "proxy: " + error;
+      return nullptr;
+    }
+  }
+  auto c = std::make_unique<client_impl>(opts, *url, std::move(proxy));
   if (!c->init(error))
     return nullptr;
   return c;

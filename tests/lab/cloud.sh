@@ -4,10 +4,11 @@
 # and policy are kept in state_dir (0600) and survive a restart without a new registration, a policy change arrives
 # at the sync after a link-set change, a cloud that forgot the device gets a new registration, heartbeats arrive,
 # and a cloud that is down, refuses the organisation, sends garbage, or has a certificate of another CA never stops
-# DNS (the kept policy stays in force).
+# DNS (the kept policy stays in force). Registration also works through an HTTP CONNECT proxy (connect_proxy.py, with
+# Basic credentials) when nftables closes the direct way, and the proxy's 407 is reported.
 . "$(dirname "$0")/lib.sh"
 lab_init "$@"
-lab_need curl jq
+lab_need curl jq nft
 [ -n "${CLOUDSIM:-}" ] && [ -x "$CLOUDSIM" ] || lab_abort "set CLOUDSIM to the cloudsim binary (ctest does)"
 [ -n "${ROAMCTL:-}" ] && [ -x "$ROAMCTL" ] || lab_abort "set ROAMCTL to the roamctl binary (ctest does)"
 
@@ -43,7 +44,7 @@ start_cloud() {
     lab_abort "cloudsim did not say it listens on $URL" cloud
 }
 
-# cloud_roamd [API_CA]: roamd registering with cloudsim; its configured cloud resolver is dead, so answers mean the
+# cloud_roamd [API_CA] [API_URL] [API_TIMEOUT_MS] [API_PROXY]: roamd registering with cloudsim; its configured cloud resolver is dead, so answers mean the
 # policy's resolver is in force.
 cloud_roamd() {
   lab_stop roamd
@@ -56,6 +57,7 @@ api = "${2:-$URL}"
 api_ca_file = "${1:-$CERTS/ca.pem}"
 heartbeat_interval_s = 5
 api_timeout_ms = ${3:-10000}
+api_proxy = "${4:-}"
 [upstream]
 timeout_ms = 300
 EOF2
@@ -202,6 +204,36 @@ ctl status
 expect "an exchange is cut at api_timeout_ms" "$OUT" '~' "registration: .*timed out after 1000 ms"
 expect "roamd runs on while the cloud hangs" "$(alive roamd && echo running)" = running
 start_cloud
+
+section "through an HTTP proxy (CONNECT)"
+# Only the proxy (connecting from 127.0.0.9) may reach cloudsim: roamd's own connections to it are reset.
+PROXY=127.0.0.9:3128
+nft add table ip cloudproxy && nft add chain ip cloudproxy out '{ type filter hook output priority 0; }' &&
+  nft add rule ip cloudproxy out ip daddr 127.0.0.1 tcp dport 8443 ip saddr != 127.0.0.9 reject with tcp reset ||
+  lab_abort "cannot install the nftables rule that closes the direct way to cloudsim"
+lab_start proxy "$LAB_PYTHON" "$LAB_HOME/connect_proxy.py" "$PROXY" 127.0.0.9 "$LAB_DIR/proxy.log" roamd:s3cret
+wait_until 10000 grep -q listening "$LAB_DIR/proxy.out" || lab_abort "the CONNECT proxy did not start" proxy
+rm -f "$STATE_DIR/cloud.pb"
+cloud_roamd "$CERTS/ca.pem" "$URL" 10000
+wait_until 10000 sh -c "'$ROAMCTL' --socket '$LAB_DIR/debug.sock' status | grep -q 'Connection refused'"
+ctl status
+expect "control: without the proxy the cloud cannot be reached" "$OUT" '~' "connecting to 127.0.0.1:8443: Connection refused"
+cloud_roamd "$CERTS/ca.pem" "$URL" 10000 "http://roamd:s3cret@$PROXY"
+wait_until 10000 registered
+expect "registered through the proxy" "$(cloud_field state)" = registered
+expect "the proxy tunnelled it, with the credentials" "$(grep -c '^CONNECT 127.0.0.1:8443 auth=yes -> 200$' "$LAB_DIR/proxy.log")" -ge 1
+ask echo.proxied.example TXT
+expect "cloud queries carry the id registered through the proxy" "$ANS_STATUS $(echo_field identity)" = \
+  "NOERROR 4f70656e444e53$(cloud_field device_id)"
+# Restarted with the wrong credentials: the sync is refused by the proxy, the kept policy stays in force.
+cloud_roamd "$CERTS/ca.pem" "$URL" 10000 "http://roamd:wrong@$PROXY"
+wait_until 10000 sh -c "'$ROAMCTL' --socket '$LAB_DIR/debug.sock' status | grep -q 'refused the tunnel'"
+ctl status
+expect "wrong credentials: the proxy's 407, named" "$OUT" '~' \
+  "the proxy 127.0.0.9:3128 refused the tunnel to 127.0.0.1:8443: HTTP 407 Proxy Authentication Required"
+expect_roamd_serving "a proxy that refuses; the kept policy"
+nft delete table ip cloudproxy
+lab_stop proxy
 
 section "another organisation"
 printf '{"organizationId": "2000002", "fingerprint": "%s"}' "$FINGERPRINT" >"$LAB_DIR/org.json"

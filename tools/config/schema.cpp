@@ -16,6 +16,7 @@ constexpr suggestion known_keys[] = {
   {"cloud", "org_file"},
   {"cloud", "api"},
   {"cloud", "api_ca_file"},
+  {"cloud", "api_proxy"},
   {"cloud", "sync_interval_s"},
   {"cloud", "sync_jitter_s"},
   {"cloud", "heartbeat_interval_s"},

@@ -83,6 +83,14 @@ void read_registration(toml_reader& r, const toml::table& t, proto::Config::Clou
     else
       r.expected(*t.get("api"), "cloud.api", "expected the cloud API's base URL, https://HOST[:PORT][/PATH] (" + why + ")");
   }
+  if (auto proxy = r.string(t, "cloud", "api_proxy")) {
+    std::string why;
+    if (proxy->empty() || net::parse_http_proxy(*proxy, &why))
+      out.set_api_proxy(*proxy);
+    else
+      r.expected(*t.get("api_proxy"), "cloud.api_proxy",
+                 "expected an HTTP proxy's URL, http://[USER:PASSWORD@]HOST:PORT, or \"\" (" + why + ")");
+  }
   if (auto v = r.integer(t, "cloud", "sync_interval_s", 60, 7 * 86'400))
     out.set_sync_interval_s(static_cast<uint32_t>(*v));
   if (auto v = r.integer(t, "cloud", "sync_jitter_s", 0, 86'400))

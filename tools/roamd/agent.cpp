@@ -325,12 +325,13 @@ int run_agent(const proto::Config& cfg) {
     net::https_options ho;
     ho.base_url = cfg.cloud().api();
     ho.ca_file = cfg.cloud().api_ca_file();
+    ho.proxy = cfg.cloud().api_proxy();
     ho.timeout = std::chrono::milliseconds{cfg.cloud().api_timeout_ms()};
     ho.user_agent = std::string{"roamd/"} + ROAMD_VERSION;
     std::string why;
     api = net::https_client::make(ho, why);
     if (!api) {
-      spdlog::error("roamd: cloud.api_ca_file / cloud.api: {}", why);
+      spdlog::error("roamd: cloud.api_ca_file / cloud.api / cloud.api_proxy: {}", why);
       return 1;
     }
   }

@@ -156,6 +156,12 @@ TEST(config_error, bad_cloud_registration_keys) {
              {":2:7:", "cloud.api: expected the cloud API's base URL, https://HOST[:PORT][/PATH] (expected an https:// URL)"});
   load_error("[cloud]\napi = \"https://cloud.example:99999\"\n", {":2:7:", "'99999' is not a port (1-65535)"});
   load_error("[cloud]\napi = \"https://user@cloud.example\"\n", {":2:7:", "may not carry user information"});
+  load_error("[cloud]\napi_proxy = \"https://192.0.2.8:3128\"\n",
+             {":2:13:", "cloud.api_proxy: expected an HTTP proxy's URL, http://[USER:PASSWORD@]HOST:PORT, or \"\" "
+                        "(expected an http:// URL"});
+  load_error("[cloud]\napi_proxy = \"http://proxy.example\"\n", {":2:13:", "the URL needs a port (HOST:PORT)"});
+  load_error("[cloud]\napi_proxy = \"http://user@proxy.example:3128\"\n", {":2:13:", "expected USER:PASSWORD@"});
+  load_error("[cloud]\napi_proxy = \"http://proxy.example:3128/pac\"\n", {":2:13:", "may not carry a path"});
   load_error("[cloud]\norg_file = \"OrgInfo.json\"\n", {":2:12:", "cloud.org_file: expected an absolute path"});
   load_error("[cloud]\nsync_interval_s = 10\n", {":2:19:", "cloud.sync_interval_s"});
   load_error("[cloud]\nheartbeat_interval_s = 2\n",

@@ -78,6 +78,7 @@ ca_file = "/etc/roamd/cloud-ca.pem"
 org_file = "/etc/roamd/OrgInfo.json"
 api = "https://api.cloud.example:8443/agent/"
 api_ca_file = "/etc/roamd/api-ca.pem"
+api_proxy = "http://proxy:secret@192.0.2.8:3128"
 sync_interval_s = 600
 sync_jitter_s = 60
 heartbeat_interval_s = 0
@@ -168,6 +169,7 @@ log_target = "journald"
   expected.mutable_cloud()->set_org_file("/etc/roamd/OrgInfo.json");
   expected.mutable_cloud()->set_api("https://api.cloud.example:8443/agent/");
   expected.mutable_cloud()->set_api_ca_file("/etc/roamd/api-ca.pem");
+  expected.mutable_cloud()->set_api_proxy("http://proxy:secret@192.0.2.8:3128");
   expected.mutable_cloud()->set_sync_interval_s(600);
   expected.mutable_cloud()->set_sync_jitter_s(60);
   expected.mutable_cloud()->set_heartbeat_interval_s(0);

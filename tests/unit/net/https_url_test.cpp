@@ -1,5 +1,12 @@
-// The cloud API's base URL parser (net/https_client.hpp).
+// The cloud API's base URL parser, the proxy URL parser and the CONNECT exchange (net/https_client.hpp).
 #include <future>
+#include <stdexcept>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -66,6 +73,124 @@ TEST(https_client, ARefusedConnectionIsAnErrorNotAStatus) {
   auto r = f.get();
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.error.find("connecting to 127.0.0.1:1"), std::string::npos) << r.error;
+}
+
+TEST(http_proxy, HostPortAndBasicAuthorization) {
+  auto p = parse_http_proxy("http://192.0.2.8:3128");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->host, "192.0.2.8");
+  EXPECT_EQ(p->port, "3128");
+  EXPECT_EQ(p->authorization, "");
+  p = parse_http_proxy("HTTP://u:p@proxy.example:8080/");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->host, "proxy.example");
+  EXPECT_EQ(p->authorization, "Basic dTpw");
+  p = parse_http_proxy("http://[2001:db8::8]:3128");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->host, "2001:db8::8");
+}
+
+TEST(http_proxy, RefusalsSayWhy) {
+  auto why = [](const std::string& text) {
+    std::string w;
+    EXPECT_FALSE(parse_http_proxy(text, &w)) << text;
+    return w;
+  };
+  EXPECT_NE(why("https://192.0.2.8:3128").find("expected an http:// URL"), std::string::npos);
+  EXPECT_NE(why("http://192.0.2.8").find("needs a port"), std::string::npos);
+  EXPECT_NE(why("http://192.0.2.8:").find("empty port"), std::string::npos);
+  EXPECT_NE(why("http://192.0.2.8:3128/wpad.dat").find("may not carry a path"), std::string::npos);
+  EXPECT_NE(why("http://user@192.0.2.8:3128").find("USER:PASSWORD@"), std::string::npos);
+  EXPECT_NE(why("http://bad_host:3128").find("not a host name"), std::string::npos);
+}
+
+/// A proxy on 127.0.0.1 that takes one connection, keeps the request head it got and answers `reply`.
+class fake_proxy {
+public:
+  explicit fake_proxy(std::string reply) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 1) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("fake_proxy: cannot listen");
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this, reply = std::move(reply)] {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0)
+        return;
+      char buf[4096];
+      while (request_.find("\r\n\r\n") == std::string::npos) {
+        auto n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0)
+          break;
+        request_.append(buf, static_cast<size_t>(n));
+      }
+      ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::shutdown(c, SHUT_WR);
+      while (::recv(c, buf, sizeof buf, 0) > 0) {
+      }
+      ::close(c);
+    });
+  }
+  ~fake_proxy() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string url(const std::string& user = "") const {
+    return "http://" + user + "127.0.0.1:" + std::to_string(port_);
+  }
+  const std::string& request() const { return request_; }  // after the exchange ended
+
+private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::string request_;
+  std::thread thread_;
+};
+
+https_response exchange_through(const std::string& proxy) {
+  https_options o;
+  o.base_url = "https://cloud.example/api";
+  o.proxy = proxy;
+  std::string error;
+  auto c = https_client::make(o, error);
+  EXPECT_TRUE(c) << error;
+  if (!c)
+    return {};
+  std::promise<https_response> got;
+  c->request({}, [&](https_response r) { got.set_value(std::move(r)); });
+  auto f = got.get_future();
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  return f.get();
+}
+
+TEST(https_client, AsksTheProxyToConnectAndReportsItsRefusal) {
+  fake_proxy proxy{"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"};
+  auto r = exchange_through(proxy.url("u:p@"));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.error.find("refused the tunnel to cloud.example:443: HTTP 407 Proxy Authentication Required"),
+            std::string::npos) << r.error;
+  EXPECT_EQ(proxy.request().rfind("CONNECT cloud.example:443 HTTP/1.1\r\n", 0), 0u) << proxy.request();
+  EXPECT_NE(proxy.request().find("\r\nHost: cloud.example:443\r\n"), std::string::npos) << proxy.request();
+  EXPECT_NE(proxy.request().find("\r\nProxy-Authorization: Basic dTpw\r\n"), std::string::npos) << proxy.request();
+}
+
+TEST(https_client, RefusesBytesFromTheProxyBeforeTls) {
+  // The server speaks second in TLS: whatever comes before the ClientHello is not the API server's.
+  fake_proxy proxy{"HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK\r\n\r\n{}"};
+  auto r = exchange_through(proxy.url());
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.error.find("sent data into the tunnel before TLS began"), std::string::npos) << r.error;
+  EXPECT_EQ(proxy.request().find("Proxy-Authorization"), std::string::npos) << proxy.request();
+}
+
+TEST(https_client, ARefusedProxyConnectionNamesTheProxy) {
+  auto r = exchange_through("http://127.0.0.1:1");
+  EXPECT_NE(r.error.find("connecting to the proxy 127.0.0.1:1"), std::string::npos) << r.error;
 }
 
 } // namespace
