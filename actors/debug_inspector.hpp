@@ -34,6 +34,7 @@ struct debug_inspector_options {
   std::chrono::milliseconds settings_timeout{10000};  // ... but the enforcer's fresh look may run resolvconf -l
   std::shared_ptr<const net::query_ring> recent;      // the recent-queries ring (null: debug.recent_queries = 0)
   std::function<proto::DnstapStatus()> dnstap;         // the dnstap log's counters (empty: no dnstap log)
+  std::function<proto::DebugPortStatus()> debug_port;  // the inspection port's counters (empty: no port)
 };
 
 struct debug_inspector_state {

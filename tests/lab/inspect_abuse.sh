@@ -68,6 +68,8 @@ section "still inspectable"
 out=$("$ROAMCTL" status 2>&1); rc=$?
 LAST_CMD="roamctl status" ANS_TEXT=$out
 expect "roamctl status answers after the abuse" "$rc" = 0
+expect "... and counts what the port refused" "$out" '~' \
+  "refused .*[0-9]+ failed authentication, .*[0-9]+ busy, .*[0-9]+ too large, .*[0-9]+ timed out"
 expect_roamd_serving "after the abuse"
 grep -c 'debug_port' "$LAB_DIR/roamd.out" | sed 's/^/debug_port log lines: /'
 

@@ -76,6 +76,8 @@ LAST_CMD="inspect_abuse.py garbage $TCP 5" ANS_TEXT=$out
 expect "plain-text garbage: closed, nothing sent back in clear" "$(grep -cE ': (nothing|a TLS alert) \(' <<<"$out")" = 5
 as client ca status
 expect "the good client is still answered after the refusals" "$RC" = 0
+expect "... and its status counts the TLS refusals" "$OUT" '~' \
+  "inspection: [0-9]+ connection\(s\), [0-9]+ request\(s\) answered; refused ([0-9]+ [a-z ]+, )*([4-9]|[1-9][0-9]+) failed TLS"
 
 section "200 half-open handshakes at once (nothing, or half a ClientHello), DNS meanwhile"
 ask warmup.example A

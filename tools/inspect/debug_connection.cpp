@@ -140,7 +140,7 @@ std::string connection<Stream>::handshake_failure(const boost::system::error_cod
 
 template <class Stream>
 void connection<Stream>::tls_refused(const std::string& why) {
-  ++s_.counters.tls_failed;
+  ++s_.counters->tls_failed;
   if (s_.tls_log.allow())
     spdlog::warn("debug_port: TLS refused {}: {}{}", peer_, why, s_.tls_log.held_back_text());
 }
@@ -186,7 +186,7 @@ void connection<Stream>::on_timeout() {
     close();
     return;
   }
-  ++s_.counters.timeouts;
+  ++s_.counters->timeouts;
   if (busy_ || !dec_.partial()) {
     if (need_auth_)
       fail(code::TIMEOUT, "no authentication within " + std::to_string(s_.opts.frame_timeout.count()) + " ms");
@@ -229,7 +229,7 @@ void connection<Stream>::process() {
       read_more();
       return;
     case frame_decoder::status::too_large:
-      ++s_.counters.too_large;
+      ++s_.counters->too_large;
       fail(code::TOO_LARGE, "request frame of " + std::to_string(dec_.announced()) + " bytes exceeds the limit of " +
                               std::to_string(s_.opts.max_request) + " bytes");
       return;
@@ -245,18 +245,18 @@ template <class Stream>
 void connection<Stream>::handle(const std::string& payload) {
   proto::InspectRequest req;
   if (!req.ParseFromString(payload) || req.body_case() == proto::InspectRequest::BODY_NOT_SET) {
-    ++s_.counters.bad_request;
+    ++s_.counters->bad_request;
     fail(code::BAD_REQUEST, "not a request (" + std::to_string(payload.size()) + " bytes that are no InspectRequest)");
     return;
   }
   if (need_auth_) {
     if (req.body_case() != proto::InspectRequest::kAuth) {
-      ++s_.counters.auth_failed;
+      ++s_.counters->auth_failed;
       fail(code::AUTH_REQUIRED, "authenticate first: answer the hello's nonce with the token's HMAC");
       return;
     }
     if (!verify_proof(s_.token, nonce_, req.auth())) {
-      ++s_.counters.auth_failed;
+      ++s_.counters->auth_failed;
       fail(code::AUTH_FAILED, "authentication failed: wrong token");
       return;
     }
@@ -288,7 +288,7 @@ void connection<Stream>::answer(proto::InspectResponse r) {
     r = error_response(r.id(), code::RESPONSE_TOO_LARGE,
                        "the answer (" + std::to_string(r.ByteSizeLong()) + " bytes) exceeds the limit of " +
                          std::to_string(s_.opts.max_response) + " bytes");
-  ++s_.counters.answered;
+  ++s_.counters->answered;
   send(r, false);
 }
 

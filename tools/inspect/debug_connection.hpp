@@ -64,7 +64,7 @@ struct shared {
   std::string token;                 // raw 32 bytes (TCP without TLS only)
   std::unique_ptr<boost::asio::ssl::context> tls;  // TCP with mutual TLS
   std::shared_ptr<gate> answers = std::make_shared<gate>();
-  debug_port_counters counters;
+  std::shared_ptr<debug_port_counters> counters;  // never null
   std::atomic<size_t> open{0};
   log_limit tls_log;                 // used on the server's thread only
 };

@@ -200,9 +200,9 @@ void debug_port::impl::accept(acceptor_type& a, bool is_unix) {
 }
 
 void debug_port::impl::admit(generic::socket sock, bool is_unix) {
-  ++s.counters.accepted;
+  ++s.counters->accepted;
   if (s.open.load() >= s.opts.max_connections) {
-    ++s.counters.busy;
+    ++s.counters->busy;
     if (busy_log.allow())
       spdlog::warn("debug_port: {} inspection connections open; refusing more{}", s.opts.max_connections,
                    busy_log.held_back_text());
@@ -218,7 +218,7 @@ void debug_port::impl::admit(generic::socket sock, bool is_unix) {
   if (is_unix) {
     std::string who;
     if (!peer_allowed(sock.native_handle(), socket_gid, who)) {
-      ++s.counters.peer_refused;
+      ++s.counters->peer_refused;
       spdlog::info("debug_port: refused {}: not root and not in the socket's group {}", who, socket_gid);
       detail::refuse(sock, proto::InspectError::PERMISSION_DENIED,
                      "permission denied: only root and members of the socket's group may inspect roamd");
@@ -240,7 +240,22 @@ void debug_port::impl::remove_files() {
   socket_created = token_written = false;
 }
 
+proto::DebugPortStatus to_proto(const debug_port_counters& c) {
+  proto::DebugPortStatus p;
+  p.set_accepted(c.accepted);
+  p.set_answered(c.answered);
+  p.set_busy(c.busy);
+  p.set_peer_refused(c.peer_refused);
+  p.set_tls_failed(c.tls_failed);
+  p.set_auth_failed(c.auth_failed);
+  p.set_too_large(c.too_large);
+  p.set_bad_request(c.bad_request);
+  p.set_timeouts(c.timeouts);
+  return p;
+}
+
 debug_port::debug_port(debug_port_options opts, request_handler handler) : impl_(std::make_unique<impl>()) {
+  impl_->s.counters = opts.counters ? opts.counters : std::make_shared<debug_port_counters>();
   impl_->s.opts = std::move(opts);
   impl_->s.handler = std::move(handler);
 }
@@ -298,6 +313,6 @@ uint16_t debug_port::tcp_port() const noexcept { return impl_->port; }
 
 size_t debug_port::connections() const noexcept { return impl_->s.open.load(); }
 
-const debug_port_counters& debug_port::counters() const noexcept { return impl_->s.counters; }
+const debug_port_counters& debug_port::counters() const noexcept { return *impl_->s.counters; }
 
 } // namespace roamd::inspect

@@ -13,23 +13,6 @@
 
 namespace roamd::inspect {
 
-struct debug_port_options {
-  std::string socket_path;    // Unix listener ("" = none): directory 0750 if created, socket 0660
-  std::string tcp;            // TCP listener ("" = none): "IP:PORT", loopback unless `tls`; port 0 picks a free port
-  std::string token_file;     // TCP without TLS: where the 32-byte token is written (0600), removed on stop
-  tls_files tls;              // TCP with mutual TLS: the client certificate authenticates (no token)
-  std::string version;        // sent in the hello
-  size_t max_request = max_request_frame;
-  size_t max_response = max_response_frame;
-  size_t max_connections = 16;                    // more are accepted, sent BUSY and closed at once
-  std::chrono::milliseconds frame_timeout{5000};  // a begun frame, and the auth answer, must be complete by then
-  std::chrono::milliseconds idle_timeout{30000};  // a connection with nothing to say is closed after this
-};
-
-/// Answers one request. Calls `done` exactly once, from any thread, within a bounded time.
-using request_handler =
-  std::function<void(const proto::InspectRequest&, std::function<void(proto::InspectResponse)> done)>;
-
 /// What the port refused and answered since start (read from any thread).
 struct debug_port_counters {
   std::atomic<uint64_t> accepted{0};
@@ -42,6 +25,27 @@ struct debug_port_counters {
   std::atomic<uint64_t> tls_failed{0};         // TLS handshake refused, failed or not finished in time
   std::atomic<uint64_t> answered{0};
 };
+
+/// The counters as the status message carries them.
+proto::DebugPortStatus to_proto(const debug_port_counters& c);
+
+struct debug_port_options {
+  std::string socket_path;    // Unix listener ("" = none): directory 0750 if created, socket 0660
+  std::string tcp;            // TCP listener ("" = none): "IP:PORT", loopback unless `tls`; port 0 picks a free port
+  std::string token_file;     // TCP without TLS: where the 32-byte token is written (0600), removed on stop
+  tls_files tls;              // TCP with mutual TLS: the client certificate authenticates (no token)
+  std::string version;        // sent in the hello
+  size_t max_request = max_request_frame;
+  size_t max_response = max_response_frame;
+  size_t max_connections = 16;                    // more are accepted, sent BUSY and closed at once
+  std::chrono::milliseconds frame_timeout{5000};  // a begun frame, and the auth answer, must be complete by then
+  std::chrono::milliseconds idle_timeout{30000};  // a connection with nothing to say is closed after this
+  std::shared_ptr<debug_port_counters> counters;  // where the port counts (shared with who shows them); null: its own
+};
+
+/// Answers one request. Calls `done` exactly once, from any thread, within a bounded time.
+using request_handler =
+  std::function<void(const proto::InspectRequest&, std::function<void(proto::InspectResponse)> done)>;
 
 /// The inspection port: a small Boost.Asio server on its own thread and io_context, with bounded framing, bounded
 /// time per frame, a cap on connections and on response size. The Unix listener lets in root, roamd's own user and

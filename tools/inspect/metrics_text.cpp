@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
 #include <map>
 
 #include "net/stats.hpp"
@@ -127,6 +128,20 @@ void render_status(metrics_writer& w, const proto::AgentStatus& s, const std::ve
              "dnstap messages since start: written (handed to the writer thread) or dropped (its queue was full).");
     w.sample({{"result", "written"}}, static_cast<double>(s.dnstap().written()));
     w.sample({{"result", "dropped"}}, static_cast<double>(s.dnstap().dropped()));
+  }
+  if (s.has_debug_port()) {
+    const auto& d = s.debug_port();
+    w.single("roamd_debug_port_connections_total", "counter", "Connections the inspection port accepted since start.",
+             static_cast<double>(d.accepted()));
+    w.single("roamd_debug_port_requests_total", "counter", "Requests the inspection port answered since start.",
+             static_cast<double>(d.answered()));
+    w.family("roamd_debug_port_refused_total", "counter",
+             "Connections or requests the inspection port refused since start, by reason (auth and tls: failed "
+             "authentication; peer: a Unix peer not let in).");
+    for (const auto& [reason, n] : std::initializer_list<std::pair<const char*, uint64_t>>{
+           {"busy", d.busy()}, {"peer", d.peer_refused()}, {"tls", d.tls_failed()}, {"auth", d.auth_failed()},
+           {"too_large", d.too_large()}, {"bad_request", d.bad_request()}, {"timeout", d.timeouts()}})
+      w.sample({{"reason", reason}}, static_cast<double>(n));
   }
   if (s.has_cloud()) {
     const auto& c = s.cloud();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <initializer_list>
 #include <sstream>
 
 #include <google/protobuf/util/json_util.h>
@@ -93,6 +94,18 @@ void status(std::ostream& o, const proto::AgentStatus& s, int64_t now) {
   if (s.has_dnstap())
     o << "dnstap:     " << s.dnstap().target() << ": " << s.dnstap().written() << " message(s) written, "
       << s.dnstap().dropped() << " dropped (queue full)\n";
+  if (s.has_debug_port()) {
+    const auto& d = s.debug_port();
+    std::string refused;
+    for (const auto& [what, n] : std::initializer_list<std::pair<const char*, uint64_t>>{
+           {"failed authentication", d.auth_failed()}, {"failed TLS", d.tls_failed()},
+           {"peer not let in", d.peer_refused()}, {"busy", d.busy()}, {"too large", d.too_large()},
+           {"not a request", d.bad_request()}, {"timed out", d.timeouts()}})
+      if (n)
+        refused += (refused.empty() ? "" : ", ") + std::to_string(n) + " " + what;
+    o << "inspection: " << d.accepted() << " connection(s), " << d.answered() << " request(s) answered; refused "
+      << (refused.empty() ? "none" : refused) << "\n";
+  }
   if (s.has_cloud()) {
     const auto& c = s.cloud();
     o << "registration: " << c.state() << (c.device_id().empty() ? "" : ", device " + c.device_id())

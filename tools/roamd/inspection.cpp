@@ -105,6 +105,9 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
   io.config = actors::config_summary(cfg);
   io.recent = std::move(recent);
   io.dnstap = std::move(dnstap);
+  auto port_counters = std::make_shared<inspect::debug_port_counters>();
+  if (port)
+    io.debug_port = [port_counters] { return inspect::to_proto(*port_counters); };
   auto actor = sys.spawn(actors::debug_inspector, io, std::move(directory), std::function<int64_t()>{os::unix_ms_now});
   auto running = std::make_unique<running_inspection>(sys, actor);
   if (port) {
@@ -114,6 +117,7 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
     po.token_file = cfg.system().state_dir() + "/debug.token";
     po.tls = {d.tls_cert(), d.tls_key(), d.tls_client_ca(), {d.tls_client_names().begin(), d.tls_client_names().end()}};
     po.version = ROAMD_VERSION;
+    po.counters = port_counters;
     port = running->start_port(std::move(po));
   }
   if (metrics) {

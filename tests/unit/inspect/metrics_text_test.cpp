@@ -37,6 +37,9 @@ metrics_scrape full_scrape() {
   st.mutable_enforcer()->set_state("protecting");
   st.mutable_enforcer()->set_backend("file");
   st.mutable_enforcer()->set_intercepting(true);
+  st.mutable_debug_port()->set_accepted(12);
+  st.mutable_debug_port()->set_answered(30);
+  st.mutable_debug_port()->set_auth_failed(3);
   auto& stats = s.stats.emplace();
   stats.set_queries_udp(5);
   stats.set_queries_tcp(2);
@@ -198,6 +201,10 @@ TEST(metrics_text, every_family_from_full_answers) {
          "roamd_enforcer_state{state=\"protecting\",backend=\"file\"} 1",
          "roamd_interception_active 1",
          "roamd_arbiter_coalesced_events_total 11",
+         "roamd_debug_port_connections_total 12",
+         "roamd_debug_port_requests_total 30",
+         "roamd_debug_port_refused_total{reason=\"auth\"} 3",
+         "roamd_debug_port_refused_total{reason=\"tls\"} 0",
          "roamd_queries_total{transport=\"udp\"} 5",
          "roamd_queries_total{transport=\"tcp\"} 2",
          "roamd_answers_total 6",
