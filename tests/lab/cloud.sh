@@ -221,6 +221,12 @@ expect "control: without the proxy the cloud cannot be reached" "$OUT" '~' "conn
 cloud_roamd "$CERTS/ca.pem" "$URL" 10000 "http://roamd:s3cret@$PROXY"
 wait_until 10000 registered
 expect "registered through the proxy" "$(cloud_field state)" = registered
+chmod o+r "$LAB_DIR/roamd.toml"
+expect "a proxy password in a file every user may read is warned about" \
+  "$("$ROAMD" --config "$LAB_DIR/roamd.toml" --check-config)" '~' \
+  "warning: cloud.api_proxy carries a password and .*roamd.toml is readable by every user \(mode 0[0-7]*[4-7]\)"
+chmod o-r "$LAB_DIR/roamd.toml"
+expect "... and not once it is not" "$("$ROAMD" --config "$LAB_DIR/roamd.toml" --check-config)" '!~' "warning"
 expect "the proxy tunnelled it, with the credentials" "$(grep -c '^CONNECT 127.0.0.1:8443 auth=yes -> 200$' "$LAB_DIR/proxy.log")" -ge 1
 ask echo.proxied.example TXT
 expect "cloud queries carry the id registered through the proxy" "$ANS_STATUS $(echo_field identity)" = \

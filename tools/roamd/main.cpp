@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tools/config/config_loader.hpp"
@@ -13,6 +14,20 @@
 namespace {
 
 constexpr const char* default_config = "/etc/roamd/roamd.toml";
+
+/// The warning to give when the configuration carries a password (the API proxy's) in a file every user may read;
+/// "" when not.
+std::string exposed_secret(const roamd::proto::Config& cfg) {
+  const auto& proxy = cfg.cloud().api_proxy();
+  struct stat st {};
+  if (proxy.find('@') == std::string::npos || cfg.source().empty() || ::stat(cfg.source().c_str(), &st) != 0 ||
+      (st.st_mode & S_IROTH) == 0)
+    return {};
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return "cloud.api_proxy carries a password and " + cfg.source() + " is readable by every user (mode " + mode +
+         "): chmod o-r it";
+}
 
 } // namespace
 
@@ -49,11 +64,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "roamd: invalid configuration (%s); restoring with the default state_dir\n", error.c_str());
     cfg = roamd::config::defaults();
   }
+  auto exposed = exposed_secret(cfg);
   if (check_only) {
     std::printf("roamd: configuration %s is valid\n", cfg.source().empty() ? "(defaults)" : cfg.source().c_str());
+    if (!exposed.empty())
+      std::printf("roamd: warning: %s\n", exposed.c_str());
     return 0;
   }
   roamd::logging::setup(cfg.daemon().log_level(), cfg.daemon().log_target());
+  if (!exposed.empty())
+    spdlog::warn("roamd: {}", exposed);
   if (!explicit_path && cfg.source().empty())
     spdlog::info("roamd: no {} found, running with the built-in defaults", default_config);
   return restore ? roamd::run_restore(cfg) : roamd::run_agent(cfg);

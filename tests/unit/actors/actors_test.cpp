@@ -94,7 +94,7 @@ TEST(upstream_io, marks_a_failing_upstream_down_probes_it_and_brings_it_back) {
   auto up = registry->get(*net::parse_endpoint("192.0.2.9:53"));
   std::vector<uint32_t> probed;
   std::function<void(proto::ProbeResult)> pending_done;
-  actors::upstream_io_options opts{2, 1000};
+  actors::upstream_io_options opts{2, 1000, {}};
   auto io = t.sys.spawn(actors::upstream_io, opts, registry,
                         [&](uint32_t id, std::function<void(proto::ProbeResult)> done) {
                           probed.push_back(id);
