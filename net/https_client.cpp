@@ -1,5 +1,6 @@
 #include "net/https_client.hpp"
 
+#include <cctype>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -89,8 +90,8 @@ std::string parse_authority(const std::string& authority, const std::string& def
 
 /// Whether `text` begins with `scheme` (any case); `rest` is what follows it.
 bool after_scheme(const std::string& text, std::string_view scheme, std::string& rest) {
-  if (text.size() < scheme.size() ||
-      !std::equal(scheme.begin(), scheme.end(), text.begin(), [](char a, char b) { return a == std::tolower(b); }))
+  auto same = [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); };
+  if (text.size() < scheme.size() || !std::equal(scheme.begin(), scheme.end(), text.begin(), same))
     return false;
   rest = text.substr(scheme.size());
   return true;
