@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -41,6 +42,9 @@ namespace {
 // The most a TLS record adds to its plaintext under any suite OpenSSL may negotiate (header, explicit IV, MAC or
 // tag, padding, TLS 1.3's content type), with room to spare.
 constexpr size_t record_overhead = 128;
+// The most plaintext one TLS record carries: a longer frame is split over records anyway, so it goes through the
+// stream (SSL_write in partial-write mode returns after one record).
+constexpr size_t max_record = 16384;
 
 } // namespace
 
@@ -53,16 +57,20 @@ void dot_client::connection::flush() {
   if (!can_write())
     return;
   SSL* ssl = stream.native_handle();
-  size_t room = BIO_ctrl_get_write_guarantee(SSL_get_wbio(ssl));
+  // Mid-handshake (a renegotiation: refused, but asked for) a write may need to read first: the stream does that.
+  size_t room = SSL_is_init_finished(ssl) ? BIO_ctrl_get_write_guarantee(SSL_get_wbio(ssl)) : 0;
   size_t off = 0;
   for (;;) {
     size_t len = 2 + size_t{dns::get16(out.data() + off)};
     bool last = off + len >= out.size();
-    if (last || len + record_overhead > room)
+    if (last || len + record_overhead > room || len > max_record)
       break;  // this one goes through the stream (which waits for room), and sends the sealed ones with it
+    ERR_clear_error();
     int n = SSL_write(ssl, out.data() + off, static_cast<int>(len));
-    if (n != static_cast<int>(len))  // cannot happen with the room checked; the queries fail over if it does
+    if (n != static_cast<int>(len)) {  // cannot happen with the room checked; the queries fail over if it does
+      ERR_clear_error();
       return owner->end(*this, false, "sealing a query into the TLS session failed", false);
+    }
     room -= len + record_overhead;
     off += len;
   }

@@ -97,6 +97,23 @@ bool after_scheme(const std::string& text, std::string_view scheme, std::string&
   return true;
 }
 
+/// `text` with each %XX replaced by its byte (RFC 3986), or nullopt for a '%' without two hexadecimal digits.
+std::optional<std::string> percent_decoded(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(text[i + 2])))
+      return std::nullopt;
+    out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+    i += 2;
+  }
+  return out;
+}
+
 /// A parser's way out: stores the reason in `why` (when given) and yields nullopt.
 template <class T>
 auto failure(std::string* why) {
@@ -136,24 +153,29 @@ std::optional<http_proxy> parse_http_proxy(const std::string& text, std::string*
   std::string rest;
   if (!after_scheme(text, "http://", rest))
     return fail("expected an http:// URL (the proxy is asked to CONNECT; TLS to the proxy itself is not supported)");
-  auto slash = rest.find('/');
-  if (slash != std::string::npos && slash + 1 != rest.size())
-    return fail("the proxy URL may not carry a path");
-  auto authority = rest.substr(0, slash);
   http_proxy p;
-  if (auto at = authority.rfind('@'); at != std::string::npos) {
-    auto user = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    if (user.find(':') == std::string::npos || user.front() == ':')
+  if (auto at = rest.rfind('@'); at != std::string::npos) {  // first: a password may hold '/'
+    auto info = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = info.find(':');
+    if (colon == std::string::npos || colon == 0)
       return fail("expected USER:PASSWORD@ before the proxy's host");
-    if (user.find_first_of(" \t\r\n") != std::string::npos)
+    auto name = percent_decoded(info.substr(0, colon)), password = percent_decoded(info.substr(colon + 1));
+    if (!name || !password)
+      return fail("a '%' in the proxy's user information is not followed by two hexadecimal digits");
+    if (info.find_first_of(" \t\r\n") != std::string::npos)
       return fail("the proxy's user information may not contain white space");
+    auto user = *name + ":" + *password;
     std::string b64(4 * ((user.size() + 2) / 3) + 1, '\0');
     int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
                             reinterpret_cast<const unsigned char*>(user.data()), static_cast<int>(user.size()));
     b64.resize(static_cast<size_t>(n));
     p.authorization = "Basic " + b64;
   }
+  auto slash = rest.find('/');
+  if (slash != std::string::npos && slash + 1 != rest.size())
+    return fail("the proxy URL may not carry a path");
+  auto authority = rest.substr(0, slash);
   bool is_ip = false;
   if (auto err = parse_authority(authority, "", p.host, p.port, is_ip); !err.empty())
     return fail(err);

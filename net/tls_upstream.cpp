@@ -23,6 +23,7 @@ std::shared_ptr<dot_tls> make_dot_tls(const std::string& ca_file, std::string& e
   auto tls = std::make_shared<dot_tls>();
   SSL_CTX* ctx = tls->ctx.native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);  // DoT and DoH never need it (and a write must not wait on it)
   tls->ctx.set_verify_mode(ssl::verify_peer);
   boost::system::error_code ec;
   if (ca_file.empty()) {

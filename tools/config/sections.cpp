@@ -88,8 +88,8 @@ void read_registration(toml_reader& r, const toml::table& t, proto::Config::Clou
     if (proxy->empty() || net::parse_http_proxy(*proxy, &why))
       out.set_api_proxy(*proxy);
     else
-      r.expected(*t.get("api_proxy"), "cloud.api_proxy",
-                 "expected an HTTP proxy's URL, http://[USER:PASSWORD@]HOST:PORT, or \"\" (" + why + ")");
+      r.fail(t.get("api_proxy")->source().begin, "cloud.api_proxy",  // not echoed: it may hold a password
+             "expected an HTTP proxy's URL, http://[USER:PASSWORD@]HOST:PORT, or \"\" (" + why + ")");
   }
   if (auto v = r.integer(t, "cloud", "sync_interval_s", 60, 7 * 86'400))
     out.set_sync_interval_s(static_cast<uint32_t>(*v));

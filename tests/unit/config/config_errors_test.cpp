@@ -161,6 +161,9 @@ TEST(config_error, bad_cloud_registration_keys) {
                         "(expected an http:// URL"});
   load_error("[cloud]\napi_proxy = \"http://proxy.example\"\n", {":2:13:", "the URL needs a port (HOST:PORT)"});
   load_error("[cloud]\napi_proxy = \"http://user@proxy.example:3128\"\n", {":2:13:", "expected USER:PASSWORD@"});
+  // The value is not echoed: it may hold a password.
+  auto err = load_error("[cloud]\napi_proxy = \"http://user:s3cret@proxy.example\"\n", {":2:13:", "needs a port"});
+  EXPECT_EQ(err.find("s3cret"), std::string::npos) << err;
   load_error("[cloud]\napi_proxy = \"http://proxy.example:3128/pac\"\n", {":2:13:", "may not carry a path"});
   load_error("[cloud]\norg_file = \"OrgInfo.json\"\n", {":2:12:", "cloud.org_file: expected an absolute path"});
   load_error("[cloud]\nsync_interval_s = 10\n", {":2:19:", "cloud.sync_interval_s"});

@@ -85,6 +85,10 @@ TEST(http_proxy, HostPortAndBasicAuthorization) {
   ASSERT_TRUE(p);
   EXPECT_EQ(p->host, "proxy.example");
   EXPECT_EQ(p->authorization, "Basic dTpw");
+  p = parse_http_proxy("http://me%40corp:a/b%3Ac@proxy.example:8080");  // curl's convention: %40 is '@'
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->host, "proxy.example");
+  EXPECT_EQ(p->authorization, "Basic bWVAY29ycDphL2I6Yw==");  // base64("me@corp:a/b:c")
   p = parse_http_proxy("http://[2001:db8::8]:3128");
   ASSERT_TRUE(p);
   EXPECT_EQ(p->host, "2001:db8::8");
@@ -102,6 +106,7 @@ TEST(http_proxy, RefusalsSayWhy) {
   EXPECT_NE(why("http://192.0.2.8:3128/wpad.dat").find("may not carry a path"), std::string::npos);
   EXPECT_NE(why("http://user@192.0.2.8:3128").find("USER:PASSWORD@"), std::string::npos);
   EXPECT_NE(why("http://bad_host:3128").find("not a host name"), std::string::npos);
+  EXPECT_NE(why("http://u:p%4@proxy.example:3128").find("two hexadecimal digits"), std::string::npos);
 }
 
 /// A proxy on 127.0.0.1 that takes one connection, keeps the request head it got and answers `reply`.
@@ -136,16 +141,26 @@ public:
     });
   }
   ~fake_proxy() {
-    ::shutdown(fd_, SHUT_RDWR);
-    thread_.join();
+    stop();
     ::close(fd_);
   }
   std::string url(const std::string& user = "") const {
     return "http://" + user + "127.0.0.1:" + std::to_string(port_);
   }
-  const std::string& request() const { return request_; }  // after the exchange ended
+  /// The request head it got; the proxy's thread has ended when this returns.
+  const std::string& request() {
+    stop();
+    return request_;
+  }
 
 private:
+  void stop() {
+    if (!thread_.joinable())
+      return;
+    ::shutdown(fd_, SHUT_RDWR);  // wakes accept() if no client came
+    thread_.join();
+  }
+
   int fd_ = -1;
   uint16_t port_ = 0;
   std::string request_;
