@@ -121,8 +121,8 @@ promise status(debug_inspector_ptr self, uint64_t id) {
         *s->mutable_config() = st.opts.config;
         if (st.opts.dnstap)
           *s->mutable_dnstap() = st.opts.dnstap();
-        if (st.opts.debug_port)
-          *s->mutable_debug_port() = st.opts.debug_port();
+        if (auto port = st.opts.debug_port ? st.opts.debug_port() : std::nullopt)
+          *s->mutable_debug_port() = *port;
         auto enforcer = st.directory->get<dns_enforcer_actor>(peers::role::enforcer);
         if (!enforcer) {
           with_cloud(self, rp, std::move(r));

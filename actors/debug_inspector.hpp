@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -34,7 +35,7 @@ struct debug_inspector_options {
   std::chrono::milliseconds settings_timeout{10000};  // ... but the enforcer's fresh look may run resolvconf -l
   std::shared_ptr<const net::query_ring> recent;      // the recent-queries ring (null: debug.recent_queries = 0)
   std::function<proto::DnstapStatus()> dnstap;         // the dnstap log's counters (empty: no dnstap log)
-  std::function<proto::DebugPortStatus()> debug_port;  // the inspection port's counters (empty: no port)
+  std::function<std::optional<proto::DebugPortStatus>()> debug_port;  // the inspection port's counters (none: no port)
 };
 
 struct debug_inspector_state {

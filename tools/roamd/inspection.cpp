@@ -1,5 +1,8 @@
 #include "tools/roamd/inspection.hpp"
 
+#include <atomic>
+#include <optional>
+
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
@@ -106,8 +109,12 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
   io.recent = std::move(recent);
   io.dnstap = std::move(dnstap);
   auto port_counters = std::make_shared<inspect::debug_port_counters>();
-  if (port)
-    io.debug_port = [port_counters] { return inspect::to_proto(*port_counters); };
+  auto port_open = std::make_shared<std::atomic<bool>>(false);  // a port that could not open shows no counters
+  io.debug_port = [port_counters, port_open]() -> std::optional<proto::DebugPortStatus> {
+    if (!*port_open)
+      return std::nullopt;
+    return inspect::to_proto(*port_counters);
+  };
   auto actor = sys.spawn(actors::debug_inspector, io, std::move(directory), std::function<int64_t()>{os::unix_ms_now});
   auto running = std::make_unique<running_inspection>(sys, actor);
   if (port) {
@@ -119,6 +126,7 @@ std::unique_ptr<inspection> start_inspection(caf::actor_system& sys, const proto
     po.version = ROAMD_VERSION;
     po.counters = port_counters;
     port = running->start_port(std::move(po));
+    *port_open = port;
   }
   if (metrics) {
     inspect::metrics_http_options mo;
