@@ -16,6 +16,7 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using canary_atom = caf::atom_constant<caf::atom("canary")>;
 using adapters_atom = caf::atom_constant<caf::atom("adapters")>;
 using reassert_atom = caf::atom_constant<caf::atom("reassert")>;
+using rebase_atom = caf::atom_constant<caf::atom("rebase")>;
 using settings_atom = caf::atom_constant<caf::atom("settings")>;
 using intercept_atom = caf::atom_constant<caf::atom("intercept")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;

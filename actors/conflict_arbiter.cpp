@@ -37,6 +37,17 @@ bool full_tunnel(const proto::AdapterSnapshot& snap, const std::string& link) {
   return best && best->interface() == link;
 }
 
+/// Whether the settings someone wrote become the original a restore puts back: yes for anyone's but a VPN's (a VPN
+/// script's signature, or servers reached through a tunnel: used while the tunnel lives) and a competing local
+/// proxy's (servers on loopback: used while it answers). An operator's edit or a DHCP client's new network are the
+/// network's settings now.
+bool becomes_original(const situation& s, const proto::AdapterSnapshot& snap) {
+  if (s.owner == os::to_string(os::resolv_owner::vpn_script) || s.nameservers.empty() || all_loopback(s.nameservers))
+    return false;
+  auto* l = s.link.empty() ? nullptr : find_link(snap, s.link);
+  return !(l && is_tunnel(*l));
+}
+
 void record(conflict_arbiter_ptr self, const std::string& action, const std::string& reason, const std::string& link,
             const std::string& owner, bool ok, uint32_t events = 0) {
   auto& st = self->state;
@@ -301,6 +312,12 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
       return;
     case action::adopt_and_retake:
       learn();
+      if (becomes_original(s, st.adapters)) {
+        self->request(enforcer, st.opts.enforcer_timeout, rebase_atom::value)
+          .then([done](const proto::EnforcerStatus& es) { done(es, es.state() == "protecting", es.reason()); },
+                on_error);
+        return;
+      }
       [[fallthrough]];
     case action::retake:
       self->request(enforcer, st.opts.enforcer_timeout, reassert_atom::value)

@@ -166,6 +166,47 @@ bool recover(dns_enforcer_ptr self, bool& retaken) {
   return true;
 }
 
+/// Takes someone's edits to roamd's files into the active takeover (os::takeover_engine::absorb_edits): the
+/// original they change is published again as routes.
+void absorb_edits(dns_enforcer_ptr self) {
+  auto& st = self->state;
+  if (!st.active)
+    return;
+  auto kept = st.engine->absorb_edits(*st.active);
+  if (kept.empty())
+    return;
+  spdlog::info("dns_enforcer: {}", kept);
+  *st.status.mutable_original() = st.active->original_settings();
+  publish_routes(self, &st.active->original_settings());
+}
+
+/// Writes roamd's settings again (`rebase`: first recording the settings in force as the new original).
+proto::EnforcerStatus take_back(dns_enforcer_ptr self, bool rebase) {
+  auto& st = self->state;
+  if (!st.active) {
+    // A restarted enforcer finds the takeover in its journal.
+    if (auto loaded = st.store->load(); loaded.state == os::journal_store::status::ok)
+      become_active(self, loaded.journal);
+  }
+  if (!st.active) {
+    set_status(self, st.status.state(), "nothing to take back: roamd holds no takeover");
+    return st.status;
+  }
+  auto before = st.active->original_settings().SerializeAsString();
+  auto r = rebase ? st.engine->rebase(*st.active) : st.engine->reassert(*st.active);
+  st.status.set_writes(st.status.writes() + r.writes);
+  if (st.active->original_settings().SerializeAsString() != before) {
+    *st.status.mutable_original() = st.active->original_settings();
+    st.status.set_owner(st.active->owner());
+    publish_routes(self, &st.active->original_settings());
+  }
+  if (r.ok)
+    set_status(self, "protecting", "took the settings back: " + r.reason);
+  else
+    set_status(self, "contested", "could not take the settings back: " + r.reason);
+  return st.status;
+}
+
 } // namespace
 
 proto::RouteUpdate original_routes(const proto::ResolverSettings& original,
@@ -239,6 +280,10 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
         return rp;
       }
       if (!retaken) {
+        // A copy of roamd's file left naming a roamd that was not running (a VPN restoring its backup after roamd
+        // stopped) is the user's settings again before they are recorded as the original.
+        if (auto repaired = st.engine->repair(st.opts.paths.resolv_conf); !repaired.reason.empty())
+          spdlog::log(repaired.ok ? spdlog::level::info : spdlog::level::err, "dns_enforcer: {}", repaired.reason);
         auto plan = os::plan_takeover(st.opts.mode, st.opts.paths, *st.deps.fs, st.opts.listen);
         auto res = st.engine->take(plan, st.deps.now_ms());
         if (!res.ok) {
@@ -305,6 +350,7 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
       auto& st = self->state;
       if (!st.active)
         return;
+      absorb_edits(self);
       if (st.engine->all_ours(*st.active)) {
         if (st.status.state() == "contested")
           set_status(self, "protecting", change.path() + " is roamd's again");
@@ -318,26 +364,12 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
                    change.seen_by() + "); the conflict arbiter decides what roamd does");
     },
     [self](caf::get_atom, status_atom) -> proto::EnforcerStatus { return self->state.status; },
-    [self](caf::get_atom, settings_atom) -> proto::EnforcerStatus { return inspect_settings(self); },
-    [self](reassert_atom) -> proto::EnforcerStatus {
-      auto& st = self->state;
-      if (!st.active) {
-        // A restarted enforcer finds the takeover in its journal.
-        if (auto loaded = st.store->load(); loaded.state == os::journal_store::status::ok)
-          become_active(self, loaded.journal);
-      }
-      if (!st.active) {
-        set_status(self, st.status.state(), "nothing to take back: roamd holds no takeover");
-        return st.status;
-      }
-      auto r = st.engine->reassert(*st.active);
-      st.status.set_writes(st.status.writes() + r.writes);
-      if (r.ok)
-        set_status(self, "protecting", "took the settings back: " + r.reason);
-      else
-        set_status(self, "contested", "could not take the settings back: " + r.reason);
-      return st.status;
+    [self](caf::get_atom, settings_atom) -> proto::EnforcerStatus {
+      absorb_edits(self);  // the arbiter asks at every decision: edits the watcher's report did not bring in yet
+      return inspect_settings(self);
     },
+    [self](reassert_atom) -> proto::EnforcerStatus { return take_back(self, false); },
+    [self](rebase_atom) -> proto::EnforcerStatus { return take_back(self, true); },
     [self](intercept_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
       auto& st = self->state;
       auto rp = self->make_response_promise<proto::EnforcerStatus>();

@@ -13,6 +13,7 @@
 #include "net/doh_client.hpp"
 #include "net/dot_client.hpp"
 #include "net/endpoint.hpp"
+#include "net/listen_owner.hpp"
 #include "net/tcp_client.hpp"
 #include "net/tcp_exchange.hpp"
 
@@ -69,6 +70,7 @@ std::string worker::open(const std::vector<udp::endpoint>& listen) {
   boost::system::error_code ec;
   for (auto& ep : listen) {
     auto l = std::unique_ptr<listener>(new listener{udp::socket{ctx_}, tcp::acceptor{ctx_}, {}});
+    listen_owner_scope owner;  // see listen_owner.hpp: no other process can join these sockets
     l->udp.open(ep.protocol(), ec);
     if (!ec && ep.address().is_v6())
       l->udp.set_option(boost::asio::ip::v6_only{true}, ec);

@@ -12,6 +12,7 @@ namespace roamd::os {
 namespace {
 
 constexpr std::string_view journal_magic = "ROAMDJ1\n";
+constexpr std::string_view record_magic = "ROAMDR1\n";
 constexpr size_t max_payload = 4 << 20;  // originals are capped at 1 MiB per file; a journal is far smaller
 
 uint32_t crc32(std::string_view bytes) {
@@ -125,7 +126,17 @@ std::optional<proto::Journal> decode_journal(std::string_view bytes, std::string
 }
 
 journal_store::journal_store(std::shared_ptr<file_system> fs, std::string state_dir)
-  : file_(std::move(fs), std::move(state_dir), "takeover.journal", journal_magic) {
+  : file_(fs, state_dir, "takeover.journal", journal_magic), record_(fs, state_dir, "restored.record", record_magic) {
+}
+
+os_error journal_store::save_record(const proto::Journal& journal) {
+  return record_.save(journal);
+}
+
+journal_store::loaded journal_store::load_record() {
+  loaded out;
+  out.state = record_.load(out.journal, out.problem);
+  return out;
 }
 
 os_error journal_store::save(const proto::Journal& journal) {

@@ -82,8 +82,19 @@ public:
   /// Removes the journal (a missing one is fine).
   os_error remove();
 
+  /// The record of the last restore (`<state_dir>/restored.record`, same framing, magic "ROAMDR1\n"): the journal
+  /// of the takeover that ended, its originals being the user's settings as that restore left them (their edits
+  /// included). It outlives the journal so that a copy of roamd's file put back later (a VPN restoring its backup
+  /// after roamd stopped) can be repaired with the user's settings, byte for byte.
+  const std::string& record_path() const {
+    return record_.path();
+  }
+  os_error save_record(const proto::Journal& journal);
+  loaded load_record();
+
 private:
   framed_file file_;
+  framed_file record_;
 };
 
 } // namespace roamd::os

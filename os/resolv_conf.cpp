@@ -39,7 +39,82 @@ bool contains(std::string_view s, std::string_view needle) {
   return s.find(needle) != std::string_view::npos;
 }
 
+/// Calls `f(line)` for each line of `text` (without its newline); `f` returns false to stop.
+template <class F>
+void each_line(std::string_view text, F f) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos)
+      end = text.size();
+    if (!f(text.substr(pos, end - pos)))
+      return;
+    pos = end + 1;
+  }
+}
+
+/// The keyword of a resolv.conf line ("" for comments and blank lines).
+std::string_view keyword(std::string_view line) {
+  auto hash = line.find_first_of("#;");
+  auto t = tokens(line.substr(0, hash));
+  return t.empty() ? std::string_view{} : t[0];
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items)
+    out += (out.empty() ? "" : " ") + i;
+  return out;
+}
+
 } // namespace
+
+std::string with_search_and_options(std::string_view original, const resolv_settings& edited) {
+  auto before = parse_resolv_conf(original);
+  bool new_search = before.search != edited.search;
+  bool new_options = before.options != edited.options;
+  if (!new_search && !new_options)
+    return std::string{original};
+  std::string search_line = edited.search.empty() ? "" : "search " + joined(edited.search) + "\n";
+  std::string options_line = edited.options.empty() ? "" : "options " + joined(edited.options) + "\n";
+  std::string out;
+  bool search_done = !new_search;
+  bool options_done = !new_options;
+  each_line(original, [&](std::string_view line) {
+    auto k = keyword(line);
+    if (new_search && (k == "search" || k == "domain")) {
+      if (!search_done)
+        out += search_line;
+      search_done = true;
+    } else if (new_options && k == "options") {
+      if (!options_done)
+        out += options_line;
+      options_done = true;
+    } else {
+      out.append(line.data(), line.size());
+      out += '\n';
+    }
+    return true;
+  });
+  if (!search_done)
+    out += search_line;
+  if (!options_done)
+    out += options_line;
+  return out;
+}
+
+std::vector<std::string> original_nameservers_noted(std::string_view text) {
+  std::vector<std::string> out;
+  each_line(text, [&](std::string_view line) {
+    if (line.substr(0, original_nameserver_comment.size()) == original_nameserver_comment) {
+      auto t = tokens(line.substr(original_nameserver_comment.size()));
+      if (t.size() == 1)
+        out.emplace_back(t[0]);
+    }
+    return true;
+  });
+  return out;
+}
 
 resolv_settings parse_resolv_conf(std::string_view text) {
   resolv_settings out;

@@ -105,8 +105,12 @@ std::string render_resolv_conf(const resolv_settings& original, const std::strin
                                const std::string& journal_hint) {
   std::string out{roamd_marker};
   out += ": the system's DNS goes through roamd's local proxy.\n";
-  out += "# The previous file is kept in " + journal_hint + " and comes back when roamd stops\n";
-  out += "# (or with `roamd --restore`). Edits to this file are kept as the new original.\n";
+  out += "# The settings it replaced are kept in " + journal_hint + " and come back when roamd stops\n";
+  out += "# (or with `roamd --restore`). Edits to the search and options lines here are kept in them;\n";
+  out += "# a file with other nameservers is taken as the network's new settings, except a VPN's,\n";
+  out += "# which is used only while its tunnel is up.\n";
+  for (const auto& ns : original.nameservers)
+    out += std::string{original_nameserver_comment} + ns + "\n";
   out += "nameserver " + listen + "\n";
   if (!original.search.empty())
     out += "search " + join(original.search) + "\n";

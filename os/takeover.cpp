@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "os/operator_edits.hpp"
 #include "os/sha256.hpp"
 #include "os/text.hpp"
 
@@ -29,13 +30,15 @@ const char* to_string(file_verdict v) {
       return "roamd's";
     case file_verdict::torn:
       return "torn write";
+    case file_verdict::edited:
+      return "roamd's, edited by someone";
     case file_verdict::foreign:
       return "changed by someone else";
   }
   return "unknown";
 }
 
-file_verdict classify(const proto::JournalFile& jf, const file_state& now) {
+file_verdict classify(const proto::JournalFile& jf, const file_state& now, const std::string& listen) {
   if (!jf.existed() && !now.exists)
     return file_verdict::original;
   if (jf.existed() && jf.was_symlink() && now.is_symlink && now.link_target == jf.symlink_target())
@@ -49,6 +52,8 @@ file_verdict classify(const proto::JournalFile& jf, const file_state& now) {
   if (jf.in_place() && regular_and_readable(now) &&
       (now.content.empty() || (!jf.was_symlink() && is_strict_prefix(now.content, jf.original()))))
     return file_verdict::torn;
+  if (edited(jf, now, listen))
+    return file_verdict::edited;
   return file_verdict::foreign;
 }
 
@@ -98,6 +103,14 @@ os_error takeover_engine::put_back(const proto::JournalFile& jf) {
   if (jf.in_place() || fs_->inspect(jf.path()).bind_mounted)
     return fs_->write_in_place(jf.path(), jf.original());
   return fs_->write_atomic(jf.path(), jf.original(), jf.mode(), jf.uid(), jf.gid());
+}
+
+os_error takeover_engine::put_back_content(const proto::JournalFile& jf, const std::string& content) {
+  if (!jf.existed() || jf.was_symlink())
+    return put_back(jf);
+  if (jf.in_place() || fs_->inspect(jf.path()).bind_mounted)
+    return fs_->write_in_place(jf.path(), content);
+  return fs_->write_atomic(jf.path(), content, jf.mode(), jf.uid(), jf.gid());
 }
 
 void takeover_engine::sweep(const proto::Journal& journal) {
@@ -195,9 +208,18 @@ reassert_result takeover_engine::reassert(proto::Journal& journal) {
   reassert_result out;
   std::string done;
   for (auto& jf : *journal.mutable_files()) {
-    auto verdict = classify(jf, fs_->inspect(jf.path()));
+    auto now = fs_->inspect(jf.path());
+    auto verdict = classify(jf, now, journal.listen());
     if (verdict == file_verdict::ours)
       continue;
+    if (verdict == file_verdict::edited) {
+      // Someone's edit around roamd's change: kept (absorb_edits), not written over.
+      if (auto why = absorb_edits(journal); why.rfind("could not", 0) == 0) {
+        out.reason = why;
+        return out;
+      }
+      continue;
+    }
     if (jf.written().empty() && jf.written_size() != 0) {
       out.reason = jf.path() + ": the journal does not hold what roamd wrote (written by an older roamd)";
       return out;
@@ -222,26 +244,39 @@ reassert_result takeover_engine::reassert(proto::Journal& journal) {
 restore_result takeover_engine::restore(const proto::Journal& journal) {
   restore_result out;
   sweep(journal);
-  bool changed = false;
   bool failed = false;
+  // The user's settings as this restore leaves them (their edits included), kept after the journal is gone.
+  proto::Journal record = journal;
   for (int i = journal.files_size(); i-- > 0;) {
     const auto& jf = journal.files(i);
-    auto verdict = classify(jf, fs_->inspect(jf.path()));
+    auto now = fs_->inspect(jf.path());
+    auto verdict = classify(jf, now, journal.listen());
     std::string line = jf.path() + ": ";
+    auto put = [&](const std::string* content, const char* done) {
+      auto err = content ? put_back_content(jf, *content) : put_back(jf);
+      if (err) {
+        failed = true;
+        line += std::string{"could not put the original back ("} + to_string(verdict) + "): " + err.message;
+      } else {
+        line += jf.existed() ? done : "removed (roamd had created it)";
+      }
+    };
     switch (verdict) {
       case file_verdict::original:
         line += "already the original";
         break;
       case file_verdict::ours:
       case file_verdict::torn:
-        if (auto err = put_back(jf)) {
-          failed = true;
-          line += std::string{"could not put the original back ("} + to_string(verdict) + "): " + err.message;
-        } else {
-          changed = true;
-          line += jf.existed() ? "original put back" : "removed (roamd had created it)";
-        }
+        put(nullptr, "original put back");
         break;
+      case file_verdict::edited: {
+        auto content = edited_original(jf, now, journal.listen());
+        if (content)
+          record.mutable_files(i)->set_original(*content);
+        put(content ? &*content : nullptr, content ? "original put back with the edits made to roamd's file"
+                                                   : "original put back");
+        break;
+      }
       case file_verdict::foreign:
         out.adopted.push_back(jf.path());
         line += "changed by someone else since roamd wrote it: left as it is";
@@ -258,11 +293,12 @@ restore_result takeover_engine::restore(const proto::Journal& journal) {
       out.reason += "; " + failure;
     }
   }
-  (void)changed;
   if (failed) {
     out.reason += " (journal kept: " + store_->path() + ")";
     return out;
   }
+  if (auto err = store_->save_record(record))
+    out.reason += "; the record of this restore could not be written (" + err.message + ")";
   if (auto err = store_->remove()) {
     out.reason += "; the journal could not be removed: " + err.message;
     return out;
@@ -271,9 +307,133 @@ restore_result takeover_engine::restore(const proto::Journal& journal) {
   return out;
 }
 
+std::string takeover_engine::absorb_edits(proto::Journal& journal) {
+  std::string taken;
+  for (auto& jf : *journal.mutable_files()) {
+    auto now = fs_->inspect(jf.path());
+    if (classify(jf, now, journal.listen()) != file_verdict::edited)
+      continue;
+    if (auto content = edited_original(jf, now, journal.listen())) {
+      jf.set_original(*content);
+      if (role_of(jf, journal.listen()) == file_role::resolv_conf) {
+        auto edited = parse_resolv_conf(now.content);
+        auto* os = journal.mutable_original_settings();
+        os->mutable_search()->Assign(edited.search.begin(), edited.search.end());
+        os->mutable_options()->Assign(edited.options.begin(), edited.options.end());
+      }
+    }
+    jf.set_written(now.content);
+    jf.set_written_sha256(sha256(now.content));
+    jf.set_written_size(now.content.size());
+    taken += (taken.empty() ? "" : ", ") + jf.path();
+  }
+  if (taken.empty())
+    return {};
+  if (auto err = store_->save(journal))
+    return "could not keep the edits to " + taken + ": " + err.message;
+  return "kept the edits to " + taken + " (they come back with the original)";
+}
+
+reassert_result takeover_engine::rebase(proto::Journal& journal) {
+  if (journal.backend() != "file" || journal.files_size() != 1)
+    return reassert(journal);
+  auto& jf = *journal.mutable_files(0);
+  auto now = fs_->inspect(jf.path());
+  auto verdict = classify(jf, now, journal.listen());
+  if (verdict != file_verdict::foreign || !now.exists || now.immutable || (!now.is_symlink && !now.readable))
+    return reassert(journal);
+  auto settings = parse_resolv_conf(now.readable ? now.content : std::string{});
+  if (settings.nameservers.empty())
+    return reassert(journal);  // an emptied file is no settings of anyone's: the original stays
+  auto theirs = now.content;
+  if (!now.is_symlink && owner_of(jf.path(), now) == resolv_owner::roamd)
+    theirs = without_roamds_comments(now.content, jf.written());  // roamd's file with its nameserver edited
+  jf.set_was_symlink(now.is_symlink);
+  jf.set_symlink_target(now.is_symlink ? now.link_target : std::string{});
+  jf.set_original(now.is_symlink ? std::string{} : theirs);
+  jf.set_mode(now.mode);
+  jf.set_uid(now.uid);
+  jf.set_gid(now.gid);
+  jf.set_in_place(now.bind_mounted);
+  auto content = render_resolv_conf(settings, journal.listen(), "roamd's journal");
+  jf.set_written(content);
+  jf.set_written_sha256(sha256(content));
+  jf.set_written_size(content.size());
+  file_state recorded = now;
+  recorded.content = theirs;
+  journal.set_owner(to_string(owner_of(jf.path(), recorded)));
+  *journal.mutable_original_settings() = proto::ResolverSettings{};
+  for (const auto& n : settings.nameservers)
+    journal.mutable_original_settings()->add_nameservers(n);
+  for (const auto& d : settings.search)
+    journal.mutable_original_settings()->add_search(d);
+  for (const auto& o : settings.options)
+    journal.mutable_original_settings()->add_options(o);
+  reassert_result out;
+  if (auto err = store_->save(journal)) {
+    out.reason = "cannot record " + jf.path() + " as the new original (" + err.message + "): nothing written";
+    return out;
+  }
+  out = reassert(journal);
+  if (out.ok)
+    out.reason = "recorded " + jf.path() + " (nameservers " + join(settings.nameservers) +
+                 ") as the settings to put back, and " + out.reason;
+  return out;
+}
+
+restore_result takeover_engine::repair(const std::string& path) {
+  restore_result out;
+  auto now = fs_->inspect(path);
+  if (!now.exists || now.is_symlink || !now.readable || owner_of(path, now) != resolv_owner::roamd) {
+    out.ok = true;
+    return out;
+  }
+  auto record = store_->load_record();
+  if (record.state == journal_store::status::ok)
+    for (const auto& jf : record.journal.files())
+      if (jf.path() == path && jf.existed()) {
+        auto err = jf.was_symlink() ? fs_->symlink_atomic(path, jf.symlink_target())
+                   : now.bind_mounted ? fs_->write_in_place(path, jf.original())
+                                      : fs_->write_atomic(path, jf.original(), jf.mode(), jf.uid(), jf.gid());
+        if (err) {
+          out.reason = path + " names a roamd that is not running, and putting back the settings of the last "
+                       "restore failed: " + err.message;
+          return out;
+        }
+        out.ok = true;
+        out.reason = path + " was a copy of roamd's file naming a roamd that is not running: put back the settings "
+                     "recorded by the last restore (" + store_->record_path() + ")";
+        return out;
+      }
+  auto servers = original_nameservers_noted(now.content);
+  if (servers.empty()) {
+    out.reason = path + " is roamd's file, names a roamd that is not running, and neither it nor a record of the "
+                 "last restore says what the settings were: write the system's settings into it";
+    return out;
+  }
+  auto settings = parse_resolv_conf(now.content);
+  std::string content = "# Put back by roamd: its file was found naming it after it had stopped.\n";
+  for (const auto& n : servers)
+    content += "nameserver " + n + "\n";
+  if (!settings.search.empty())
+    content += "search " + join(settings.search) + "\n";
+  if (!settings.options.empty())
+    content += "options " + join(settings.options) + "\n";
+  auto err = now.bind_mounted ? fs_->write_in_place(path, content)
+                              : fs_->write_atomic(path, content, now.mode, now.uid, now.gid);
+  if (err) {
+    out.reason = path + " names a roamd that is not running, and rewriting it failed: " + err.message;
+    return out;
+  }
+  out.ok = true;
+  out.reason = path + " was a copy of roamd's file naming a roamd that is not running: rebuilt from the original "
+               "nameservers it notes (" + join(servers) + ")";
+  return out;
+}
+
 bool takeover_engine::all_ours(const proto::Journal& journal) {
   for (const auto& jf : journal.files())
-    if (classify(jf, fs_->inspect(jf.path())) != file_verdict::ours)
+    if (classify(jf, fs_->inspect(jf.path()), journal.listen()) != file_verdict::ours)
       return false;
   return journal.files_size() > 0;
 }

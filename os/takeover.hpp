@@ -20,13 +20,14 @@ enum class file_verdict {
   original,  // still (or again) the original: nothing to do
   ours,      // exactly what roamd wrote
   torn,      // an in-place write or restore of roamd's was interrupted (an empty file, or a shortened original)
+  edited,    // roamd's change is still in force with someone's edits around it (os/operator_edits): kept
   foreign,   // someone else changed it since: theirs now, left as is
 };
 
 const char* to_string(file_verdict v);
 
-/// What the journal says about `jf` given the file's state now.
-file_verdict classify(const proto::JournalFile& jf, const file_state& now);
+/// What the journal says about `jf` given the file's state now; `listen` is the journal's listen address.
+file_verdict classify(const proto::JournalFile& jf, const file_state& now, const std::string& listen);
 
 struct takeover_result {
   bool ok = false;
@@ -68,9 +69,28 @@ public:
   /// Whether every file of the journal is still exactly what roamd wrote.
   bool all_ours(const proto::Journal& journal);
 
+  /// Takes someone's edits to roamd's files into the journal (README, "Operator edits"): an edited resolv.conf's
+  /// search and options go into the original, resolvconf.conf's other lines likewise, and what is on disk becomes
+  /// what roamd wrote (so it is roamd's again, nothing is rewritten). The journal is saved before it is used.
+  /// Returns what was taken in ("" when nothing), or why it could not be saved.
+  std::string absorb_edits(proto::Journal& journal);
+
+  /// Records the settings in force now as the new original and writes roamd's settings again (the file backend:
+  /// someone other than a VPN replaced roamd's resolv.conf, so those are the network's settings now). The journal
+  /// holds the new original and the new content before anything is written. Other backends: `reassert`.
+  reassert_result rebase(proto::Journal& journal);
+
+  /// With no journal: a copy of roamd's resolv.conf at `path` (its marker on the first line) names a roamd that is
+  /// not running (a VPN put its backup of roamd's file back after roamd stopped). Puts back the user's settings of
+  /// the last restore's record when it has them for `path`, else rebuilds them from the file's "original
+  /// nameserver" notes with its search and options. ok with an empty reason when the file is no such copy.
+  restore_result repair(const std::string& path);
+
 private:
   os_error write_edit(proto::JournalFile& jf, const std::string& content, proto::Journal& journal);
   os_error put_back(const proto::JournalFile& jf);
+  /// Puts `content` back where the original regular file was, as put_back does.
+  os_error put_back_content(const proto::JournalFile& jf, const std::string& content);
   std::string run(const std::vector<std::string>& argv);
   /// Removes temporaries a killed earlier run left next to the journal and the journaled files.
   void sweep(const proto::Journal& journal);

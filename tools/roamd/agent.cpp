@@ -461,10 +461,23 @@ int run_restore(const proto::Config& cfg) {
   }
   auto store = std::make_shared<os::journal_store>(fs, cfg.system().state_dir());
   auto loaded = store->load();
+  os::takeover_engine engine{fs, std::shared_ptr<os::command_runner>{os::make_process_runner(std::chrono::seconds(20))},
+                             store};
   switch (loaded.state) {
-    case os::journal_store::status::absent:
-      spdlog::info("roamd: nothing to restore (no journal at {})", store->path());
+    case os::journal_store::status::absent: {
+      // No takeover to undo, but a copy of roamd's file may name this stopped roamd (a VPN put its backup back).
+      auto repaired = engine.repair(cfg.system().resolv_conf());
+      if (repaired.reason.empty()) {
+        spdlog::info("roamd: nothing to restore (no journal at {})", store->path());
+        return 0;
+      }
+      if (!repaired.ok) {
+        spdlog::error("roamd: {}", repaired.reason);
+        return 1;
+      }
+      spdlog::info("roamd: repaired: {}", repaired.reason);
       return 0;
+    }
     case os::journal_store::status::damaged:
     case os::journal_store::status::unreadable:
       spdlog::error("roamd: cannot restore: {}; the resolver settings are left as they are", loaded.problem);
@@ -472,8 +485,6 @@ int run_restore(const proto::Config& cfg) {
     case os::journal_store::status::ok:
       break;
   }
-  os::takeover_engine engine{fs, std::shared_ptr<os::command_runner>{os::make_process_runner(std::chrono::seconds(20))},
-                             store};
   auto r = engine.restore(loaded.journal);
   if (!r.ok) {
     spdlog::error("roamd: restore failed: {}", r.reason);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "os/instance_lock.hpp"
 #include "tools/config/config_loader.hpp"
 #include "tools/logging/log_setup.hpp"
 #include "tools/roamd/agent.hpp"
@@ -36,11 +37,18 @@ int main(int argc, char** argv) {
   std::string config_path = default_config;
   bool check_only = false;
   bool restore = false;
+  bool if_stopped = false;
   app.add_option("-c,--config", config_path, "configuration file (TOML)");
-  app.add_flag("--check-config", check_only, "validate the configuration, print the result and exit");
-  app.add_flag("--restore", restore,
-               "put back the resolver settings recorded in the takeover journal, then exit (0: restored or nothing "
-               "to restore)");
+  auto* check = app.add_flag("--check-config", check_only, "validate the configuration, print the result and exit");
+  auto* restore_flag = app.add_flag(
+    "--restore", restore,
+    "put back the resolver settings recorded in the takeover journal (and repair a copy of roamd's resolv.conf "
+    "left naming a stopped roamd), then exit (0: restored or nothing to restore; 1 while roamd runs)");
+  app.add_flag("--if-stopped", if_stopped,
+               "with --restore: while roamd runs, do nothing and exit 0 (for the unit that repairs resolv.conf "
+               "when it changes)")
+    ->needs(restore_flag);
+  check->excludes(restore_flag);
   app.set_version_flag("--version", "roamd " ROAMD_VERSION);
   try {
     app.parse(argc, argv);
@@ -72,6 +80,26 @@ int main(int argc, char** argv) {
     return 0;
   }
   roamd::logging::setup(cfg.daemon().log_level(), cfg.daemon().log_target());
+  // One roamd per state directory, before anything is opened or written: a second one (a manual run beside the
+  // service, a double start) would share the journal and, stopping, restore the settings under the first.
+  auto lock = roamd::os::instance_lock::acquire(cfg.system().state_dir());
+  if (!lock.lock) {
+    using refusal = roamd::os::instance_lock::refusal;
+    if (restore && if_stopped && lock.why == refusal::held)
+      return 0;  // roamd runs and owns the settings
+    if (restore && lock.why == refusal::unavailable) {
+      // roamd itself cannot run without the lock either, so nothing else restores now: go on.
+      spdlog::warn("roamd: {}; restoring without the lock", lock.message);
+    } else if (restore) {
+      spdlog::error("roamd: not restoring: {}; it puts the settings back itself when it stops (systemctl stop roamd)",
+                    lock.message);
+      return 1;
+    } else {
+      spdlog::error("roamd: not starting: {}{}", lock.message,
+                    lock.why == refusal::held ? " (is roamd already running? `systemctl status roamd`)" : "");
+      return 1;
+    }
+  }
   if (!exposed.empty())
     spdlog::warn("roamd: {}", exposed);
   if (!explicit_path && cfg.source().empty())

@@ -370,6 +370,57 @@ TEST_F(arbiter_fixture, a_competing_local_proxy_is_adopted_never_bridged_and_for
   EXPECT_NE(status().events().rbegin()->reason().find("stopped answering"), std::string::npos);
 }
 
+TEST_F(arbiter_fixture, an_operators_new_nameserver_becomes_the_original_and_comes_back_on_restore) {
+  start_protected();
+  const std::string theirs = "# by hand\nnameserver 192.0.2.77\nsearch office.test\n";
+  fs->put_file(resolv, theirs);  // no tunnel, no VPN script's signature: the network's new settings
+  report_change();
+  settle();
+  lookup.answer_all(true);
+  t.sched.run();
+  EXPECT_EQ(actions().back(), "adopt and take back");
+  EXPECT_NE(status().events().rbegin()->reason().find("recorded /etc/resolv.conf"), std::string::npos)
+    << status().events().rbegin()->reason();
+  EXPECT_TRUE(roamds_file());
+  ASSERT_TRUE(route("office.test"));
+  EXPECT_EQ(route("office.test")->resolvers(0), "192.0.2.77:53") << "the new original's search domain, to its server";
+  EXPECT_FALSE(route("home.test")) << "the old original's routes are replaced";
+  auto done = ask(actors::restore_atom::value);
+  ASSERT_TRUE(*done);
+  EXPECT_EQ((*done)->state(), "restored");
+  EXPECT_EQ(fs->at(resolv)->content, theirs);
+}
+
+TEST_F(arbiter_fixture, a_vpns_nameserver_is_never_the_original) {
+  start_protected();
+  caf::anon_send(arbiter, with_tunnel());
+  vpn_writes();
+  settle();
+  lookup.answer_all(true);
+  t.sched.run();
+  EXPECT_EQ(route("corp.example")->source(), "adopted");
+  auto done = ask(actors::restore_atom::value);
+  ASSERT_TRUE(*done);
+  EXPECT_EQ(fs->at(resolv)->content, original_text) << "the user's settings, not the VPN's";
+}
+
+TEST_F(arbiter_fixture, a_search_line_edited_in_roamds_file_is_kept_without_a_write) {
+  start_protected();
+  auto content = fs->at(resolv)->content;
+  auto at = content.find("search home.test");
+  ASSERT_NE(at, std::string::npos) << content;
+  content.replace(at, 16, "search home.test added.test");
+  fs->put_file(resolv, content);
+  report_change();
+  settle();
+  EXPECT_EQ(writes(), 1u) << "no contest, nothing written";
+  EXPECT_EQ(fs->at(resolv)->content, content);
+  ASSERT_TRUE(route("added.test")) << "the edited original's search domain is routed to its server";
+  auto done = ask(actors::restore_atom::value);
+  ASSERT_TRUE(*done);
+  EXPECT_EQ(fs->at(resolv)->content, "nameserver 192.0.2.53\nsearch home.test added.test\n");
+}
+
 TEST_F(arbiter_fixture, a_crashed_child_is_restarted_with_backoff_and_gets_its_state_back) {
   start_protected();
   caf::anon_send(arbiter, with_tunnel());

@@ -34,6 +34,7 @@ struct takeover_fixture : ::testing::Test {
   std::map<std::string, test::fake_file_system::node> files() const {
     auto all = fs->nodes();
     all.erase(store->path());
+    all.erase(store->record_path());
     return all;
   }
 
