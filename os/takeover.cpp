@@ -277,10 +277,24 @@ restore_result takeover_engine::restore(const proto::Journal& journal) {
                                                    : "original put back");
         break;
       }
-      case file_verdict::foreign:
+      case file_verdict::foreign: {
         out.adopted.push_back(jf.path());
         line += "changed by someone else since roamd wrote it: left as it is";
+        // Left in force, it is the user's latest settings, unless a VPN's (its backup of the user's comes back
+        // at disconnect): the record says what to repair a later copy of roamd's file to.
+        auto* rf = record.mutable_files(i);
+        if (role_of(jf, journal.listen()) != file_role::created && owner_of(jf.path(), now) != resolv_owner::vpn_script &&
+            (now.is_symlink || now.readable)) {
+          rf->set_existed(true);
+          rf->set_was_symlink(now.is_symlink);
+          rf->set_symlink_target(now.is_symlink ? now.link_target : std::string{});
+          rf->set_original(now.is_symlink ? std::string{} : now.content);
+          rf->set_mode(now.mode);
+          rf->set_uid(now.uid);
+          rf->set_gid(now.gid);
+        }
         break;
+      }
     }
     out.reason += (out.reason.empty() ? "" : "; ") + line;
   }

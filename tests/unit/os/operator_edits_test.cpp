@@ -291,3 +291,23 @@ TEST_F(edits_fixture, roamds_nameserver_edited_in_place_becomes_the_original_wit
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(edits_fixture, the_record_keeps_a_foreign_file_left_in_force_but_never_a_vpns) {
+  for (bool vpn : {false, true}) {
+    SCOPED_TRACE(vpn ? "a VPN's file" : "an operator's file");
+    fs->put_file(paths.resolv_conf, original_text);
+    auto j = take();
+    auto copy = resolv();
+    const std::string theirs = vpn ? "#@VPNC_GENERATED@\nnameserver 10.8.0.1\n" : "nameserver 198.51.100.9\n";
+    fs->put_file(paths.resolv_conf, theirs);  // roamd intercepting: the file stays theirs
+    ASSERT_TRUE(engine.restore(j).ok);
+    EXPECT_EQ(resolv(), theirs);
+    fs->put_file(paths.resolv_conf, copy);  // later, a copy of roamd's file comes back
+    ASSERT_TRUE(engine.repair(paths.resolv_conf).ok);
+    EXPECT_EQ(resolv(), vpn ? std::string{original_text} : theirs);
+  }
+}
+
+} // namespace
