@@ -73,6 +73,14 @@ public:
   /// Sends a health probe (". NS") to one upstream from worker 0; `done` runs on that worker's thread.
   void probe(uint32_t upstream_id, probe_callback done);
 
+  /// Posts `beat(index)` to every worker's loop: it runs on that worker's thread once the worker gets to it, so a
+  /// worker that stopped running its loop (wedged) never calls it. Returns the number of workers asked.
+  size_t heartbeat(std::function<void(uint32_t worker)> beat);
+
+  /// The self-check's source port (net/self_check; 0: none): canary queries from it over UDP are answered without
+  /// counting them or showing them to observers.
+  void set_self_check_port(uint16_t port);
+
   /// False when the socket mark is set but the kernel refused it on some upstream socket (EPERM: not root), so that
   /// interception would catch roamd's own queries; true otherwise. Meaningful after open().
   bool socket_mark_ok() const;

@@ -142,6 +142,10 @@ void worker::stop() {
   });
 }
 
+void worker::post_self_check_port(uint16_t port) {
+  boost::asio::post(ctx_, [this, port] { self_check_port_ = htons(port); });
+}
+
 void worker::post_routing(std::shared_ptr<const routing_table> table) {
   boost::asio::post(ctx_, [this, table = std::move(table)]() mutable {
     table_ = std::move(table);

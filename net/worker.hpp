@@ -56,6 +56,7 @@ public:
   void stop();
   void post_routing(std::shared_ptr<const routing_table> table);
   void post_probe(uint32_t upstream_id, dataplane::probe_callback done);
+  void post_self_check_port(uint16_t port);
 
   // Used by tcp_client.
   void handle_query(uint8_t* msg, size_t size, client_ref client);
@@ -196,6 +197,8 @@ private:
   /// Answers a query for a name under the canary suffix itself (see net/canary.hpp).
   void answer_canary(const uint8_t* msg, size_t size, const dns::query_info& q, canary_match m,
                      std::string_view label, const client_ref& c);
+  /// A canary query from the self-check's socket: answered, not counted, not observed. False: not one (go on).
+  bool answer_self_check(const uint8_t* msg, size_t size, const client_ref& c);
   /// Ends a probe: frees its slot, then reports to whoever asked.
   void complete_probe(uint32_t slot, bool ok, uint64_t rtt_us);
   /// The cache key of a query resolved under `table`.
@@ -260,6 +263,7 @@ private:
   std::chrono::steady_clock::time_point query_start_;  // when the query being handled now was read
   std::vector<std::pair<sockaddr_storage, socklen_t>> listener_addr_;  // by listener index, for observers
   bool observe_queries_ = false;  // some observer wants client queries
+  uint16_t self_check_port_ = 0;  // the self-check's source port (network byte order), 0 = none
 };
 
 } // namespace roamd::net

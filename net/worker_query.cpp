@@ -18,6 +18,13 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
+/// A UDP client's port, network byte order (sin_port and sin6_port sit at the same offset).
+uint16_t source_port(const client_ref& c) {
+  uint16_t port;
+  std::memcpy(&port, reinterpret_cast<const uint8_t*>(&c.addr) + offsetof(sockaddr_in, sin_port), sizeof port);
+  return port;
+}
+
 } // namespace
 
 dns_cache::key worker::cache_key(const dns::query_info& q, const routing_table& table) {
@@ -25,7 +32,27 @@ dns_cache::key worker::cache_key(const dns::query_info& q, const routing_table& 
                         (q.flags & dns::flag_cd) != 0, static_cast<uint32_t>(table.generation())};
 }
 
+bool worker::answer_self_check(const uint8_t* msg, size_t size, const client_ref& c) {
+  dns::query_info q;
+  std::string_view label;
+  if (size < dns::header_size || (dns::flags_of(msg) & dns::flag_qr) || dns::opcode_of(dns::flags_of(msg)) != 0 ||
+      dns::parse_query(msg, size, q) != dns::parse_error::none || q.qclass != dns::class_in ||
+      !may_be_canary(q.qname) || match_canary(q.qname, label) != canary_match::leaf)
+    return false;
+  uint8_t buf[dns::header_size + dns::max_name_wire + 4 + 16 + 11];
+  size_t n = build_canary_reply(msg, size, q, canary_match::leaf, label, buf, sizeof(buf));
+  if (n == 0)
+    return false;
+  reply(c, buf, n);
+  return true;
+}
+
 void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
+  // The self-check's canary queries (net/self_check) are roamd's own: answered, never counted or observed. One
+  // compare per query when it runs (the source port of a UDP client), none otherwise.
+  if (self_check_port_ != 0 && client.kind == client_ref::udp && source_port(client) == self_check_port_ &&
+      answer_self_check(msg, size, client))
+    return;
   query_start_ = steady::now();
   if (client.kind == client_ref::tcp)
     ++stats_.queries_tcp;

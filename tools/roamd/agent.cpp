@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include <boost/asio/io_context.hpp>
@@ -36,6 +37,7 @@
 #include "os/text.hpp"
 #include "net/dnstap.hpp"
 #include "net/query_ring.hpp"
+#include "tools/roamd/health.hpp"
 #include "tools/roamd/inspection.hpp"
 
 namespace roamd {
@@ -127,8 +129,8 @@ actors::dns_enforcer_options enforcer_options(const proto::Config& cfg, const st
 
 /// Blocks until SIGINT or SIGTERM. SIGHUP syncs the cloud policy now (when registering); the configuration file is
 /// not reloaded.
-void wait_for_stop_signal(boost::asio::io_context& ctx, boost::asio::signal_set& signals, const actors::peers& directory) {
-  bool stop = false;
+void wait_for_stop_signal(boost::asio::io_context& ctx, boost::asio::signal_set& signals, const actors::peers& directory,
+                          bool& stop) {
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
                                                                              int sig) {
     if (ec)
@@ -218,6 +220,24 @@ std::function<caf::strong_actor_ptr(caf::actor_system&)> network_child(const pro
     deps.now_ms = os::unix_ms_now;
     return caf::actor_cast<caf::strong_actor_ptr>(s.spawn(actors::network_state, opts, std::move(deps)));
   };
+}
+
+/// Where the self-check asks: the first listen endpoint, a wildcard one through loopback.
+std::optional<boost::asio::ip::udp::endpoint> self_check_target(const std::vector<boost::asio::ip::udp::endpoint>& bound) {
+  if (bound.empty())
+    return std::nullopt;
+  return boost::asio::ip::udp::endpoint{reachable(bound.front().address()), bound.front().port()};
+}
+
+/// The enforcer's state in one line, for systemd's STATUS=.
+std::string enforcer_summary(caf::actor_system& sys, const std::shared_ptr<actors::peers>& directory) {
+  std::string out = "answering";
+  if (auto e = directory->get<actors::dns_enforcer_actor>(actors::peers::role::enforcer)) {
+    caf::scoped_actor self{sys};
+    self->request(e, std::chrono::seconds(2), caf::get_atom::value, actors::status_atom::value)
+      .receive([&](const proto::EnforcerStatus& s) { out += "; system DNS: " + s.state(); }, [](caf::error&) {});
+  }
+  return out;
 }
 
 actors::conflict_arbiter_options arbiter_options(const proto::Config& cfg, const actors::dns_enforcer_options& e) {
@@ -434,9 +454,38 @@ int run_agent(const proto::Config& cfg) {
     // Inspection (roamctl) from here until the settings are back; its port goes before the actors do.
     auto inspection = start_inspection(sys, cfg, directory, started_ms, recent, dnstap_status(cfg, dnstap));
     ask_arbiter(actors::take_atom::value, eopts.canary_timeout + std::chrono::seconds(40));
-    wait_for_stop_signal(signal_ctx, signals, *directory);
+    bool stop = false;
+    std::string wedged;
+    std::unique_ptr<data_plane_watch> health;
+    if (auto target = self_check_target(dp.bound_endpoints())) {
+      health = std::make_unique<data_plane_watch>(signal_ctx, dp, *target, [&](const std::string& why) {
+        wedged = why;
+        stop = true;
+      });
+      if (auto err = health->start(); !err.empty()) {
+        spdlog::error("roamd: no self-check of the data plane: {}", err);
+        health.reset();
+      }
+    }
+    // Ready for systemd (Type=notify) once the takeover is decided: verified by its canary, or not taken and said why.
+    notify_systemd("READY=1\nSTATUS=" + enforcer_summary(sys, directory));
+    if (health)
+      spdlog::info("roamd: self-check of the data plane every {} ms{}", health->interval().count(),
+                   health->watchdog() ? "; systemd's watchdog is fed while it passes" : "");
+    wait_for_stop_signal(signal_ctx, signals, *directory, stop);
+    notify_systemd(wedged.empty() ? "STOPPING=1" : "STOPPING=1\nSTATUS=data plane wedged: " + wedged);
+    if (!wedged.empty()) {
+      // A worker that no longer runs (or a listener that no longer answers) cannot be stopped or joined: give the
+      // system its DNS back while the actors still work, then leave for systemd to restart roamd.
+      spdlog::error("roamd: the data plane is wedged ({}): giving the system its DNS settings back and exiting", wedged);
+      ask_arbiter(actors::restore_atom::value, std::chrono::seconds(10));
+      spdlog::error("roamd: exiting with status 1 (the unit restarts roamd)");
+      spdlog::shutdown();
+      ::_exit(1);
+    }
     // Give the system its DNS back while roamd still answers, then stop answering.
     ask_arbiter(actors::restore_atom::value, std::chrono::seconds(40));
+    health.reset();
     inspection.reset();
     caf::anon_send_exit(arbiter, caf::exit_reason::user_shutdown);  // its children go with it
     dp.stop();
