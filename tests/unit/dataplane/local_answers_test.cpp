@@ -303,7 +303,7 @@ TEST_F(local_answers_test, fallback_timeouts_keep_the_first_nxdomain_after_the_a
   EXPECT_TRUE(wait_totals([](const totals& t) { return t.fallback_sent == 1 && t.fallback_used == 0; }));
 }
 
-TEST_F(local_answers_test, recent_queries_name_the_resolver_whose_answer_the_client_got_after_a_fallback) {
+TEST_F(local_answers_test, recent_queries_name_the_resolver_whose_answer_the_client_got_and_what_the_fallback_did) {
   fake_server cloud{reply_rcode(3, "203.0.113.6")};
   // The local resolver knows A records only: AAAA is NXDOMAIN there too.
   fake_server local{[](fake_server& s, const bytes& q, const sockaddr_in& from) {
@@ -334,6 +334,12 @@ TEST_F(local_answers_test, recent_queries_name_the_resolver_whose_answer_the_cli
   EXPECT_STREQ(seen[2].resolver, cloud.address().c_str()) << "kept after the fallback timed out";
   for (const auto& q : seen)
     EXPECT_STREQ(q.route, ".");
+  EXPECT_EQ(seen[0].fallback, net::fallback_result::used);
+  EXPECT_EQ(seen[1].fallback, net::fallback_result::kept);
+  EXPECT_EQ(seen[2].fallback, net::fallback_result::kept);
+  route({cloud.address()}, {});
+  ASSERT_EQ(rcode_of(udp_exchange(addr_, make_query(0x2504, "printer.home.arpa", 1))), 3);
+  EXPECT_EQ(ring->snapshot(1).at(0).fallback, net::fallback_result::not_run) << "no fallback resolvers: none ran";
 }
 
 TEST_F(local_answers_test, fallback_resolvers_fail_over_like_any_others) {
