@@ -167,6 +167,7 @@ proto::RecentQueries to_proto(const net::query_ring& ring, uint32_t limit) {
     q->set_source(net::to_string(e.source));
     q->set_route(e.route);
     q->set_resolver(e.resolver);
+    q->set_nxdomain_fallback(net::to_string(e.fallback));
     q->set_latency_us(e.latency_us);
   }
   return out;

@@ -1,5 +1,6 @@
 #include "actors/route_compiler.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <set>
@@ -24,6 +25,13 @@ net::route to_net_route(const proto::Route& r, net::upstream_registry& registry)
     if (auto res = net::parse_resolver(text))
       out.fallback.push_back(registry.get(*res, r.interface()));
   return out;
+}
+
+/// Appends `resolver` unless `list` has it: the sources name the same local resolver (the enforcer's recorded
+/// settings and the arbiter's adopted ones, both canonical "IP:PORT"), and the list keeps first-seen order.
+void add_once(google::protobuf::RepeatedPtrField<std::string>& list, const std::string& resolver) {
+  if (std::find(list.begin(), list.end(), resolver) == list.end())
+    list.Add()->assign(resolver);
 }
 
 } // namespace
@@ -64,7 +72,7 @@ proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<s
         fallback->set_source(source);
       }
       for (const auto& f : lr.fallback_resolvers())
-        fallback->add_fallback_resolvers(f);
+        add_once(*fallback->mutable_fallback_resolvers(), f);
     }
   for (const auto& [source, update] : learned)
     for (const auto& lr : update.routes()) {

@@ -20,9 +20,10 @@ constexpr std::string_view cloud_source = "cloud";
 
 /// Composes the routing snapshot. Configured [[internal]] domains win over learned ones for the same domain;
 /// learned sets are applied in source order. The default route goes to the cloud resolvers with the identity tag;
-/// while the cloud does not answer (`reach`, from the network-state actor) fail-open sends it to the recorded local
-/// resolvers untagged (when any are known: never a black hole) and fail-closed leaves it without resolvers, so that
-/// its names get SERVFAIL at once. Either way it is marked source "network".
+/// its NXDOMAIN fallback (and the local routes' resolvers) are every source's fallback resolvers, each listed once,
+/// in first-seen order. While the cloud does not answer (`reach`, from the network-state actor) fail-open sends it
+/// to the recorded local resolvers untagged (when any are known: never a black hole) and fail-closed leaves it
+/// without resolvers, so that its names get SERVFAIL at once. Either way it is marked source "network".
 proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<std::string, proto::RouteUpdate>& learned,
                                       uint64_t generation,
                                       proto::CloudReachability::Mode reach = proto::CloudReachability::NORMAL);

@@ -98,7 +98,9 @@ size_t build_error_reply(const uint8_t* query, size_t size, const query_info& q,
   if (size < header_size || cap < header_size)
     return 0;
   uint16_t in_flags = flags_of(query);
-  uint16_t flags = flag_qr | flag_ra | (in_flags & (0x7800 | flag_rd | flag_cd)) | (extended_rcode & 0x0F);
+  // RA offers recursion, which only a query (opcode 0) can ask for: the NOTIMP to another opcode leaves it clear.
+  uint16_t ra = opcode_of(in_flags) == 0 ? flag_ra : 0;
+  uint16_t flags = flag_qr | ra | (in_flags & (0x7800 | flag_rd | flag_cd)) | (extended_rcode & 0x0F);
   std::memcpy(out, query, 2);
   put16(out + 2, flags);
   put16(out + 4, 0);

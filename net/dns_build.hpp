@@ -27,7 +27,9 @@ size_t build_upstream_query(const uint8_t* query, size_t size, const query_info&
                             bool& tagged);
 
 /// Writes an error reply (FORMERR, NOTIMP, SERVFAIL, REFUSED, or BADVERS with `extended` = 16) to a query. The
-/// question is echoed when `with_question` (the caller parsed it); an OPT is added when the client sent one.
+/// question is echoed when `with_question` (the caller parsed it); an OPT is added when the client sent one. The
+/// opcode, RD and CD are echoed, AA, TC and AD never are; RA is set only for a query (opcode 0), so the NOTIMP to
+/// another opcode has it clear, as unbound's has (BIND's also echoes RD and CD and clears AD).
 size_t build_error_reply(const uint8_t* query, size_t size, const query_info& q, bool with_question,
                          uint16_t extended_rcode, uint8_t* out, size_t cap);
 

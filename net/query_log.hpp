@@ -24,6 +24,16 @@ enum class answer_source : uint8_t {
 
 const char* to_string(answer_source s);
 
+/// What the NXDOMAIN fallback did for an answer relayed from upstream.
+enum class fallback_result : uint8_t {
+  not_run,  // the route's resolvers' answer was not NXDOMAIN, or the route has no fallback resolvers
+  used,     // they said NXDOMAIN and a fallback resolver's answer (NOERROR) was relayed
+  kept,     // they said NXDOMAIN, and so did the fallback (or it failed): their NXDOMAIN was relayed
+};
+
+/// "" (not_run), "used" or "kept_nxdomain".
+const char* to_string(fallback_result r);
+
 /// One event of the per-query path, as an observer sees it. Every pointer is valid only during the call.
 struct query_event {
   enum kind_t : uint8_t {
@@ -43,7 +53,8 @@ struct query_event {
   std::chrono::system_clock::time_point query_time;
   std::chrono::system_clock::time_point response_time;  // response only
   std::string_view route;           // response from upstream: the route's domain ("" for the default route)
-  const upstream* resolver = nullptr;  // response from upstream: the resolver that answered
+  const upstream* resolver = nullptr;  // response from upstream: the resolver whose answer the client got
+  fallback_result fallback = fallback_result::not_run;  // response from upstream: what the NXDOMAIN fallback did
 };
 
 /// Sees every client query and answer of the data plane (dnstap, the recent-queries ring). Called on the workers'

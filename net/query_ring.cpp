@@ -46,6 +46,7 @@ void query_ring::observe(const query_event& e) noexcept {
     std::chrono::duration_cast<std::chrono::microseconds>(e.response_time - e.query_time).count(), UINT32_MAX));
   r.tcp = e.tcp;
   r.source = e.source;
+  r.fallback = e.source == answer_source::upstream ? e.fallback : fallback_result::not_run;
   r.rcode = e.size >= dns::header_size ? dns::rcode_of(dns::flags_of(e.message)) : 0;
   r.client = sockaddr_storage{};
   if (e.client && e.client_len <= sizeof(r.client))

@@ -18,11 +18,12 @@ struct recent_query {
   uint16_t qtype = 0;
   uint8_t rcode = 0;  // the answer's (header) rcode
   answer_source source = answer_source::error;
+  fallback_result fallback = fallback_result::not_run;
   bool tcp = false;
   sockaddr_storage client{};
   dns::wire_name qname;  // size 0: the question did not parse
   char route[96] = {};     // the route's domain ("." = default; cut at 95 bytes), "" when not relayed from upstream
-  char resolver[64] = {};  // the resolver that answered ("IP:PORT" or "IP:PORT%if"), "" when none
+  char resolver[64] = {};  // the resolver whose answer the client got ("IP:PORT" or "IP:PORT%if"), "" when none
 };
 
 /// The opt-in ring of recent queries the debug port shows (`roamctl queries`): the last `capacity` answers of each

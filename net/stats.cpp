@@ -18,6 +18,18 @@ const char* to_string(answer_source s) {
   return "unknown";
 }
 
+const char* to_string(fallback_result r) {
+  switch (r) {
+    case fallback_result::not_run:
+      return "";
+    case fallback_result::used:
+      return "used";
+    case fallback_result::kept:
+      return "kept_nxdomain";
+  }
+  return "unknown";
+}
+
 const char* to_string(drop_reason r) {
   switch (r) {
     case drop_reason::too_short:

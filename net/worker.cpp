@@ -330,6 +330,7 @@ void worker::completed(const client_ref& c, const dns::query_info* q, const uint
     if (p->rt)
       e.route = p->rt->domain;
     e.resolver = p->up.get();
+    e.fallback = p->fallback_done;
   }
   for (auto& o : opts_.observers)
     o->observe(e);

@@ -127,6 +127,7 @@ void worker::deliver(uint32_t s, uint8_t* msg, size_t size) {
     return;
   } else {
     ++stats_.fallback_used;
+    p.fallback_done = fallback_result::used;
   }
   finish(s, msg, size, resp_);
 }
@@ -151,7 +152,7 @@ void worker::start_nxdomain_fallback(uint32_t s, const uint8_t* msg, size_t size
   }
   p.fallback = true;
   p.attempt = 0;
-  p.up.reset();
+  p.first_up = std::move(p.up);
   ++stats_.fallback_sent;
   send_attempt(s);
 }
@@ -164,6 +165,12 @@ void worker::finish_with_first_answer(uint32_t s) {
     p.fallback = false;  // not reached (the answer was validated when it arrived); SERVFAIL rather than loop
     give_up(s);
     return;
+  }
+  if (p.fallback) {
+    // The client gets the first resolvers' NXDOMAIN: observers see it from them, not from the fallback resolver.
+    stop_waiting(s);  // while `up` is still the fallback one (its DoT/DoH client may be holding the query)
+    p.up = std::move(p.first_up);
+    p.fallback_done = fallback_result::kept;
   }
   finish(s, a.data(), a.size(), resp_);
 }

@@ -191,6 +191,8 @@ void worker::free_slot(uint32_t s) {
   p.rt = nullptr;
   p.up.reset();
   p.fallback = false;
+  p.first_up.reset();
+  p.fallback_done = fallback_result::not_run;
   p.first_answer.clear();
   if (p.first_answer.capacity() > 4096)
     std::vector<uint8_t>().swap(p.first_answer);  // a large (TCP) answer is not kept around in every slot

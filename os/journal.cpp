@@ -63,9 +63,13 @@ bool decode_framed(std::string_view bytes, std::string_view magic, google::proto
     why = "payload length " + std::to_string(length) + " is implausible";
     return false;
   }
-  if (payload.size() != length) {
-    why = (payload.size() < length ? "truncated: " : "trailing bytes: ") + std::to_string(payload.size()) + " of " +
-          std::to_string(length) + " payload bytes";
+  if (payload.size() < length) {
+    why = "truncated: " + std::to_string(payload.size()) + " of " + std::to_string(length) + " payload bytes";
+    return false;
+  }
+  if (payload.size() > length) {
+    why = "trailing bytes: " + std::to_string(payload.size() - length) + " bytes after the " + std::to_string(length) +
+          "-byte payload";
     return false;
   }
   if (crc32(payload) != crc) {

@@ -17,7 +17,8 @@ namespace roamd::os {
 std::string encode_framed(std::string_view magic, const google::protobuf::MessageLite& message);
 
 /// Parses `bytes` framed with `magic` into `out`; false with `why` set ("truncated: 40 of 212 payload bytes",
-/// "checksum mismatch", "not a roamd journal (bad magic)") when they are not a whole, unaltered frame.
+/// "trailing bytes: 3 bytes after the 212-byte payload", "checksum mismatch", "not a roamd journal (bad magic)")
+/// when they are not a whole, unaltered frame.
 bool decode_framed(std::string_view bytes, std::string_view magic, google::protobuf::MessageLite& out,
                    std::string& why);
 

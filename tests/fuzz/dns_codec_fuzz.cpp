@@ -133,6 +133,7 @@ void fuzz_error_reply(const uint8_t* data, size_t size, const query_info& q, boo
     FUZZ_CHECK(r.flags & flag_qr);
     FUZZ_CHECK(rcode_of(r.flags) == (rc & 0x0F));
     FUZZ_CHECK(opcode_of(r.flags) == opcode_of(q.flags));
+    FUZZ_CHECK(((r.flags & flag_ra) != 0) == (opcode_of(q.flags) == 0));
     FUZZ_CHECK(r.qdcount == (with_question ? 1 : 0));
     if (with_question)
       FUZZ_CHECK(same_question(r.qname, r.qtype, r.qclass, q.qname, q.qtype, q.qclass));

@@ -313,6 +313,10 @@ void queries(std::ostream& o, const proto::RecentQueries& q) {
       << type_name(e.qtype()) << "  " << rcode_name(e.rcode()) << "  " << e.source();
     if (!e.route().empty())
       o << " via " << e.route() << " -> " << e.resolver();
+    if (e.nxdomain_fallback() == "used")
+      o << "  fallback: used";
+    else if (e.nxdomain_fallback() == "kept_nxdomain")
+      o << "  fallback: tried, kept the " << (e.route() == "." ? "cloud's" : "route's") << " NXDOMAIN";
     o << "  " << (e.latency_us() >= 10000 ? std::to_string(e.latency_us() / 1000) + " ms"
                                            : std::to_string(e.latency_us()) + " us")
       << "\n";

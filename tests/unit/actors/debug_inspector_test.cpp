@@ -253,6 +253,7 @@ TEST_F(inspector_fixture, recent_queries_are_disabled_unless_configured_and_show
     e.query_time = std::chrono::system_clock::time_point{std::chrono::seconds(1700000000 + i)};
     e.response_time = e.query_time + std::chrono::microseconds(1500);
     e.route = "corp.test";
+    e.fallback = net::fallback_result::kept;  // for upstream answers only
     ring->observe(e);
   }
   actors::debug_inspector_options io;
@@ -276,8 +277,10 @@ TEST_F(inspector_fixture, recent_queries_are_disabled_unless_configured_and_show
   EXPECT_EQ(last.source(), "upstream");
   EXPECT_EQ(last.route(), "corp.test");
   EXPECT_EQ(last.latency_us(), 1500u);
+  EXPECT_EQ(last.nxdomain_fallback(), "kept_nxdomain");
   EXPECT_EQ(r.queries().queries(0).source(), "cache");
   EXPECT_EQ(r.queries().queries(0).route(), "") << "only upstream answers name a route";
+  EXPECT_EQ(r.queries().queries(0).nxdomain_fallback(), "") << "and tell what the NXDOMAIN fallback did";
 }
 
 TEST_F(inspector_fixture, an_unknown_query_or_no_query_is_a_bad_request) {

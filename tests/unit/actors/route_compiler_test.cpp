@@ -171,6 +171,28 @@ TEST(route_compiler, the_clouds_identity_resolvers_and_internal_domains_replace_
   EXPECT_EQ(table->lookup(*net::routing_table::to_wire("a.intranet.example")).resolvers[0]->name, "10.1.1.1:53");
 }
 
+TEST(route_compiler, a_local_resolver_learned_from_two_sources_is_listed_once_in_first_seen_order) {
+  // After adoption the arbiter's "adopted" set and the enforcer's "system" set both name the LAN's resolver.
+  proto::RouteUpdate adopted;
+  adopted.set_source("adopted");
+  auto* def = adopted.add_routes();
+  def->add_fallback_resolvers("10.2.2.2:53");
+  def->add_fallback_resolvers("10.1.1.1:53");
+  def->add_fallback_resolvers("10.2.2.2:53");
+  std::map<std::string, proto::RouteUpdate> learned{{"adopted", adopted}, {"cloud", cloud_policy()}, {"system", local_dns()}};
+  auto cfg = sample_config();
+  auto snap = actors::compile_routes(cfg, learned, 1);
+  const std::vector<std::string> expected{"10.2.2.2:53", "10.1.1.1:53"};
+  const auto& fallback = snap.routes(0).fallback_resolvers();
+  EXPECT_EQ(std::vector<std::string>(fallback.begin(), fallback.end()), expected);
+  ASSERT_EQ(snap.routes_size(), 3);
+  const auto& local = snap.routes(2).resolvers();
+  EXPECT_EQ(std::vector<std::string>(local.begin(), local.end()), expected) << "the local routes use the same list";
+  net::upstream_registry reg;
+  auto table = actors::to_table(snap, cfg, reg);
+  EXPECT_EQ(table->fallback().fallback.size(), 2u) << "the NXDOMAIN fallback asks each resolver once";
+}
+
 TEST(route_compiler, without_local_resolvers_internal_domains_stay_with_the_cloud) {
   std::map<std::string, proto::RouteUpdate> learned{{"cloud", cloud_policy()}};
   auto snap = actors::compile_routes(sample_config(), learned, 1);

@@ -379,10 +379,13 @@ TEST_F(dataplane_test, malformed_queries_get_the_documented_reply_and_service_co
   ASSERT_FALSE(formerr.empty());
   EXPECT_EQ(rcode_of(formerr), 1);
   auto update = make_query(21, "x.example", 1);
-  update[2] = 0x28;  // opcode 5 (UPDATE)
+  update[2] = 0x29;  // opcode 5 (UPDATE), RD
+  update[3] = 0x30;  // AD, CD
   auto notimp = udp_exchange(addr_, update);
   ASSERT_FALSE(notimp.empty());
   EXPECT_EQ(rcode_of(notimp), 4);
+  EXPECT_EQ(notimp[2], 0xA9) << "QR, the opcode and RD echoed";
+  EXPECT_EQ(notimp[3], 0x14) << "CD echoed, RA and AD clear";
   auto response = make_answer(make_query(22, "x.example", 1), {"192.0.2.1"});
   EXPECT_TRUE(udp_exchange(addr_, response, 200).empty());  // QR set: nothing
   auto ok = udp_exchange(addr_, make_query(23, "x.example", 1));

@@ -8,6 +8,7 @@
 #include "net/canary.hpp"
 #include "net/dataplane.hpp"
 #include "net/endpoint.hpp"
+#include "net/query_ring.hpp"
 
 using namespace roamd;
 using namespace roamd::test;
@@ -300,6 +301,45 @@ TEST_F(local_answers_test, fallback_timeouts_keep_the_first_nxdomain_after_the_a
   EXPECT_EQ(dead.query_count(), 2u) << "the fallback phase gets its own attempts";
   EXPECT_GE(ms, 200);
   EXPECT_TRUE(wait_totals([](const totals& t) { return t.fallback_sent == 1 && t.fallback_used == 0; }));
+}
+
+TEST_F(local_answers_test, recent_queries_name_the_resolver_whose_answer_the_client_got_and_what_the_fallback_did) {
+  fake_server cloud{reply_rcode(3, "203.0.113.6")};
+  // The local resolver knows A records only: AAAA is NXDOMAIN there too.
+  fake_server local{[](fake_server& s, const bytes& q, const sockaddr_in& from) {
+    size_t name_end = 12;
+    while (name_end < q.size() && q[name_end] != 0)
+      name_end += q[name_end] + 1u;
+    bool a = name_end + 2 < q.size() && q[name_end + 2] == 1;  // QTYPE's low byte
+    s.send_to(make_answer(q, a ? std::vector<std::string>{"192.168.1.22"} : std::vector<std::string>{}, a ? 0 : 3),
+              from);
+  }};
+  fake_server dead{nullptr};
+  auto ring = std::make_shared<net::query_ring>(10, 1);
+  net::dataplane_options o;
+  o.observers = {ring};
+  o.cache.capacity = 0;
+  o.timeout_ms = 100;
+  o.attempts = 1;
+  open(o);
+  route({cloud.address()}, {local.address()});
+  ASSERT_EQ(rcode_of(udp_exchange(addr_, make_query(0x2501, "printer.home.arpa", 1))), 0);
+  ASSERT_EQ(rcode_of(udp_exchange(addr_, make_query(0x2502, "printer.home.arpa", 28))), 3);
+  route({cloud.address()}, {dead.address()});
+  ASSERT_EQ(rcode_of(udp_exchange(addr_, make_query(0x2503, "printer.home.arpa", 1))), 3);
+  auto seen = ring->snapshot(0);  // recorded before each answer left
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_STREQ(seen[0].resolver, local.address().c_str()) << "the fallback's answer";
+  EXPECT_STREQ(seen[1].resolver, cloud.address().c_str()) << "the cloud's NXDOMAIN, kept: not the fallback's";
+  EXPECT_STREQ(seen[2].resolver, cloud.address().c_str()) << "kept after the fallback timed out";
+  for (const auto& q : seen)
+    EXPECT_STREQ(q.route, ".");
+  EXPECT_EQ(seen[0].fallback, net::fallback_result::used);
+  EXPECT_EQ(seen[1].fallback, net::fallback_result::kept);
+  EXPECT_EQ(seen[2].fallback, net::fallback_result::kept);
+  route({cloud.address()}, {});
+  ASSERT_EQ(rcode_of(udp_exchange(addr_, make_query(0x2504, "printer.home.arpa", 1))), 3);
+  EXPECT_EQ(ring->snapshot(1).at(0).fallback, net::fallback_result::not_run) << "no fallback resolvers: none ran";
 }
 
 TEST_F(local_answers_test, fallback_resolvers_fail_over_like_any_others) {

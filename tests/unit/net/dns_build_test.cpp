@@ -211,9 +211,9 @@ TEST(build_error_reply, formerr_with_question_echoes_it) {
   EXPECT_EQ(out, expected);
 }
 
-TEST(build_error_reply, notimp_keeps_opcode_rd_and_cd) {
+TEST(build_error_reply, notimp_to_another_opcode_echoes_opcode_rd_and_cd_but_not_ra_or_ad) {
   uint16_t status_opcode = 2 << 11;
-  auto in = wire{}.header(0x0101, status_opcode | flag_rd | flag_cd, 1, 0, 0, 0).question("a.test").get();
+  auto in = wire{}.header(0x0101, status_opcode | flag_rd | flag_cd | flag_ad, 1, 0, 0, 0).question("a.test").get();
   query_info q = parsed(in);
   bytes out(512);
   size_t n = build_error_reply(in.data(), in.size(), q, true, static_cast<uint16_t>(rcode::notimp), out.data(),
@@ -222,7 +222,7 @@ TEST(build_error_reply, notimp_keeps_opcode_rd_and_cd) {
   uint16_t flags = flags_of(out.data());
   EXPECT_EQ(opcode_of(flags), 2);
   EXPECT_EQ(rcode_of(flags), 4);
-  EXPECT_EQ(flags, flag_qr | status_opcode | flag_rd | flag_ra | flag_cd | 4);
+  EXPECT_EQ(flags, flag_qr | status_opcode | flag_rd | flag_cd | 4) << "no RA: recursion is for queries (opcode 0)";
   EXPECT_EQ(id_of(out.data()), 0x0101);
 }
 

@@ -1,0 +1,63 @@
+// `roamctl queries`: what a person reads about each recent query, and the same in --json.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <vector>
+
+#include "tools/roamctl/render.hpp"
+
+using namespace roamd;
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
+  return out;
+}
+
+void add_query(proto::RecentQueries& q, const std::string& route, const std::string& resolver, uint32_t rcode,
+               const std::string& fallback) {
+  auto* e = q.add_queries();
+  e->set_client("192.0.2.10:40001");
+  e->set_transport("udp");
+  e->set_name("printer.home.arpa");
+  e->set_qtype(1);
+  e->set_rcode(rcode);
+  e->set_source("upstream");
+  e->set_route(route);
+  e->set_resolver(resolver);
+  e->set_nxdomain_fallback(fallback);
+  e->set_latency_us(900);
+}
+
+} // namespace
+
+TEST(render_queries, an_nxdomain_fallback_that_ran_is_told_with_the_resolver_whose_answer_the_client_got) {
+  proto::InspectResponse r;
+  auto& q = *r.mutable_queries();
+  q.set_capacity(5);
+  add_query(q, ".", "192.168.1.1:53", 0, "used");
+  add_query(q, ".", "208.67.222.222:53", 3, "kept_nxdomain");
+  add_query(q, "vpn.example", "10.8.0.1:53", 3, "kept_nxdomain");
+  add_query(q, ".", "208.67.222.222:53", 3, "");
+  auto lines = lines_of(roamctl::render_text(r, 0));
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_NE(lines[1].find("NOERROR  upstream via . -> 192.168.1.1:53  fallback: used  900 us"), std::string::npos)
+    << lines[1];
+  EXPECT_NE(lines[2].find("NXDOMAIN  upstream via . -> 208.67.222.222:53  fallback: tried, kept the cloud's NXDOMAIN"),
+            std::string::npos)
+    << lines[2];
+  EXPECT_NE(lines[3].find("via vpn.example -> 10.8.0.1:53  fallback: tried, kept the route's NXDOMAIN"),
+            std::string::npos)
+    << lines[3];
+  EXPECT_EQ(lines[4].find("fallback"), std::string::npos) << "no fallback ran: " << lines[4];
+
+  auto json = roamctl::render_json(r, false);
+  EXPECT_NE(json.find(R"("resolver":"208.67.222.222:53","latency_us":900,"nxdomain_fallback":"kept_nxdomain")"),
+            std::string::npos)
+    << json;
+  EXPECT_NE(json.find(R"("nxdomain_fallback":"")"), std::string::npos) << "always printed, empty when none ran";
+}
