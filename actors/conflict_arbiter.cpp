@@ -69,12 +69,29 @@ void record(conflict_arbiter_ptr self, const std::string& action, const std::str
     spdlog::warn("conflict_arbiter: {} failed: {} [{}]", action, reason, st.status.state());
 }
 
-void set_state(conflict_arbiter_ptr self, const std::string& state, const std::string& reason) {
+/// The headline state (roamctl status, the metrics, the cloud heartbeat) is the protection state, unless the cloud
+/// does not answer while roamd protects: then it says so first ("open: unprotected ..." or "closed ..."), with the
+/// resolver settings' state in the reason, never "protected by settings" with the truth further down.
+void publish_headline(conflict_arbiter_ptr self) {
   auto& st = self->state;
+  auto state = st.protection_state;
+  auto reason = st.protection_reason;
+  if (!st.network_mode.empty() && state.rfind("protected", 0) == 0) {
+    state = st.network_mode == "open" ? "open: unprotected, the cloud does not answer"
+                                      : "closed: the cloud does not answer, its names get SERVFAIL";
+    reason = st.network_reason + " (resolver settings: " + st.protection_state + ")";
+  }
   if (st.status.state() != state)
     st.status.set_since_unix_ms(st.now_ms());
   st.status.set_state(state);
   st.status.set_reason(reason);
+}
+
+void set_state(conflict_arbiter_ptr self, const std::string& state, const std::string& reason) {
+  auto& st = self->state;
+  st.protection_state = state;
+  st.protection_reason = reason;
+  publish_headline(self);
 }
 
 dns_enforcer_actor enforcer_of(conflict_arbiter_ptr self) {
@@ -485,6 +502,12 @@ void take_over(conflict_arbiter_ptr self, const std::string& why, std::function<
 /// stops protecting, when roamd takes over again (the user's settings of then become the original).
 void on_verdict(conflict_arbiter_ptr self, const proto::NetworkVerdict& v) {
   auto& st = self->state;
+  bool unanswered = !v.stand_down() && (v.state() == "open" || v.state() == "closed");
+  if (st.network_mode != (unanswered ? v.state() : "") || (unanswered && st.network_reason != v.reason())) {
+    st.network_mode = unanswered ? v.state() : "";
+    st.network_reason = unanswered ? v.reason() : "";
+    publish_headline(self);
+  }
   if (st.busy || st.taking) {
     st.pending_verdict = v;  // after the decision or take being carried out (no write may follow a restore)
     return;

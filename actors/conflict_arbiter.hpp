@@ -97,7 +97,11 @@ struct conflict_arbiter_state {
   bool bridging = false;     // interception is up only until the pending contest is decided
   bool interception_available = false;     // as the enforcer last said
   proto::ResolverSettings original;        // the user's settings (their search domains are never adopted)
-  proto::ArbiterStatus status;
+  proto::ArbiterStatus status;  // its state and reason are the headline: see publish_headline()
+  std::string protection_state;   // what the arbiter holds: "protected by settings", "yielded", "stood down: ..."
+  std::string protection_reason;
+  std::string network_mode;       // "open" or "closed" while the network-state actor says the cloud does not answer
+  std::string network_reason;
 
   static inline const char* name = "conflict_arbiter";
 };

@@ -94,6 +94,8 @@ network_policy::network_policy(network_settings s) : settings_(std::move(s)) {
 }
 
 std::chrono::milliseconds network_policy::next_delay() const {
+  if (suspect_)
+    return settings_.confirm;
   if (state_ == net_state::open || state_ == net_state::closed)
     return std::min(settings_.open, settings_.unsettled);
   return same_rounds_ >= settings_.settle_rounds ? settings_.stable : settings_.unsettled;
@@ -144,6 +146,7 @@ network_verdict network_policy::on_round(const probe_round& r) {
                   false);
   }
   if (!r.cloud_answered.empty()) {
+    suspect_ = false;
     bool enc = is_encrypted(r.cloud_answered);
     return move(net_state::protected_,
                 std::string{"the cloud answers over "} + (enc ? "an encrypted transport (" : "plain DNS (") +
@@ -155,6 +158,18 @@ network_verdict network_policy::on_round(const probe_round& r) {
                 "no cloud resolver to probe: the routes stay as configured", encrypted_);
   std::string why = "no cloud resolver answered (" + std::to_string(r.cloud_probed) + " probed" +
                     (r.cloud_error.empty() ? "" : ": " + r.cloud_error) + ")";
+  if ((state_ == net_state::protected_ || state_ == net_state::probing) && !r.evidence && !suspect_) {
+    // One failed probe round (often during link churn, a VPN connecting) is no evidence that the cloud is gone.
+    suspect_ = true;
+    --same_rounds_;
+    return move(state_, why + "; not yet taken as the cloud being gone: probing again in " +
+                          std::to_string(settings_.confirm.count()) + " ms", encrypted_);
+  }
+  if (suspect_)
+    why += ", twice in a row";
+  else if (r.evidence)
+    why += ", and real queries to it failed";
+  suspect_ = false;
   if (settings_.fail_closed)
     return move(net_state::closed, why + "; fail-closed: names for the cloud get SERVFAIL", false);
   return move(net_state::open, why + "; fail-open: names for the cloud go to the network's own resolvers, untagged",
@@ -164,6 +179,7 @@ network_verdict network_policy::on_round(const probe_round& r) {
 network_verdict network_policy::on_cloud_down(const std::string& why) {
   if (state_ != net_state::protected_ && state_ != net_state::probing)
     return move(state_, reason_, encrypted_);  // already open/closed, stood down or off
+  suspect_ = false;
   if (settings_.fail_closed)
     return move(net_state::closed, why + "; fail-closed: names for the cloud get SERVFAIL", false);
   return move(net_state::open, why + "; fail-open: names for the cloud go to the network's own resolvers, untagged",

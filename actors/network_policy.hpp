@@ -33,6 +33,7 @@ struct network_settings {
   std::chrono::milliseconds unsettled{10'000};  // between rounds while unsettled
   std::chrono::milliseconds stable{60'000};     // once the state held for `settle_rounds` rounds
   std::chrono::milliseconds open{2'000};        // while the cloud does not answer
+  std::chrono::milliseconds confirm{1'000};     // a failed round without the data plane's evidence is probed again
   uint32_t settle_rounds = 3;
 };
 
@@ -60,6 +61,7 @@ struct probe_round {
   size_t cloud_probed = 0;        // cloud resolvers probed
   std::string cloud_answered;     // the first that answered ("" = none)
   std::string cloud_error;        // why none did (first failure)
+  bool evidence = false;          // real queries failed too: the data plane marked a cloud resolver down
   std::optional<lookup_outcome> trusted;          // absent: not asked (no domain, or no local resolver)
   std::optional<lookup_outcome> protected_probe;  // absent: not asked
 };
@@ -75,8 +77,10 @@ struct network_verdict {
 
 /// The state machine. A round decides, in this order: a trusted network (the trusted domain resolves to a private
 /// address), behind a protected network (the probe name resolves to the expected address), protected (a cloud
-/// resolver answered), else open or closed by the fail mode. The cloud's resolvers all going down (the data plane's
-/// evidence) opens at once without waiting for a round. Rounds come every `unsettled` until the state held for
+/// resolver answered), else open or closed by the fail mode -- but only with more than one failed probe: while
+/// protected, a round whose cloud probes all failed opens only when real queries failed too (`evidence`), or when a
+/// second round `confirm` later (the routes settled after a link change) fails as well. The cloud's resolvers all
+/// going down (the data plane's evidence) opens at once without waiting for a round. Rounds come every `unsettled` until the state held for
 /// `settle_rounds` rounds, then every `stable`; every `open` while the cloud does not answer.
 class network_policy {
 public:
@@ -100,6 +104,10 @@ public:
     return settings_;
   }
   std::chrono::milliseconds next_delay() const;
+  /// A round failed without evidence and the next one confirms.
+  bool confirming() const {
+    return suspect_;
+  }
 
 private:
   network_verdict move(net_state next, std::string reason, bool encrypted);
@@ -109,6 +117,7 @@ private:
   std::string reason_ = "no probe round finished yet";
   bool encrypted_ = false;
   uint32_t same_rounds_ = 0;  // consecutive rounds that ended in the current state
+  bool suspect_ = false;      // the last round's cloud probes all failed, without evidence: confirming
 };
 
 } // namespace roamd::actors

@@ -93,9 +93,12 @@ void finish_round(network_state_ptr self) {
       if (r.cloud_error.empty())
         r.cloud_error = c + ": no answer within the round's deadline";
     }
+  r.evidence = !st.cloud_down.empty();  // real queries to a cloud resolver failed (the data plane's counters)
   st.status.set_rounds(st.status.rounds() + 1);
   *st.status.mutable_probes() = {st.results.begin(), st.results.end()};
   auto v = st.policy->on_round(r);
+  if (!v.changed && st.policy->confirming())
+    spdlog::info("network_state: {}", v.reason);
   carry_out(self, v);
   if (!v.changed && v.state != net_state::off)
     spdlog::debug("network_state: round {}: still {}", st.round, to_string(v.state));
@@ -146,7 +149,8 @@ void launch(network_state_ptr self, const proto::NetworkTargets& targets) {
     finish_round(self);
     return;
   }
-  self->delayed_send(self, st.opts.round_deadline, decide_atom::value, round);
+  self->delayed_send(self, st.quick ? st.opts.quick_deadline : st.opts.round_deadline, decide_atom::value, round);
+  st.quick = false;
   for (const auto& [text, up] : cloud)
     st.deps.probe(up->id, [handle, round, text = text](proto::ProbeResult r) {
       proto::NetworkProbe p;
@@ -223,8 +227,16 @@ void on_health(network_state_ptr self, const std::string& address, bool up) {
   }
   st.cloud_down.insert(address);
   for (const auto& c : st.targets.cloud_resolvers())
-    if (auto u = upstream_of(self, c); u && !st.cloud_down.count(u->name.substr(0, u->name.find('%'))))
-      return;  // another cloud resolver still answers
+    if (auto u = upstream_of(self, c); u && !st.cloud_down.count(u->name.substr(0, u->name.find('%')))) {
+      // Another cloud resolver is not down yet: ask them all now, and give them little time (real queries to this
+      // one failed already). Waiting for each to fail its own queries would take a query timeout per resolver.
+      auto s = st.policy->state();
+      if (s == net_state::protected_ || s == net_state::probing) {
+        st.quick = true;
+        start_round(self);
+      }
+      return;
+    }
   auto v = st.policy->on_cloud_down("every cloud resolver stopped answering queries (last: " + address + ")");
   carry_out(self, v);
   if (v.changed)

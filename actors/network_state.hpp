@@ -55,6 +55,9 @@ struct network_state_deps {
 struct network_state_options {
   network_settings settings;                       // from the configuration; a policy goes on top
   std::chrono::milliseconds round_deadline{5000};  // a round's probes that have not come back by then failed
+  // A round started because the data plane marked one cloud resolver down while another was not: the others must
+  // answer within this, or the cloud counts as gone (real queries failed, and no other resolver answers quickly).
+  std::chrono::milliseconds quick_deadline{500};
   std::chrono::milliseconds router_timeout{2000};  // asking the router where to probe
 };
 
@@ -66,6 +69,7 @@ struct network_state_state {
   uint64_t round = 0;      // the latest round started
   bool in_flight = false;
   bool again = false;      // a round was asked for while one ran
+  bool quick = false;      // the round in flight (or the next one) has the quick deadline
   size_t expected = 0;
   std::vector<proto::NetworkProbe> results;
   proto::NetworkTargets targets;

@@ -1,6 +1,7 @@
 #include "os/operator_edits.hpp"
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 #include "os/resolv_conf.hpp"
@@ -22,16 +23,20 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-/// The lines roamd appended to resolvconf.conf: what it wrote after the original's bytes.
+/// The lines roamd added to resolvconf.conf: the lines of what it wrote that the original does not have (as a
+/// multiset, so that it holds after edits were taken in: then what roamd wrote is the edited file, roamd's lines
+/// somewhere in the middle of it).
 std::vector<std::string> added_lines(const proto::JournalFile& jf) {
-  const auto& w = jf.written();
-  const auto& o = jf.existed() && !jf.was_symlink() ? jf.original() : std::string{};
-  if (w.size() < o.size() || w.compare(0, o.size(), o) != 0)
-    return {};
+  std::map<std::string, int> original;
+  for (auto& l : lines_of(jf.existed() && !jf.was_symlink() ? jf.original() : std::string{}))
+    ++original[l];
   std::vector<std::string> out;
-  for (auto& l : lines_of(w.substr(o.size())))
-    if (!l.empty())
+  for (auto& l : lines_of(jf.written())) {
+    if (auto it = original.find(l); it != original.end() && it->second > 0)
+      --it->second;
+    else if (!l.empty())
       out.push_back(std::move(l));
+  }
   return out;
 }
 

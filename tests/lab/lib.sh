@@ -226,7 +226,7 @@ start_cloud_roamd() {
   [ -t 0 ] || extra=$(cat)
   start_roamd <<EOF2
 [cloud]
-resolvers = ["$CLOUD_IP:53"]
+resolvers = [${CLOUD_RESOLVERS:-"\"$CLOUD_IP:53\""}]
 device_id = "$DEVICE_ID"
 $extra
 EOF2

@@ -76,6 +76,30 @@ echo "measure protected_again_ms $back_ms"
 expect "tagged cloud answers again within 10 s ($back_ms ms)" "$back_ms" -le 10000
 wait_until 3000 network_is "protected"
 expect "roamctl status: network protected" "$(network_line)" '~' '^protected'
+
+section "open with two cloud resolvers (as Umbrella's two): the first answer within 2 s as well"
+# Each resolver would need its own three failed queries, one query timeout apart, to be marked down: instead the
+# first one marked down makes roamd ask the other at once, with 500 ms to answer.
+CLOUD2_IP=127.0.10.2
+start_upstream cloud2 "$CLOUD2_IP" "$CLOUD_PROFILE"
+CLOUD_RESOLVERS="\"$CLOUD_IP:53\", \"$CLOUD2_IP:53\"" restart_vpn_roamd <<EOF
+[network]
+probe_interval_ms = 10000
+EOF
+wait_until 5000 network_is "protected"
+t0=$(now_ms)
+{ cloud_silent && nft add rule ip netlab in ip saddr "$CLOUD2_IP" drop; } || lab_abort "cannot install the drop rules"
+open2_ms=$(first_answer open2 "$t0" "$LAN_ANY" 10000)
+echo "measure fail_open_two_resolvers_ms $open2_ms"
+expect "first answer through the LAN's resolver within 2 s with two cloud resolvers ($open2_ms ms)" "$open2_ms" -le 2000
+expect "roamctl status: the headline says open, not protected" "$(roamctl status | sed -n 's/^state: *//p')" '~' \
+  '^open: unprotected'
+cloud_back
+wait_until 10000 network_is "protected"
+expect "the cloud returns: protected" "$(network_line)" '~' '^protected'
+expect "roamctl status: the headline is protected again" "$(roamctl status | sed -n 's/^state: *//p')" '~' \
+  '^protected by settings'
+
 if [ "${LAB_NETSTATE_ONLY:-}" = open ]; then  # tools/bench's repetitions: the timed scenario only
   stop_roamd_term
   lab_keep_log

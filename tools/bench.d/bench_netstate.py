@@ -11,6 +11,7 @@ import subprocess
 HERE = os.path.dirname(os.path.realpath(__file__))
 LAB = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "lab", "network_state.sh"))
 ROWS = [("fail_open_first_answer_ms", "fail-open first answer", 2000),
+        ("fail_open_two_resolvers_ms", "fail-open first answer, two cloud resolvers", 2000),
         ("protected_again_ms", "protected again", 10000)]
 
 

@@ -553,3 +553,28 @@ TEST_F(arbiter_fixture, a_stand_down_during_the_take_waits_for_its_outcome_then_
   EXPECT_EQ(a[a.size() - 2], "take");
   EXPECT_EQ(a.back(), "stand down");
 }
+
+namespace {
+
+TEST_F(arbiter_fixture, the_headline_says_open_or_closed_while_the_cloud_does_not_answer) {
+  start_protected();
+  proto::NetworkVerdict v;
+  v.set_state("open");
+  v.set_reason("no cloud resolver answered (1 probed: 192.0.2.1:53: no answer); fail-open: ...");
+  caf::anon_send(arbiter, v);
+  t.sched.run();
+  EXPECT_EQ(status().state(), "open: unprotected, the cloud does not answer");
+  EXPECT_NE(status().reason().find("no cloud resolver answered"), std::string::npos) << status().reason();
+  EXPECT_NE(status().reason().find("(resolver settings: protected by settings)"), std::string::npos) << status().reason();
+  v.set_state("closed");
+  caf::anon_send(arbiter, v);
+  t.sched.run();
+  EXPECT_EQ(status().state(), "closed: the cloud does not answer, its names get SERVFAIL");
+  v.set_state("protected");
+  v.set_reason("the cloud answers over plain DNS (192.0.2.1:53)");
+  caf::anon_send(arbiter, v);
+  t.sched.run();
+  EXPECT_EQ(status().state(), "protected by settings");
+}
+
+} // namespace

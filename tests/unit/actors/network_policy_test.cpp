@@ -69,16 +69,40 @@ TEST(network_policy, the_cloud_answering_is_protected_and_says_the_transport) {
 
 TEST(network_policy, an_unreachable_cloud_is_open_by_default_and_closed_when_so_configured) {
   network_policy open{with_probes()};
+  open.on_round(cloud_silent());  // the first failed round only makes it probe again (see the next test)
   auto v = open.on_round(cloud_silent());
   EXPECT_EQ(v.state, net_state::open);
   EXPECT_NE(v.reason.find("fail-open"), std::string::npos);
   EXPECT_NE(v.reason.find("198.51.100.1:53: no answer"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("twice in a row"), std::string::npos) << v.reason;
   network_policy closed{with_probes(true)};
-  v = closed.on_round(cloud_silent());
-  EXPECT_EQ(v.state, net_state::closed);
+  auto evident = cloud_silent();
+  evident.evidence = true;
+  v = closed.on_round(evident);
+  EXPECT_EQ(v.state, net_state::closed) << "with the data plane's evidence one round is enough";
   EXPECT_NE(v.reason.find("SERVFAIL"), std::string::npos);
+  EXPECT_NE(v.reason.find("real queries to it failed"), std::string::npos) << v.reason;
   // It answers again: protected.
   EXPECT_EQ(closed.on_round(cloud_answers()).state, net_state::protected_);
+}
+
+TEST(network_policy, one_failed_probe_round_without_failed_queries_is_no_fail_open) {
+  // A VPN connecting: the round its new link started fails, the cloud answering all along.
+  network_policy p{with_probes()};
+  ASSERT_EQ(p.on_round(cloud_answers()).state, net_state::protected_);
+  auto v = p.on_round(cloud_silent());
+  EXPECT_EQ(v.state, net_state::protected_);
+  EXPECT_FALSE(v.changed);
+  EXPECT_TRUE(p.confirming());
+  EXPECT_EQ(v.next, 1s) << "probed again once the routes have settled";
+  EXPECT_NE(v.reason.find("probing again in 1000 ms"), std::string::npos) << v.reason;
+  v = p.on_round(cloud_answers());
+  EXPECT_EQ(v.state, net_state::protected_);
+  EXPECT_FALSE(p.confirming());
+  // Failed rounds separated by a good one never add up.
+  EXPECT_EQ(p.on_round(cloud_silent()).state, net_state::protected_);
+  EXPECT_EQ(p.on_round(cloud_answers()).state, net_state::protected_);
+  EXPECT_EQ(p.on_round(cloud_silent()).state, net_state::protected_);
 }
 
 TEST(network_policy, a_trusted_domain_resolving_to_a_private_address_stands_down_whatever_the_cloud_says) {
@@ -105,6 +129,7 @@ TEST(network_policy, the_probe_name_answering_the_expected_address_is_a_protecte
   EXPECT_EQ(v.state, net_state::behind_protected);
   EXPECT_EQ(v.reason, "behind a protected network (probe.test \u2192 203.0.113.7)");
   r.protected_probe = resolved({"203.0.113.8"});
+  r.evidence = true;
   EXPECT_EQ(p.on_round(r).state, net_state::open) << "another address: not protected by the cloud";
   // Trusted comes first when both hold.
   r.protected_probe = resolved({"203.0.113.7"});
@@ -129,7 +154,9 @@ TEST(network_policy, cadence_is_unsettled_then_stable_and_fast_while_the_cloud_i
   for (int i = 0; i < 5; ++i)
     p.on_round(cloud_answers());
   EXPECT_EQ(p.next_delay(), 60s);
+  EXPECT_EQ(p.on_round(cloud_silent()).next, 1s) << "a first failed round: confirmed soon";
   auto v = p.on_round(cloud_silent());
+  EXPECT_EQ(v.state, net_state::open);
   EXPECT_EQ(v.next, 2s) << "open: the cloud is probed often, to come back quickly";
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(p.on_round(cloud_silent()).next, 2s) << "never backs off while open";

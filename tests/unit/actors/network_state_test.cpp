@@ -181,6 +181,9 @@ TEST_F(network_fixture, an_unreachable_cloud_fails_open_to_the_local_resolvers_a
   answer_round(true);
   advance(10s);
   answer_round(false);
+  EXPECT_EQ(status().state(), "protected") << "one failed round, no failed queries: probed again first";
+  advance(1s);
+  answer_round(false);
   EXPECT_EQ(status().state(), "open");
   EXPECT_EQ(status().transitions(), 2u);
   EXPECT_EQ(default_route().source(), "network");
@@ -232,6 +235,8 @@ TEST_F(network_fixture, fail_closed_from_the_policy_leaves_the_cloud_route_witho
   t.sched.run();
   ASSERT_EQ(probes.size(), 2u) << "a new policy probes at once";
   answer_round(false);
+  advance(1s);
+  answer_round(false);
   EXPECT_EQ(status().state(), "closed");
   EXPECT_EQ(status().fail_mode(), "closed");
   EXPECT_EQ(default_route().resolvers_size(), 0);
@@ -277,8 +282,11 @@ TEST_F(network_fixture, probes_that_never_come_back_fail_at_the_rounds_deadline)
   start();
   EXPECT_EQ(status().state(), "probing");
   advance(opts.round_deadline);
-  EXPECT_EQ(status().state(), "open");
+  EXPECT_EQ(status().state(), "probing") << "one failed round: probed again";
   EXPECT_NE(status().reason().find("deadline"), std::string::npos);
+  advance(1s);
+  advance(opts.round_deadline);
+  EXPECT_EQ(status().state(), "open");
   // Late answers of that round are ignored.
   answer_probe(0, true);
   EXPECT_EQ(status().state(), "open");
@@ -302,3 +310,83 @@ TEST_F(network_fixture, detection_off_never_probes) {
   EXPECT_TRUE(probes.empty());
   EXPECT_TRUE(verdicts->empty());
 }
+
+namespace {
+
+TEST_F(network_fixture, a_round_failing_during_a_vpn_connect_is_probed_again_and_never_fails_open) {
+  start();
+  answer_round(true);
+  caf::anon_send(net, with_tunnel());  // the tunnel appears: a round at once, in the middle of the churn
+  t.sched.run();
+  answer_round(false);
+  EXPECT_EQ(status().state(), "protected");
+  EXPECT_EQ(default_route().source(), "config") << "the cloud route stays";
+  auto before = probes.size();
+  advance(1s);
+  ASSERT_EQ(probes.size(), before + 1) << "probed again once the routes settled";
+  answer_round(true);
+  EXPECT_EQ(status().state(), "protected");
+  EXPECT_EQ(verdicts->size(), 1u) << "no transition at all";
+}
+
+TEST_F(network_fixture, one_cloud_resolver_down_asks_the_others_at_once_and_opens_if_they_stay_silent) {
+  constexpr const char* second = "198.51.100.2:53";
+  proto::RouteUpdate extra;  // a second cloud resolver, as the policy's or [cloud] resolvers would give
+  start();
+  answer_round(true);
+  // The router's targets list the configured cloud resolver; a second one comes from a cloud route update.
+  extra.set_source("cloud");
+  auto* d = extra.add_routes();
+  d->set_domain("");
+  d->add_resolvers(cloud);
+  d->add_resolvers(second);
+  directory->send_routes(extra);
+  t.sched.run();
+  advance(10s);
+  answer_probe(probes.size() - 2, true);  // a round probes both
+  answer_round(true);
+  auto before = probes.size();
+  caf::anon_send(net, actors::health_atom::value, std::string{cloud}, false);  // 3 real queries to it failed
+  t.sched.run();
+  EXPECT_EQ(status().state(), "protected") << "the other one may still answer";
+  ASSERT_EQ(probes.size(), before + 2) << "both cloud resolvers probed at once";
+  advance(499ms);
+  EXPECT_EQ(status().state(), "protected");
+  advance(1ms);
+  EXPECT_EQ(status().state(), "open") << "the other did not answer within 500 ms";
+  EXPECT_NE(status().reason().find("real queries to it failed"), std::string::npos) << status().reason();
+}
+
+TEST_F(network_fixture, one_cloud_resolver_down_while_another_answers_stays_protected) {
+  constexpr const char* second = "198.51.100.2:53";
+  start();
+  answer_round(true);
+  proto::RouteUpdate extra;
+  extra.set_source("cloud");
+  auto* d = extra.add_routes();
+  d->set_domain("");
+  d->add_resolvers(cloud);
+  d->add_resolvers(second);
+  directory->send_routes(extra);
+  t.sched.run();
+  advance(10s);
+  answer_probe(probes.size() - 2, true);  // a round probes both
+  answer_round(true);
+  auto before = probes.size();
+  caf::anon_send(net, actors::health_atom::value, std::string{cloud}, false);
+  t.sched.run();
+  ASSERT_EQ(probes.size(), before + 2);
+  answer_probe(before + 1, true);  // the second answers
+  answer_probe(before, false);
+  for (auto& l : lookups)
+    if (l.done) {
+      auto done = std::move(l.done);
+      l.done = nullptr;
+      done(actors::lookup_outcome{false, {}, "NXDOMAIN"});
+    }
+  t.sched.run();
+  advance(500ms);
+  EXPECT_EQ(status().state(), "protected");
+}
+
+} // namespace
