@@ -329,25 +329,30 @@ TEST_F(network_fixture, a_round_failing_during_a_vpn_connect_is_probed_again_and
   EXPECT_EQ(verdicts->size(), 1u) << "no transition at all";
 }
 
-TEST_F(network_fixture, one_cloud_resolver_down_asks_the_others_at_once_and_opens_if_they_stay_silent) {
-  constexpr const char* second = "198.51.100.2:53";
-  proto::RouteUpdate extra;  // a second cloud resolver, as the policy's or [cloud] resolvers would give
-  start();
-  answer_round(true);
-  // The router's targets list the configured cloud resolver; a second one comes from a cloud route update.
+/// Protected with two cloud resolvers (the second from a cloud route update, as the policy gives it), after a
+/// round that probed both; then the data plane marks the first down. Returns the number of probes before that.
+size_t two_cloud_resolvers_then_one_down(network_fixture& f) {
+  f.start();
+  f.answer_round(true);
+  proto::RouteUpdate extra;
   extra.set_source("cloud");
   auto* d = extra.add_routes();
   d->set_domain("");
   d->add_resolvers(cloud);
-  d->add_resolvers(second);
-  directory->send_routes(extra);
-  t.sched.run();
-  advance(10s);
-  answer_probe(probes.size() - 2, true);  // a round probes both
-  answer_round(true);
-  auto before = probes.size();
-  caf::anon_send(net, actors::health_atom::value, std::string{cloud}, false);  // 3 real queries to it failed
-  t.sched.run();
+  d->add_resolvers("198.51.100.2:53");
+  f.directory->send_routes(extra);
+  f.t.sched.run();
+  f.advance(10s);
+  f.answer_probe(f.probes.size() - 2, true);  // a round probes both
+  f.answer_round(true);
+  auto before = f.probes.size();
+  caf::anon_send(f.net, actors::health_atom::value, std::string{cloud}, false);  // 3 real queries to it failed
+  f.t.sched.run();
+  return before;
+}
+
+TEST_F(network_fixture, one_cloud_resolver_down_asks_the_others_at_once_and_opens_if_they_stay_silent) {
+  auto before = two_cloud_resolvers_then_one_down(*this);
   EXPECT_EQ(status().state(), "protected") << "the other one may still answer";
   ASSERT_EQ(probes.size(), before + 2) << "both cloud resolvers probed at once";
   advance(499ms);
@@ -358,23 +363,7 @@ TEST_F(network_fixture, one_cloud_resolver_down_asks_the_others_at_once_and_open
 }
 
 TEST_F(network_fixture, one_cloud_resolver_down_while_another_answers_stays_protected) {
-  constexpr const char* second = "198.51.100.2:53";
-  start();
-  answer_round(true);
-  proto::RouteUpdate extra;
-  extra.set_source("cloud");
-  auto* d = extra.add_routes();
-  d->set_domain("");
-  d->add_resolvers(cloud);
-  d->add_resolvers(second);
-  directory->send_routes(extra);
-  t.sched.run();
-  advance(10s);
-  answer_probe(probes.size() - 2, true);  // a round probes both
-  answer_round(true);
-  auto before = probes.size();
-  caf::anon_send(net, actors::health_atom::value, std::string{cloud}, false);
-  t.sched.run();
+  auto before = two_cloud_resolvers_then_one_down(*this);
   ASSERT_EQ(probes.size(), before + 2);
   answer_probe(before + 1, true);  // the second answers
   answer_probe(before, false);
