@@ -108,6 +108,14 @@ void dataplane::set_self_check_port(uint16_t port) {
     w->post_self_check_port(port);
 }
 
+bool dataplane::listen_private() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (const auto& w : workers_)
+    if (!w->listen_private())
+      return false;
+  return !workers_.empty();
+}
+
 bool dataplane::socket_mark_ok() const {
   std::lock_guard<std::mutex> guard{mtx_};
   for (const auto& w : workers_)

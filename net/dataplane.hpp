@@ -85,6 +85,10 @@ public:
   /// interception would catch roamd's own queries; true otherwise. Meaningful after open().
   bool socket_mark_ok() const;
 
+  /// Whether the listen sockets belong to a uid of their own (net/listen_owner.hpp), so that no other process can
+  /// join them; false when roamd lacks CAP_SETUID. Meaningful after open().
+  bool listen_private() const;
+
   /// The local endpoints actually bound (useful with port 0).
   std::vector<boost::asio::ip::udp::endpoint> bound_endpoints() const;
 

@@ -17,15 +17,21 @@ constexpr uint32_t listen_socket_uid = 0xfffffffeu;
 class listen_owner_scope {
 public:
   listen_owner_scope() : previous_(::setfsuid(listen_socket_uid)) {
+    took_ = ::setfsuid(static_cast<uid_t>(-1)) == static_cast<int>(listen_socket_uid);  // -1: asks, changes nothing
   }
   ~listen_owner_scope() {
     ::setfsuid(previous_);
+  }
+  /// Whether the sockets made now belong to `listen_socket_uid` (false without CAP_SETUID).
+  bool took() const {
+    return took_;
   }
   listen_owner_scope(const listen_owner_scope&) = delete;
   listen_owner_scope& operator=(const listen_owner_scope&) = delete;
 
 private:
   int previous_;
+  bool took_ = false;
 };
 
 } // namespace roamd::net

@@ -71,6 +71,7 @@ std::string worker::open(const std::vector<udp::endpoint>& listen) {
   for (auto& ep : listen) {
     auto l = std::unique_ptr<listener>(new listener{udp::socket{ctx_}, tcp::acceptor{ctx_}, {}});
     listen_owner_scope owner;  // see listen_owner.hpp: no other process can join these sockets
+    listen_private_ = listen_private_ && owner.took();
     l->udp.open(ep.protocol(), ec);
     if (!ec && ep.address().is_v6())
       l->udp.set_option(boost::asio::ip::v6_only{true}, ec);

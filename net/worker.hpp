@@ -47,6 +47,10 @@ public:
   /// Binds the listeners (SO_REUSEPORT) and the upstream socket pool. Returns "" or an error message.
   std::string open(const std::vector<boost::asio::ip::udp::endpoint>& listen);
   std::vector<boost::asio::ip::udp::endpoint> bound() const;
+  /// Whether every listen socket was created under net::listen_socket_uid (after open()).
+  bool listen_private() const {
+    return listen_private_;
+  }
   /// False once the kernel refused the socket mark on one of this worker's upstream sockets (any thread).
   bool socket_mark_ok() const {
     return mark_ok_.load(std::memory_order_relaxed);
@@ -265,6 +269,7 @@ private:
   std::chrono::steady_clock::time_point query_start_;  // when the query being handled now was read
   std::vector<std::pair<sockaddr_storage, socklen_t>> listener_addr_;  // by listener index, for observers
   bool observe_queries_ = false;  // some observer wants client queries
+  bool listen_private_ = true;    // every listen socket belongs to net::listen_socket_uid
   uint16_t self_check_port_ = 0;  // the self-check's source port (network byte order), 0 = none
 };
 

@@ -360,6 +360,9 @@ int run_agent(const proto::Config& cfg) {
     spdlog::error("roamd: {}", err);
     return 1;
   }
+  if (!dp.listen_private())
+    spdlog::warn("roamd: the listen sockets could not be given an owner of their own (setfsuid needs CAP_SETUID): "
+                 "another process of the same user could bind the listen address beside roamd with SO_REUSEPORT");
   auto fs = std::shared_ptr<os::file_system>{os::make_linux_file_system()};
   auto eopts = enforcer_options(cfg, dp.bound_endpoints());
   // Interception rules a crashed earlier run left behind go first (they redirect to a roamd that was not there).
