@@ -134,9 +134,19 @@ def read(path, binary=False):
 
 
 def snapshot():
-    """(kind, target, content) of /etc/resolv.conf."""
-    if os.path.islink(RESOLV):
-        return ("symlink", os.readlink(RESOLV), read(RESOLV))
+    """(kind, target, content) of /etc/resolv.conf. roamd may replace it between two looks (a symlink by a file):
+    looked at again until two looks agree."""
+    for _ in range(100):
+        try:
+            if os.path.islink(RESOLV):
+                first = ("symlink", os.readlink(RESOLV), read(RESOLV))
+            else:
+                first = ("file", None, read(RESOLV))
+            again = ("symlink", os.readlink(RESOLV), read(RESOLV)) if os.path.islink(RESOLV) else ("file", None, read(RESOLV))
+        except OSError:
+            continue
+        if first == again:
+            return first
     return ("file", None, read(RESOLV))
 
 
@@ -489,11 +499,11 @@ def main():
         r = Run(lab, seed, a.backend, a.steps)
         try:
             r.run()
-        except Violation as v:
+        except Exception as v:  # a Violation, or the harness itself failing: either way stop roamd and say where
             print(f"FAIL {a.backend} seed {seed} (replay: --backend {a.backend} --seed {seed} --runs 1 --steps {a.steps})")
             for n, s in enumerate(r.trace, 1):
                 print(f"     {n:2}. {s}")
-            print("     " + str(v).replace("\n", "\n     | "))
+            print("     " + (str(v) if isinstance(v, Violation) else repr(v)).replace("\n", "\n     | "))
             if lab.running():
                 lab.kill9()
             return 1
