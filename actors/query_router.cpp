@@ -1,5 +1,7 @@
 #include "actors/query_router.hpp"
 
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +11,13 @@
 namespace roamd::actors {
 
 namespace {
+
+/// Whether the NXDOMAIN fallback asks `resolver` of `r` for names that can be local only.
+bool is_local_only(const proto::RoutingSnapshot& snap, const proto::Route& r, const std::string& resolver) {
+  return snap.nxdomain_fallback() == "local-names" &&
+         std::find(r.local_only_fallback().begin(), r.local_only_fallback().end(), resolver) !=
+           r.local_only_fallback().end();
+}
 
 /// One line per route for the log: "corp.example -> 10.0.0.53:53 via tun0 (system)".
 std::string describe(const proto::RoutingSnapshot& snap) {
@@ -21,10 +30,10 @@ std::string describe(const proto::RoutingSnapshot& snap) {
       out += " bound to " + r.interface();
     if (!r.egress().empty())
       out += " via " + r.egress();
-    if (r.fallback_resolvers_size() > 0) {
+    if (r.fallback_resolvers_size() > 0 && snap.nxdomain_fallback() != "off") {
       out += ", NXDOMAIN fallback";
       for (const auto& x : r.fallback_resolvers())
-        out += " " + x;
+        out += " " + x + (is_local_only(snap, r, x) ? " (local names only)" : "");
     }
     out += " (" + r.source() + ")";
   }

@@ -12,7 +12,7 @@ namespace roamd::actors {
 
 namespace {
 
-net::route to_net_route(const proto::Route& r, net::upstream_registry& registry) {
+net::route to_net_route(const proto::Route& r, const std::string& mode, net::upstream_registry& registry) {
   net::route out;
   out.domain = r.domain();
   out.tag_identity = r.tag_identity();
@@ -20,12 +20,28 @@ net::route to_net_route(const proto::Route& r, net::upstream_registry& registry)
   for (const auto& text : r.resolvers())
     if (auto res = net::parse_resolver(text))
       out.resolvers.push_back(registry.get(*res, r.interface()));
+  if (mode == "off")
+    return out;
   // The fallback resolvers leave through the route's link too: a VPN route's queries never leak to another link.
   for (const auto& text : r.fallback_resolvers())
-    if (auto res = net::parse_resolver(text))
-      out.fallback.push_back(registry.get(*res, r.interface()));
+    if (auto res = net::parse_resolver(text)) {
+      bool local_only = mode != "any" && std::find(r.local_only_fallback().begin(), r.local_only_fallback().end(),
+                                                   text) != r.local_only_fallback().end();
+      (local_only ? out.local_fallback : out.fallback).push_back(registry.get(*res, r.interface()));
+    }
   return out;
 }
+
+/// Zones whose names can be local whatever the network: mDNS and home networks (RFC 6762, RFC 8375), the common
+/// `lan`, and the RFC 6303 reverse zones of private, link-local, loopback and unique-local addresses.
+constexpr const char* always_local[] = {
+  "local", "home.arpa", "lan", "internal",
+  "10.in-addr.arpa", "16.172.in-addr.arpa", "17.172.in-addr.arpa", "18.172.in-addr.arpa", "19.172.in-addr.arpa",
+  "20.172.in-addr.arpa", "21.172.in-addr.arpa", "22.172.in-addr.arpa", "23.172.in-addr.arpa", "24.172.in-addr.arpa",
+  "25.172.in-addr.arpa", "26.172.in-addr.arpa", "27.172.in-addr.arpa", "28.172.in-addr.arpa", "29.172.in-addr.arpa",
+  "30.172.in-addr.arpa", "31.172.in-addr.arpa", "168.192.in-addr.arpa", "254.169.in-addr.arpa", "127.in-addr.arpa",
+  "0.in-addr.arpa", "64.100.in-addr.arpa", "d.f.ip6.arpa", "8.e.f.ip6.arpa", "9.e.f.ip6.arpa", "a.e.f.ip6.arpa",
+  "b.e.f.ip6.arpa"};
 
 /// Appends `resolver` unless `list` has it: the sources name the same local resolver (the enforcer's recorded
 /// settings and the arbiter's adopted ones, both canonical "IP:PORT"), and the list keeps first-seen order.
@@ -71,9 +87,31 @@ proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<s
         *fallback->mutable_resolvers() = lr.resolvers();
         fallback->set_source(source);
       }
-      for (const auto& f : lr.fallback_resolvers())
+      for (const auto& f : lr.fallback_resolvers()) {
         add_once(*fallback->mutable_fallback_resolvers(), f);
+        if (source == system_source)  // the physical network's own resolvers: local names only
+          add_once(*fallback->mutable_local_only_fallback(), f);
+      }
     }
+  // A resolver also learned from a VPN or a competing proxy (adopted) is asked for any name.
+  for (const auto& [source, update] : learned)
+    if (source != system_source)
+      for (const auto& lr : update.routes())
+        for (const auto& f : lr.fallback_resolvers()) {
+          auto& lo = *fallback->mutable_local_only_fallback();
+          if (auto it = std::find(lo.begin(), lo.end(), f); it != lo.end())
+            lo.erase(it);
+        }
+  // The names that can be local: always-local zones, the recorded search domains (the system source's routes) and
+  // the policy's internal domains.
+  for (auto zone : always_local)
+    snap.add_local_names(zone);
+  for (const auto& [source, update] : learned)
+    for (const auto& lr : update.routes())
+      if (!lr.domain().empty() && (source == system_source || lr.local()))
+        add_once(*snap.mutable_local_names(), lr.domain());
+  snap.set_nxdomain_fallback(cfg.upstream().nxdomain_fallback().empty() ? "local-names"
+                                                                        : cfg.upstream().nxdomain_fallback());
   for (const auto& [source, update] : learned)
     for (const auto& lr : update.routes()) {
       if (lr.domain().empty() || (!lr.local() && lr.resolvers_size() == 0) ||
@@ -89,11 +127,13 @@ proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<s
   if (reach == proto::CloudReachability::FAIL_OPEN && fallback->fallback_resolvers_size() > 0) {
     fallback->mutable_resolvers()->Swap(fallback->mutable_fallback_resolvers());
     fallback->clear_fallback_resolvers();
+    fallback->clear_local_only_fallback();
     fallback->set_tag_identity(false);
     fallback->set_source("network");
   } else if (reach == proto::CloudReachability::FAIL_CLOSED) {
     fallback->clear_resolvers();
     fallback->clear_fallback_resolvers();
+    fallback->clear_local_only_fallback();
     fallback->set_source("network");
   }
   return snap;
@@ -114,11 +154,12 @@ std::shared_ptr<const net::routing_table> to_table(const proto::RoutingSnapshot&
                                                    net::upstream_registry& registry) {
   std::vector<net::route> routes;
   net::route fallback;
+  const auto& mode = snap.nxdomain_fallback();
   for (const auto& r : snap.routes()) {
     if (r.domain().empty())
-      fallback = to_net_route(r, registry);
+      fallback = to_net_route(r, mode, registry);
     else
-      routes.push_back(to_net_route(r, registry));
+      routes.push_back(to_net_route(r, mode, registry));
   }
   std::optional<std::array<uint8_t, 8>> id;
   auto raw = os::from_hex(snap.device_id_hex());
@@ -127,7 +168,9 @@ std::shared_ptr<const net::routing_table> to_table(const proto::RoutingSnapshot&
     std::memcpy(bytes.data(), raw->data(), 8);
     id = bytes;
   }
-  return std::make_shared<const net::routing_table>(std::move(routes), std::move(fallback), id, snap.generation());
+  return std::make_shared<const net::routing_table>(std::move(routes), std::move(fallback), id, snap.generation(),
+                                                    std::vector<std::string>(snap.local_names().begin(),
+                                                                             snap.local_names().end()));
 }
 
 } // namespace roamd::actors

@@ -18,6 +18,9 @@ namespace roamd::actors {
 /// cloud resolvers, its device id the configured identity, and its `local` routes go to the local resolvers.
 constexpr std::string_view cloud_source = "cloud";
 
+/// The source name of the recorded original settings (the enforcer's): the physical network's own resolvers.
+constexpr std::string_view system_source = "system";
+
 /// Composes the routing snapshot. Configured [[internal]] domains win over learned ones for the same domain;
 /// learned sets are applied in source order. The default route goes to the cloud resolvers with the identity tag;
 /// its NXDOMAIN fallback (and the local routes' resolvers) are every source's fallback resolvers, each listed once,

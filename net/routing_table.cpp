@@ -41,8 +41,20 @@ std::optional<dns::wire_name> routing_table::to_wire(const std::string& domain) 
 }
 
 routing_table::routing_table(std::vector<route> routes, route fallback,
-                             std::optional<std::array<uint8_t, 8>> device_id, uint64_t generation)
+                             std::optional<std::array<uint8_t, 8>> device_id, uint64_t generation,
+                             std::vector<std::string> local_names)
     : routes_(std::move(routes)), fallback_(std::move(fallback)), generation_(generation) {
+  for (auto* r : {&fallback_}) {
+    r->any_fallback = r->fallback;
+    r->any_fallback.insert(r->any_fallback.end(), r->local_fallback.begin(), r->local_fallback.end());
+  }
+  for (auto& r : routes_) {
+    r.any_fallback = r.fallback;
+    r.any_fallback.insert(r.any_fallback.end(), r.local_fallback.begin(), r.local_fallback.end());
+  }
+  for (const auto& n : local_names)
+    if (auto w = to_wire(n))
+      local_names_.push_back(*w);
   if (device_id)
     identity_ = dns::make_identity_option(*device_id);
   size_t cap = 8;
@@ -84,6 +96,21 @@ const route& routing_table::lookup(const dns::wire_name& qname) const {
     off += qname.bytes[off] + 1u;
   }
   return fallback_;
+}
+
+bool routing_table::may_be_local(const dns::wire_name& qname) const {
+  if (qname.size < 2 || qname.bytes[0] == 0)
+    return false;  // the root
+  size_t first = qname.bytes[0] + 1u;
+  if (first < qname.size && qname.bytes[first] == 0)
+    return true;  // a single label ("printer", "nas")
+  for (size_t off = 0; off < qname.size && qname.bytes[off] != 0; off += qname.bytes[off] + 1u) {
+    size_t n = qname.size - off;
+    for (const auto& w : local_names_)
+      if (w.size == n && std::memcmp(w.bytes.data(), qname.bytes.data() + off, n) == 0)
+        return true;
+  }
+  return false;
 }
 
 } // namespace roamd::net

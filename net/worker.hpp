@@ -123,6 +123,7 @@ private:
     bool via_tcp = false;
     bool on_dot = false;    // waiting on the DoT or DoH client of `up` (DoT: under the ID in `wire`), not on UDP
     bool fallback = false;  // second phase: the route's fallback resolvers, after an NXDOMAIN from its resolvers
+    const std::vector<std::shared_ptr<upstream>>* fallback_list = nullptr;  // which of them (in the table of `table`)
     std::vector<uint8_t> first_answer;  // that NXDOMAIN, the client's answer unless a fallback says NOERROR
     std::shared_ptr<upstream> first_up;  // the resolver that said it (`up` again when its NXDOMAIN is relayed)
     fallback_result fallback_done = fallback_result::not_run;  // what the fallback did for the answer relayed

@@ -118,9 +118,13 @@ void worker::deliver(uint32_t s, uint8_t* msg, size_t size) {
   pending& p = slots_[s];
   auto rc = static_cast<dns::rcode>(dns::rcode_of(dns::flags_of(msg)));
   if (!p.fallback) {
-    if (rc == dns::rcode::nxdomain && !p.rt->fallback.empty()) {
-      start_nxdomain_fallback(s, msg, size);
-      return;
+    if (rc == dns::rcode::nxdomain) {
+      const auto& fb = p.table->fallback_for(*p.rt, p.q.qname);
+      if (!fb.empty()) {
+        p.fallback_list = &fb;
+        start_nxdomain_fallback(s, msg, size);
+        return;
+      }
     }
   } else if (rc != dns::rcode::noerror) {
     finish_with_first_answer(s);  // the fallback does not know the name either (or failed): keep the first answer

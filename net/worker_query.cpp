@@ -257,7 +257,7 @@ void worker::send_attempt(uint32_t s) {
   pending& p = slots_[s];
   if (p.client.kind != client_ref::probe) {
     // Resolvers marked up first, in configured order, then the ones marked down: never refuse to try.
-    const auto& rs = p.fallback ? p.rt->fallback : p.rt->resolvers;
+    const auto& rs = p.fallback ? *p.fallback_list : p.rt->resolvers;
     const upstream* order[16];
     size_t n = 0;
     for (int pass = 0; pass < 2; ++pass)

@@ -62,6 +62,7 @@ proto::Config defaults() {
   upstream->set_down_after(3);
   upstream->set_probe_interval_ms(2'000);
   upstream->set_port_rotation_ms(1'000);
+  upstream->set_nxdomain_fallback("local-names");
   auto* tcp = config.mutable_tcp();
   tcp->set_max_connections(256);
   tcp->set_idle_timeout_ms(10'000);

@@ -33,6 +33,7 @@ constexpr suggestion known_keys[] = {
   {"upstream", "down_after"},
   {"upstream", "probe_interval_ms"},
   {"upstream", "port_rotation_ms"},
+  {"upstream", "nxdomain_fallback"},
   {"tcp", "max_connections"},
   {"tcp", "idle_timeout_ms"},
   {"system", "mode"},

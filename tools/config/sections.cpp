@@ -22,6 +22,7 @@ constexpr std::string_view log_levels[] = {"trace", "debug", "info", "warn", "er
 constexpr std::string_view log_targets[] = {"auto", "stderr", "journald"};
 constexpr std::string_view cloud_transports[] = {"plain", "encrypted-with-fallback", "encrypted-only"};
 constexpr std::string_view fail_modes[] = {"open", "closed"};
+constexpr std::string_view nxdomain_fallbacks[] = {"local-names", "any", "off"};
 
 template <size_t N>
 bool contains(const std::string_view (&names)[N], std::string_view name) {
@@ -226,6 +227,12 @@ void read_upstream(toml_reader& r, const toml::table& t, proto::Config::Upstream
     out.set_probe_interval_ms(static_cast<uint32_t>(*v));
   if (auto v = r.integer(t, "upstream", "port_rotation_ms", 0, 3'600'000))
     out.set_port_rotation_ms(static_cast<uint32_t>(*v));
+  if (auto mode = r.string(t, "upstream", "nxdomain_fallback")) {
+    if (contains(nxdomain_fallbacks, *mode))
+      out.set_nxdomain_fallback(*mode);
+    else
+      r.expected(*t.get("nxdomain_fallback"), "upstream.nxdomain_fallback", one_of(nxdomain_fallbacks));
+  }
 }
 
 void read_tcp(toml_reader& r, const toml::table& t, proto::Config::Tcp& out) {

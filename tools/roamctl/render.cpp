@@ -172,8 +172,16 @@ void routes(std::ostream& o, const proto::RoutingSnapshot& s) {
                   r.egress().empty() ? "-" : r.egress().c_str(), r.tag_identity() ? "yes" : "no",
                   join(r.resolvers()).c_str());
     o << line;
-    if (r.fallback_resolvers_size())
-      o << " (NXDOMAIN fallback " << join(r.fallback_resolvers()) << ")";
+    if (r.fallback_resolvers_size() && s.nxdomain_fallback() != "off") {
+      google::protobuf::RepeatedPtrField<std::string> fb;
+      for (const auto& x : r.fallback_resolvers()) {
+        bool local_only = s.nxdomain_fallback() == "local-names" &&
+                          std::find(r.local_only_fallback().begin(), r.local_only_fallback().end(), x) !=
+                            r.local_only_fallback().end();
+        *fb.Add() = local_only ? x + " for local names" : x;
+      }
+      o << " (NXDOMAIN fallback " << join(fb) << ")";
+    }
     o << "\n";
   }
 }

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "actors/route_compiler.hpp"
@@ -104,6 +106,51 @@ TEST(route_compiler, fallback_resolvers_become_the_routes_fallback_upstreams) {
   // Shared through the registry like every upstream: the same object in the next snapshot.
   auto t2 = actors::to_table(snap, cfg, reg);
   EXPECT_EQ(t2->lookup(*net::routing_table::to_wire("www.example.com")).fallback[0], def.fallback[0]);
+}
+
+TEST(route_compiler, the_networks_own_resolvers_fall_back_for_local_names_only_a_vpns_for_any) {
+  std::map<std::string, proto::RouteUpdate> learned;
+  auto& system = learned["system"];
+  system.set_source("system");
+  auto* home = system.add_routes();
+  home->set_domain("home.test");
+  home->add_resolvers("192.0.2.53:53");
+  auto* sys_def = system.add_routes();
+  sys_def->set_domain("");
+  sys_def->add_fallback_resolvers("192.0.2.53:53");
+  sys_def->add_fallback_resolvers("192.0.2.54:53");
+  auto& adopted = learned["adopted"];
+  adopted.set_source("adopted");
+  auto* vpn_def = adopted.add_routes();
+  vpn_def->set_domain("");
+  vpn_def->add_fallback_resolvers("10.8.0.1:53");
+  vpn_def->add_fallback_resolvers("192.0.2.54:53");  // learned from a VPN as well: asked for any name
+  auto cfg = sample_config();
+  auto snap = actors::compile_routes(cfg, learned, 1);
+  const auto& def = snap.routes(0);
+  ASSERT_EQ(def.domain(), "");
+  EXPECT_EQ(def.fallback_resolvers_size(), 3);
+  ASSERT_EQ(def.local_only_fallback_size(), 1);
+  EXPECT_EQ(def.local_only_fallback(0), "192.0.2.53:53");
+  EXPECT_EQ(snap.nxdomain_fallback(), "local-names");
+  for (auto name : {"home.test", "local", "home.arpa", "lan", "168.192.in-addr.arpa", "d.f.ip6.arpa"})
+    EXPECT_NE(std::find(snap.local_names().begin(), snap.local_names().end(), name), snap.local_names().end()) << name;
+  net::upstream_registry reg;
+  auto t = actors::to_table(snap, cfg, reg);
+  const auto& d = t->fallback();
+  auto count = [&](const char* q) { return t->fallback_for(d, *net::routing_table::to_wire(q)).size(); };
+  EXPECT_EQ(count("www.example"), 2u) << "the VPN's resolvers only";
+  EXPECT_EQ(count("printer"), 3u);
+  EXPECT_EQ(count("nas.home.test"), 3u);
+  EXPECT_EQ(count("20.1.168.192.in-addr.arpa"), 3u);
+  EXPECT_EQ(count("www.home.test.example"), 2u) << "a suffix match, not a substring one";
+  cfg.mutable_upstream()->set_nxdomain_fallback("any");
+  t = actors::to_table(actors::compile_routes(cfg, learned, 2), cfg, reg);
+  EXPECT_EQ(t->fallback_for(t->fallback(), *net::routing_table::to_wire("www.example")).size(), 3u);
+  cfg.mutable_upstream()->set_nxdomain_fallback("off");
+  t = actors::to_table(actors::compile_routes(cfg, learned, 3), cfg, reg);
+  EXPECT_TRUE(t->fallback_for(t->fallback(), *net::routing_table::to_wire("printer")).empty());
+  EXPECT_EQ(t->fallback().resolvers.size(), 2u) << "the cloud route itself is untouched";
 }
 
 TEST(route_compiler, learned_fallback_resolvers_are_kept_in_the_snapshot) {

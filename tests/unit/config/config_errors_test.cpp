@@ -351,6 +351,13 @@ TEST(config_error, failure_leaves_the_output_untouched) {
 namespace roamd::config {
 namespace {
 
+TEST(config_error, nxdomain_fallback_names_the_key_and_the_choices) {
+  test::load_error("[upstream]\nnxdomain_fallback = \"sometimes\"\n",
+                   {":2:21:", "upstream.nxdomain_fallback", "expected one of local-names, any, off"});
+  auto r = test::load("[upstream]\nnxdomain_fallback = \"off\"\n");
+  EXPECT_EQ(r.config.upstream().nxdomain_fallback(), "off");
+}
+
 TEST(config_error, network_values_name_the_key_and_the_reason) {
   using test::load_error;
   load_error("[network]\nfail_mode = \"sometimes\"\n", {":2:13:", "network.fail_mode", "expected one of open, closed"});

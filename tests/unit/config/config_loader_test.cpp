@@ -34,6 +34,7 @@ TEST(config_defaults, match_the_documented_values) {
   EXPECT_EQ(c.upstream().down_after(), 3u);
   EXPECT_EQ(c.upstream().probe_interval_ms(), 2000u);
   EXPECT_EQ(c.upstream().port_rotation_ms(), 1000u);
+  EXPECT_EQ(c.upstream().nxdomain_fallback(), "local-names");
   EXPECT_EQ(c.tcp().max_connections(), 256u);
   EXPECT_EQ(c.tcp().idle_timeout_ms(), 10000u);
   EXPECT_EQ(c.system().mode(), "auto");

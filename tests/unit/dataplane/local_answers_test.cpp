@@ -236,6 +236,36 @@ TEST_F(local_answers_test, nxdomain_from_the_cloud_is_replaced_by_the_fallback_a
   EXPECT_EQ(cloud.query_count() + local.query_count(), 2u);
 }
 
+TEST_F(local_answers_test, the_networks_resolvers_are_asked_for_local_names_only_a_vpns_for_any) {
+  fake_server cloud{reply_rcode(3, "")};
+  fake_server lan{answer_with({"192.168.1.20"})};
+  fake_server vpn{answer_with({"10.8.0.20"})};
+  open();
+  net::route def;
+  def.tag_identity = true;
+  def.resolvers = upstreams({cloud.address()});
+  def.local_fallback = upstreams({lan.address()});
+  dp_->set_routing(std::make_shared<net::routing_table>(std::vector<net::route>{}, def, device_id, ++generation_,
+                                                        std::vector<std::string>{"home.test", "home.arpa"}));
+  // A name that cannot be local: the cloud's NXDOMAIN is final and the LAN's resolver never sees the name.
+  auto a = udp_exchange(addr_, make_query(0x2101, "www.example", 28));
+  EXPECT_EQ(rcode_of(a), 3);
+  EXPECT_EQ(lan.query_count(), 0u) << "a hotel's resolver never learns the name (nor rewrites it)";
+  // Single labels and names under the local names do fall back.
+  EXPECT_EQ(answer_addresses(udp_exchange(addr_, make_query(0x2102, "printer", 1))), std::vector<std::string>{"192.168.1.20"});
+  EXPECT_EQ(answer_addresses(udp_exchange(addr_, make_query(0x2103, "nas.home.test", 1))),
+            std::vector<std::string>{"192.168.1.20"});
+  EXPECT_EQ(lan.query_count(), 2u);
+  // A VPN's resolver (any name) is asked for everything, the LAN's still only for local names.
+  def.fallback = upstreams({vpn.address()});
+  dp_->set_routing(std::make_shared<net::routing_table>(std::vector<net::route>{}, def, device_id, ++generation_,
+                                                        std::vector<std::string>{"home.test"}));
+  EXPECT_EQ(answer_addresses(udp_exchange(addr_, make_query(0x2104, "intranet.corp.example", 1))),
+            std::vector<std::string>{"10.8.0.20"});
+  EXPECT_EQ(lan.query_count(), 2u);
+  EXPECT_EQ(vpn.query_count(), 1u);
+}
+
 TEST_F(local_answers_test, fallback_nodata_counts_as_an_answer) {
   fake_server cloud{reply_rcode(3, "")};
   fake_server local{reply_rcode(0, "")};

@@ -34,6 +34,18 @@ std::string routed(const routing_table& t, const std::string& qname) {
 
 const std::array<uint8_t, 8> device_id = {0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF};
 
+TEST(routing_table, names_that_can_be_local) {
+  routing_table t({}, make_route(""), std::nullopt, 1, {"home.test", "168.192.in-addr.arpa", "not..valid"});
+  EXPECT_TRUE(t.may_be_local(name("printer"))) << "a single label";
+  EXPECT_TRUE(t.may_be_local(name("home.test")));
+  EXPECT_TRUE(t.may_be_local(name("nas.home.test")));
+  EXPECT_TRUE(t.may_be_local(name("1.0.168.192.in-addr.arpa")));
+  EXPECT_FALSE(t.may_be_local(name("www.example")));
+  EXPECT_FALSE(t.may_be_local(name("myhome.test"))) << "label boundaries only";
+  EXPECT_FALSE(t.may_be_local(name("home.test.example")));
+  EXPECT_FALSE(t.may_be_local(dns::wire_name{})) << "the root";
+}
+
 TEST(routing_table, longest_suffix_wins) {
   routing_table t({make_route("corp.test"), make_route("a.corp.test")}, make_route(""), std::nullopt, 1);
   EXPECT_EQ(routed(t, "x.a.corp.test"), "a.corp.test");
