@@ -106,6 +106,7 @@ source_ports = 1024
 down_after = 5
 probe_interval_ms = 100
 port_rotation_ms = 0
+nxdomain_fallback = "any"
 
 [tcp]
 max_connections = 1
@@ -192,6 +193,7 @@ log_target = "journald"
   expected.mutable_upstream()->set_down_after(5);
   expected.mutable_upstream()->set_probe_interval_ms(100);
   expected.mutable_upstream()->set_port_rotation_ms(0);
+  expected.mutable_upstream()->set_nxdomain_fallback("any");
   expected.mutable_tcp()->set_max_connections(1);
   expected.mutable_tcp()->set_idle_timeout_ms(600000);
   expected.mutable_system()->set_mode("file");
