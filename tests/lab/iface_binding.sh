@@ -100,6 +100,8 @@ ask +bufsize=4096 +ignore big.corp.test TXT
 txt=$(grep -c 'TXT.*"vpn-' <<<"$ANS_TEXT")
 expect "big.corp.test TXT (TC over UDP -> TCP over vpn0): all 8 VPN records" "$ANS_STATUS $txt $(has_flag tc)" = "NOERROR 8 no"
 expect "the VPN resolver got the TCP retry" "$(grep -c 'query\[TXT\] big.corp.test from 203.0.113.1' "$LAB_DIR/vpn.log")" -ge 2
+# The counters reach lab_dataplane's output in batches (every 100 ms): waited for, bounded.
+wait_until 2000 counter_at_least "$RESOLVER:53%vpn0" tcp_fallbacks 1
 expect "the data plane counted one TCP fallback to $RESOLVER:53%vpn0" "$(counter "$RESOLVER:53%vpn0" tcp_fallbacks)" -ge 1
 
 section "idle bound sockets are closed after a rotation period and reopened on use"
