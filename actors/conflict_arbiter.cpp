@@ -319,6 +319,12 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
     finish(self);
     return;
   }
+  // Someone's settings that are the network's (not a VPN's or a local proxy's) become the original even when roamd
+  // does not write now (intercepting, yielded): a stop, or a later take-back, then puts back theirs.
+  if (enforcer && !s.settings_ours && becomes_original(s, st.adapters) &&
+      (d.what == action::intercept || d.what == action::yield || d.what == action::adopt))
+    self->request(enforcer, st.opts.enforcer_timeout, rebase_atom::value, false)
+      .then([](const proto::EnforcerStatus&) {}, [](caf::error&) {});
   switch (d.what) {
     case action::none:
       break;

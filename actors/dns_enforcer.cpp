@@ -370,6 +370,25 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
     },
     [self](reassert_atom) -> proto::EnforcerStatus { return take_back(self, false); },
     [self](rebase_atom) -> proto::EnforcerStatus { return take_back(self, true); },
+    [self](rebase_atom, bool write) -> proto::EnforcerStatus {
+      if (write)
+        return take_back(self, true);
+      auto& st = self->state;
+      if (!st.active)
+        if (auto loaded = st.store->load(); loaded.state == os::journal_store::status::ok)
+          become_active(self, loaded.journal);
+      if (!st.active)
+        return st.status;
+      auto before = st.active->original_settings().SerializeAsString();
+      auto r = st.engine->rebase(*st.active, false);
+      if (st.active->original_settings().SerializeAsString() != before) {
+        spdlog::info("dns_enforcer: {}", r.reason);
+        *st.status.mutable_original() = st.active->original_settings();
+        st.status.set_owner(st.active->owner());
+        publish_routes(self, &st.active->original_settings());
+      }
+      return st.status;
+    },
     [self](intercept_atom) -> caf::typed_response_promise<proto::EnforcerStatus> {
       auto& st = self->state;
       auto rp = self->make_response_promise<proto::EnforcerStatus>();

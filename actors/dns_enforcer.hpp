@@ -32,6 +32,7 @@ using dns_enforcer_actor = caf::typed_actor<
   caf::replies_to<restore_atom>::with<proto::EnforcerStatus>,              // interception off, originals back
   caf::replies_to<reassert_atom>::with<proto::EnforcerStatus>,             // write roamd's settings again
   caf::replies_to<rebase_atom>::with<proto::EnforcerStatus>,               // theirs are the new original; retake
+  caf::replies_to<rebase_atom, bool>::with<proto::EnforcerStatus>,         // ... false: only record it
   caf::replies_to<intercept_atom>::with<proto::EnforcerStatus>,            // redirect port 53 (verified)
   caf::replies_to<release_atom>::with<proto::EnforcerStatus>,              // interception off
   caf::reacts_to<proto::SettingsChanged>,                                  // the watcher saw the file change

@@ -348,17 +348,25 @@ std::string takeover_engine::absorb_edits(proto::Journal& journal) {
   return "kept the edits to " + taken + " (they come back with the original)";
 }
 
-reassert_result takeover_engine::rebase(proto::Journal& journal) {
+reassert_result takeover_engine::rebase(proto::Journal& journal, bool write) {
+  auto otherwise = [&] {
+    if (write)
+      return reassert(journal);
+    reassert_result none;
+    none.ok = true;
+    none.reason = "nothing recorded";
+    return none;
+  };
   if (journal.backend() != "file" || journal.files_size() != 1)
-    return reassert(journal);
+    return otherwise();
   auto& jf = *journal.mutable_files(0);
   auto now = fs_->inspect(jf.path());
   auto verdict = classify(jf, now, journal.listen());
   if (verdict != file_verdict::foreign || !now.exists || now.immutable || (!now.is_symlink && !now.readable))
-    return reassert(journal);
+    return otherwise();
   auto settings = parse_resolv_conf(now.readable ? now.content : std::string{});
   if (settings.nameservers.empty())
-    return reassert(journal);  // an emptied file is no settings of anyone's: the original stays
+    return otherwise();  // an emptied file is no settings of anyone's: the original stays
   auto theirs = now.content;
   if (!now.is_symlink && owner_of(jf.path(), now) == resolv_owner::roamd)
     theirs = without_roamds_comments(now.content, jf.written());  // roamd's file with its nameserver edited
@@ -388,10 +396,16 @@ reassert_result takeover_engine::rebase(proto::Journal& journal) {
     out.reason = "cannot record " + jf.path() + " as the new original (" + err.message + "): nothing written";
     return out;
   }
+  auto recorded_as = "recorded " + jf.path() + " (nameservers " + join(settings.nameservers) +
+                     ") as the settings to put back";
+  if (!write) {
+    out.ok = true;
+    out.reason = recorded_as + " (roamd does not write it now)";
+    return out;
+  }
   out = reassert(journal);
   if (out.ok)
-    out.reason = "recorded " + jf.path() + " (nameservers " + join(settings.nameservers) +
-                 ") as the settings to put back, and " + out.reason;
+    out.reason = recorded_as + ", and " + out.reason;
   return out;
 }
 

@@ -78,7 +78,8 @@ public:
   /// Records the settings in force now as the new original and writes roamd's settings again (the file backend:
   /// someone other than a VPN replaced roamd's resolv.conf, so those are the network's settings now). The journal
   /// holds the new original and the new content before anything is written. Other backends: `reassert`.
-  reassert_result rebase(proto::Journal& journal);
+  /// Without `write` (roamd intercepting or yielded: it does not write) the new original is only recorded.
+  reassert_result rebase(proto::Journal& journal, bool write = true);
 
   /// With no journal: a copy of roamd's resolv.conf at `path` (its marker on the first line) names a roamd that is
   /// not running (a VPN put its backup of roamd's file back after roamd stopped). Puts back the user's settings of

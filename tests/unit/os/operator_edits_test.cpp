@@ -332,3 +332,25 @@ TEST_F(edits_fixture, resolvconf_conf_edited_twice_with_a_restart_between_keeps_
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(edits_fixture, while_roamd_does_not_write_a_new_original_is_recorded_only) {
+  // Found by lab.invariant (seed 172): a fighter's file while roamd had yielded, then a take-back, then a stop.
+  fs->put_file(paths.resolv_conf, original_text);
+  auto j = take();
+  const std::string theirs = "# a fighting writer\nnameserver 192.0.2.201\n";
+  fs->put_file(paths.resolv_conf, theirs);
+  auto r = engine.rebase(j, false);
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.writes, 0u);
+  EXPECT_NE(r.reason.find("does not write it now"), std::string::npos) << r.reason;
+  EXPECT_EQ(resolv(), theirs) << "nothing written";
+  EXPECT_EQ(store->load().journal.files(0).original(), theirs) << "the journal on disk has it";
+  ASSERT_TRUE(engine.reassert(j).ok);  // later roamd takes the settings back ...
+  EXPECT_EQ(os::parse_resolv_conf(resolv()).nameservers, (std::vector<std::string>{"127.0.2.53"}));
+  ASSERT_TRUE(engine.restore(j).ok);  // ... and stops: theirs come back, not the pre-fight original
+  EXPECT_EQ(resolv(), theirs);
+}
+
+} // namespace
