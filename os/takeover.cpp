@@ -279,7 +279,22 @@ restore_result takeover_engine::restore(const proto::Journal& journal) {
       }
       case file_verdict::foreign: {
         out.adopted.push_back(jf.path());
-        line += "changed by someone else since roamd wrote it: left as it is";
+        auto content = now.content;
+        if (!now.is_symlink && now.readable && owner_of(jf.path(), now) == resolv_owner::roamd) {
+          // roamd's own file with someone's nameservers written into it: theirs, but roamd's comments (its marker
+          // above all, which would make it look like a copy naming roamd) do not stay.
+          content = without_roamds_comments(now.content, jf.written());
+          auto err = now.bind_mounted || jf.in_place() ? fs_->write_in_place(jf.path(), content)
+                                                       : fs_->write_atomic(jf.path(), content, now.mode, now.uid, now.gid);
+          if (err) {
+            failed = true;
+            line += "roamd's file with someone else's nameservers: removing roamd's comments failed: " + err.message;
+            break;
+          }
+          line += "roamd's file with someone else's nameservers: kept without roamd's comments";
+        } else {
+          line += "changed by someone else since roamd wrote it: left as it is";
+        }
         // Left in force, it is the user's latest settings, unless a VPN's (its backup of the user's comes back
         // at disconnect): the record says what to repair a later copy of roamd's file to.
         auto* rf = record.mutable_files(i);
@@ -288,7 +303,7 @@ restore_result takeover_engine::restore(const proto::Journal& journal) {
           rf->set_existed(true);
           rf->set_was_symlink(now.is_symlink);
           rf->set_symlink_target(now.is_symlink ? now.link_target : std::string{});
-          rf->set_original(now.is_symlink ? std::string{} : now.content);
+          rf->set_original(now.is_symlink ? std::string{} : content);
           rf->set_mode(now.mode);
           rf->set_uid(now.uid);
           rf->set_gid(now.gid);
@@ -420,9 +435,12 @@ restore_result takeover_engine::repair(const std::string& path) {
   if (record.state == journal_store::status::ok)
     for (const auto& jf : record.journal.files())
       if (jf.path() == path && jf.existed()) {
+        // A record never holds roamd's marker as the user's (older versions could): its comments come off.
+        auto content = jf.original().rfind(roamd_marker, 0) == 0 ? without_roamds_comments(jf.original(), jf.written())
+                                                                 : jf.original();
         auto err = jf.was_symlink() ? fs_->symlink_atomic(path, jf.symlink_target())
-                   : now.bind_mounted ? fs_->write_in_place(path, jf.original())
-                                      : fs_->write_atomic(path, jf.original(), jf.mode(), jf.uid(), jf.gid());
+                   : now.bind_mounted ? fs_->write_in_place(path, content)
+                                      : fs_->write_atomic(path, content, jf.mode(), jf.uid(), jf.gid());
         if (err) {
           out.reason = path + " names a roamd that is not running, and putting back the settings of the last "
                        "restore failed: " + err.message;

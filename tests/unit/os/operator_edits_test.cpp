@@ -354,3 +354,26 @@ TEST_F(edits_fixture, while_roamd_does_not_write_a_new_original_is_recorded_only
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(edits_fixture, roamds_file_with_someone_elses_nameserver_is_kept_without_roamds_comments) {
+  // Found by the long lab.invariant run (seed 1036): roamd's nameserver line edited in place while roamd did not
+  // write, then kill -9 and --restore: the file kept roamd's marker, the record too, and the next start refused.
+  fs->put_file(paths.resolv_conf, original_text);
+  auto j = take();
+  fs->put_file(paths.resolv_conf, sed(resolv(), "nameserver", "nameserver 198.51.100.77"));
+  auto r = engine.restore(j);
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_NE(r.reason.find("kept without roamd's comments"), std::string::npos) << r.reason;
+  EXPECT_EQ(resolv(), "nameserver 198.51.100.77\nsearch old.test\noptions edns0\n");
+  EXPECT_EQ(engine.repair(paths.resolv_conf).reason, "") << "no marker left: nothing to repair";
+  auto rec = store->load_record();
+  ASSERT_EQ(rec.state, os::journal_store::status::ok);
+  EXPECT_EQ(rec.journal.files(0).original(), resolv()) << "the record holds it the same way";
+  // The next takeover records it as the original: no refusal.
+  auto again = engine.take(os::plan_takeover("auto", paths, *fs, "127.0.2.53"), 2);
+  EXPECT_TRUE(again.ok) << again.reason;
+}
+
+} // namespace
