@@ -287,8 +287,22 @@ void carry_out_yield(conflict_arbiter_ptr self, const decision& d) {
   self->delayed_send(self, std::max(delay, std::chrono::milliseconds(1)), retry_atom::value, ++st.retry_generation);
 }
 
+/// Someone's settings that are the network's (not a VPN's or a local proxy's) become the original even when roamd
+/// does not write now (intercepting, yielded, or waiting out a yield's backoff): a stop, or a later take-back, then
+/// puts back theirs. (An adopt-and-take-back records them itself, before writing.)
+void record_original(conflict_arbiter_ptr self, const situation& s, const decision& d) {
+  auto& st = self->state;
+  auto enforcer = enforcer_of(self);
+  if (!enforcer || s.settings_ours || !becomes_original(s, st.adapters) ||
+      !(d.what == action::intercept || d.what == action::yield || d.what == action::adopt || d.what == action::none))
+    return;
+  self->request(enforcer, st.opts.enforcer_timeout, rebase_atom::value, false)
+    .then([](const proto::EnforcerStatus&) {}, [](caf::error&) {});
+}
+
 void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t events) {
   auto& st = self->state;
+  record_original(self, s, d);
   if (d.what == action::none) {
     finish(self);
     return;
@@ -319,12 +333,6 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
     finish(self);
     return;
   }
-  // Someone's settings that are the network's (not a VPN's or a local proxy's) become the original even when roamd
-  // does not write now (intercepting, yielded): a stop, or a later take-back, then puts back theirs.
-  if (enforcer && !s.settings_ours && becomes_original(s, st.adapters) &&
-      (d.what == action::intercept || d.what == action::yield || d.what == action::adopt))
-    self->request(enforcer, st.opts.enforcer_timeout, rebase_atom::value, false)
-      .then([](const proto::EnforcerStatus&) {}, [](caf::error&) {});
   switch (d.what) {
     case action::none:
       break;

@@ -578,3 +578,25 @@ TEST_F(arbiter_fixture, the_headline_says_open_or_closed_while_the_cloud_does_no
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(arbiter_fixture, a_networks_settings_written_while_yielded_are_recorded_as_the_original) {
+  // Found by the long lab.invariant run (seed 1159): roamd yielded to a fighter, then the operator wrote new
+  // settings; a later take-back and stop put back the settings from before.
+  interception_unavailable = "disabled by arbitration.interception = false";
+  start_protected();
+  contest_three_times();
+  ASSERT_EQ(status().state(), "yielded");
+  const std::string theirs = "# by hand, while roamd had yielded\nnameserver 192.0.2.88\n";
+  fs->put_file(resolv, theirs);
+  report_change();
+  settle();
+  EXPECT_EQ(fs->at(resolv)->content, theirs) << "yielded: nothing written";
+  auto done = ask(actors::restore_atom::value);
+  ASSERT_TRUE(*done);
+  EXPECT_EQ(fs->at(resolv)->content, theirs);
+  EXPECT_EQ((*done)->original().nameservers(0), "192.0.2.88") << "recorded as the settings to put back";
+}
+
+} // namespace
