@@ -326,6 +326,7 @@ restore_result takeover_engine::restore(const proto::Journal& journal) {
     out.reason += " (journal kept: " + store_->path() + ")";
     return out;
   }
+  keep_users_over_vpns(record);
   if (auto err = store_->save_record(record))
     out.reason += "; the record of this restore could not be written (" + err.message + ")";
   if (auto err = store_->remove()) {
@@ -334,6 +335,28 @@ restore_result takeover_engine::restore(const proto::Journal& journal) {
   }
   out.ok = true;
   return out;
+}
+
+void takeover_engine::keep_users_over_vpns(proto::Journal& record) {
+  // roamd took over while a VPN's file was in force (the VPN connected before roamd started): that file is what this
+  // restore put back, but it is not the user's settings, and the VPN's servers are gone once it disconnects. For
+  // the record, the user's settings of the earlier record stay.
+  auto earlier = store_->load_record();
+  if (earlier.state != journal_store::status::ok)
+    return;
+  for (auto& rf : *record.mutable_files()) {
+    file_state as_recorded;
+    as_recorded.exists = rf.existed();
+    as_recorded.is_symlink = rf.was_symlink();
+    as_recorded.link_target = rf.symlink_target();
+    as_recorded.readable = true;
+    as_recorded.content = rf.original();
+    if (!rf.existed() || owner_of(rf.path(), as_recorded) != resolv_owner::vpn_script)
+      continue;
+    for (const auto& ef : earlier.journal.files())
+      if (ef.path() == rf.path())
+        rf = ef;
+  }
 }
 
 std::string takeover_engine::absorb_edits(proto::Journal& journal) {

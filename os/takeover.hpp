@@ -93,6 +93,9 @@ private:
   /// Puts `content` back where the original regular file was, as put_back does.
   os_error put_back_content(const proto::JournalFile& jf, const std::string& content);
   std::string run(const std::vector<std::string>& argv);
+  /// In the record a restore is about to save, a VPN's file (roamd took over while it was in force) gives way to the
+  /// user's settings of the earlier record.
+  void keep_users_over_vpns(proto::Journal& record);
   /// Removes temporaries a killed earlier run left next to the journal and the journaled files.
   void sweep(const proto::Journal& journal);
 
