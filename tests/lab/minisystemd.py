@@ -126,6 +126,15 @@ def thread_id(pid, name):
     return None
 
 
+def in_epoll_wait(pid, tid):
+    """The thread sleeps in epoll_wait or epoll_pwait (x86-64: 232, 281; aarch64: 22)."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+            return f.read().split()[0] in ("232", "281", "22")
+    except (OSError, IndexError):
+        return False
+
+
 def restore(a):
     r = subprocess.run([a.roamd, "--config", a.config, "--restore"], capture_output=True, text=True)
     return r.returncode
@@ -168,11 +177,17 @@ def wedge_worker(u, a, out):
     if tid is None:
         out["error"] = "no thread named roamd-dp0"
         return
-    if libc.ptrace(PTRACE_SEIZE, tid, None, None) != 0 or libc.ptrace(PTRACE_INTERRUPT, tid, None, None) != 0:
+    # Frozen while it waits in epoll_wait, holding no lock: stopped inside malloc or the cache, it would take the
+    # other threads with it (a whole-process hang: the "hang" scenario's case, for systemd's watchdog).
+    if libc.ptrace(PTRACE_SEIZE, tid, None, None) != 0:
+        out["error"] = "ptrace seize: " + os.strerror(ctypes.get_errno())
+        return
+    u.tracee = tid
+    waiting = wait(lambda: in_epoll_wait(u.proc.pid, tid), 5, step=0.001)
+    if not waiting or libc.ptrace(PTRACE_INTERRUPT, tid, None, None) != 0:
         out["error"] = "ptrace: " + os.strerror(ctypes.get_errno())
         return
-    t0 = now()
-    u.tracee = tid  # reaped as it dies: a traced thread must be reaped by its tracer before its process can be
+    t0 = now()  # the traced thread is reaped as it dies (its process cannot be reaped before)
     ts, m = u.wait_message(lambda m: "STOPPING=1" in m.split("\n"), 15)
     out["detected_ms"] = round((ts - t0) * 1000) if ts else None
     out["stopping_status"] = [l for l in (m or "").split("\n") if l.startswith("STATUS=")]
