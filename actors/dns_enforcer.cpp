@@ -166,6 +166,14 @@ bool recover(dns_enforcer_ptr self, bool& retaken) {
   return true;
 }
 
+/// The active takeover's original changed (edits taken in, a new original recorded): status and routes follow.
+void original_changed(dns_enforcer_ptr self) {
+  auto& st = self->state;
+  *st.status.mutable_original() = st.active->original_settings();
+  st.status.set_owner(st.active->owner());
+  publish_routes(self, &st.active->original_settings());
+}
+
 /// Takes someone's edits to roamd's files into the active takeover (os::takeover_engine::absorb_edits): the
 /// original they change is published again as routes.
 void absorb_edits(dns_enforcer_ptr self) {
@@ -176,8 +184,7 @@ void absorb_edits(dns_enforcer_ptr self) {
   if (kept.empty())
     return;
   spdlog::info("dns_enforcer: {}", kept);
-  *st.status.mutable_original() = st.active->original_settings();
-  publish_routes(self, &st.active->original_settings());
+  original_changed(self);
 }
 
 /// Writes roamd's settings again (`rebase`: first recording the settings in force as the new original).
@@ -195,11 +202,8 @@ proto::EnforcerStatus take_back(dns_enforcer_ptr self, bool rebase) {
   auto before = st.active->original_settings().SerializeAsString();
   auto r = rebase ? st.engine->rebase(*st.active) : st.engine->reassert(*st.active);
   st.status.set_writes(st.status.writes() + r.writes);
-  if (st.active->original_settings().SerializeAsString() != before) {
-    *st.status.mutable_original() = st.active->original_settings();
-    st.status.set_owner(st.active->owner());
-    publish_routes(self, &st.active->original_settings());
-  }
+  if (st.active->original_settings().SerializeAsString() != before)
+    original_changed(self);
   if (r.ok)
     set_status(self, "protecting", "took the settings back: " + r.reason);
   else
@@ -383,9 +387,7 @@ dns_enforcer_actor::behavior_type dns_enforcer(dns_enforcer_ptr self, dns_enforc
       auto r = st.engine->rebase(*st.active, false);
       if (st.active->original_settings().SerializeAsString() != before) {
         spdlog::info("dns_enforcer: {}", r.reason);
-        *st.status.mutable_original() = st.active->original_settings();
-        st.status.set_owner(st.active->owner());
-        publish_routes(self, &st.active->original_settings());
+        original_changed(self);
       }
       return st.status;
     },

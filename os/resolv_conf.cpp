@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "os/text.hpp"
+
 namespace roamd::os {
 
 namespace {
@@ -60,13 +62,6 @@ std::string_view keyword(std::string_view line) {
   return t.empty() ? std::string_view{} : t[0];
 }
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items)
-    out += (out.empty() ? "" : " ") + i;
-  return out;
-}
-
 } // namespace
 
 std::string with_search_and_options(std::string_view original, const resolv_settings& edited) {
@@ -75,8 +70,8 @@ std::string with_search_and_options(std::string_view original, const resolv_sett
   bool new_options = before.options != edited.options;
   if (!new_search && !new_options)
     return std::string{original};
-  std::string search_line = edited.search.empty() ? "" : "search " + joined(edited.search) + "\n";
-  std::string options_line = edited.options.empty() ? "" : "options " + joined(edited.options) + "\n";
+  std::string search_line = edited.search.empty() ? "" : "search " + join(edited.search) + "\n";
+  std::string options_line = edited.options.empty() ? "" : "options " + join(edited.options) + "\n";
   std::string out;
   bool search_done = !new_search;
   bool options_done = !new_options;
