@@ -111,6 +111,18 @@ std::vector<std::string> original_nameservers_noted(std::string_view text) {
   return out;
 }
 
+std::string resolv_conf_lines(const std::vector<std::string>& nameservers, const std::vector<std::string>& search,
+                              const std::vector<std::string>& options) {
+  std::string out;
+  for (const auto& n : nameservers)
+    out += "nameserver " + n + "\n";
+  if (!search.empty())
+    out += "search " + join(search) + "\n";
+  if (!options.empty())
+    out += "options " + join(options) + "\n";
+  return out;
+}
+
 resolv_settings parse_resolv_conf(std::string_view text) {
   resolv_settings out;
   size_t line_no = 0;

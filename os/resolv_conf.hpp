@@ -26,6 +26,10 @@ struct resolv_settings {
 /// lines are recorded in `problems` and skipped; nothing throws.
 resolv_settings parse_resolv_conf(std::string_view text);
 
+/// "nameserver X" lines for `nameservers`, then a "search" and an "options" line when they have any.
+std::string resolv_conf_lines(const std::vector<std::string>& nameservers, const std::vector<std::string>& search,
+                              const std::vector<std::string>& options);
+
 /// What one interface registered with openresolv (`resolvconf -a tun0.inet`).
 struct interface_settings {
   std::string name;  // "tun0.inet"

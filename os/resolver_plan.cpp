@@ -111,12 +111,7 @@ std::string render_resolv_conf(const resolv_settings& original, const std::strin
   out += "# which is used only while its tunnel is up.\n";
   for (const auto& ns : original.nameservers)
     out += std::string{original_nameserver_comment} + ns + "\n";
-  out += "nameserver " + listen + "\n";
-  if (!original.search.empty())
-    out += "search " + join(original.search) + "\n";
-  if (!original.options.empty())
-    out += "options " + join(original.options) + "\n";
-  return out;
+  return out + resolv_conf_lines({listen}, original.search, original.options);
 }
 
 takeover_plan plan_takeover(std::string_view mode, const system_paths& paths, file_system& fs,

@@ -20,6 +20,39 @@ bool is_strict_prefix(const std::string& shorter, const std::string& longer) {
   return shorter.size() < longer.size() && longer.compare(0, shorter.size(), shorter) == 0;
 }
 
+/// The original a journal entry records, as the file would look on disk (for owner_of).
+file_state recorded_original(const proto::JournalFile& jf) {
+  file_state st;
+  st.exists = jf.existed();
+  st.is_symlink = jf.was_symlink();
+  st.link_target = jf.symlink_target();
+  st.readable = true;
+  st.content = jf.original();
+  return st;
+}
+
+bool recorded_as_vpns(const proto::JournalFile& jf) {
+  return jf.existed() && owner_of(jf.path(), recorded_original(jf)) == resolv_owner::vpn_script;
+}
+
+/// `to` records `from`'s original (what a restore puts back), keeping what roamd wrote.
+void take_original(proto::JournalFile& to, const proto::JournalFile& from) {
+  to.set_existed(from.existed());
+  to.set_was_symlink(from.was_symlink());
+  to.set_symlink_target(from.symlink_target());
+  to.set_original(from.original());
+  to.set_mode(from.mode());
+  to.set_uid(from.uid());
+  to.set_gid(from.gid());
+}
+
+/// A resolv.conf with `servers` and the search and options of `text` (a copy of roamd's file).
+std::string rebuilt_from_notes(const std::string& text, const std::vector<std::string>& servers) {
+  auto settings = parse_resolv_conf(text);
+  return "# Put back by roamd from the original nameservers its file noted.\n" +
+         resolv_conf_lines(servers, settings.search, settings.options);
+}
+
 } // namespace
 
 const char* to_string(file_verdict v) {
@@ -270,6 +303,16 @@ restore_result takeover_engine::restore(const proto::Journal& journal) {
         put(nullptr, "original put back");
         break;
       case file_verdict::edited: {
+        if (auto users = users_under_vpns(jf, now)) {
+          *record.mutable_files(i) = *users;
+          auto err = put_back(*users);
+          failed = failed || bool(err);
+          line += err ? "a VPN put back its copy of an earlier roamd file: putting back the user's settings failed: " +
+                            err.message
+                      : "a VPN put back its copy of an earlier roamd file: the user's settings put back, not the "
+                        "VPN's";
+          break;
+        }
         auto content = edited_original(jf, now, journal.listen());
         if (content)
           record.mutable_files(i)->set_original(*content);
@@ -345,18 +388,35 @@ void takeover_engine::keep_users_over_vpns(proto::Journal& record) {
   if (earlier.state != journal_store::status::ok)
     return;
   for (auto& rf : *record.mutable_files()) {
-    file_state as_recorded;
-    as_recorded.exists = rf.existed();
-    as_recorded.is_symlink = rf.was_symlink();
-    as_recorded.link_target = rf.symlink_target();
-    as_recorded.readable = true;
-    as_recorded.content = rf.original();
-    if (!rf.existed() || owner_of(rf.path(), as_recorded) != resolv_owner::vpn_script)
+    if (!recorded_as_vpns(rf))
       continue;
     for (const auto& ef : earlier.journal.files())
       if (ef.path() == rf.path())
         rf = ef;
   }
+}
+
+std::optional<proto::JournalFile> takeover_engine::users_under_vpns(const proto::JournalFile& jf,
+                                                                    const file_state& now) {
+  if (!recorded_as_vpns(jf) || now.is_symlink || !now.readable || owner_of(jf.path(), now) != resolv_owner::roamd)
+    return std::nullopt;
+  // A copy of roamd's file from an earlier takeover notes other original nameservers than the file roamd wrote
+  // over the VPN's.
+  auto noted = original_nameservers_noted(now.content);
+  if (noted.empty() || noted == original_nameservers_noted(jf.written()))
+    return std::nullopt;
+  proto::JournalFile users = jf;
+  auto record = store_->load_record();
+  if (record.state == journal_store::status::ok)
+    for (const auto& rf : record.journal.files())
+      if (rf.path() == jf.path() && rf.existed() && !recorded_as_vpns(rf)) {
+        take_original(users, rf);
+        return users;
+      }
+  users.set_was_symlink(false);
+  users.set_symlink_target({});
+  users.set_original(rebuilt_from_notes(now.content, noted));
+  return users;
 }
 
 std::string takeover_engine::absorb_edits(proto::Journal& journal) {
@@ -365,7 +425,18 @@ std::string takeover_engine::absorb_edits(proto::Journal& journal) {
     auto now = fs_->inspect(jf.path());
     if (classify(jf, now, journal.listen()) != file_verdict::edited)
       continue;
-    if (auto content = edited_original(jf, now, journal.listen())) {
+    if (auto users = users_under_vpns(jf, now)) {
+      // The VPN whose file roamd took over from has disconnected: the user's settings are the original again.
+      take_original(jf, *users);
+      auto settings = parse_resolv_conf(now.content);
+      auto* os = journal.mutable_original_settings();
+      *os = proto::ResolverSettings{};
+      for (const auto& n : original_nameservers_noted(now.content))
+        os->add_nameservers(n);
+      os->mutable_search()->Assign(settings.search.begin(), settings.search.end());
+      os->mutable_options()->Assign(settings.options.begin(), settings.options.end());
+      journal.set_owner(to_string(owner_of(jf.path(), recorded_original(jf))));
+    } else if (auto content = edited_original(jf, now, journal.listen())) {
       jf.set_original(*content);
       if (role_of(jf, journal.listen()) == file_role::resolv_conf) {
         auto edited = parse_resolv_conf(now.content);
@@ -480,14 +551,7 @@ restore_result takeover_engine::repair(const std::string& path) {
                  "last restore says what the settings were: write the system's settings into it";
     return out;
   }
-  auto settings = parse_resolv_conf(now.content);
-  std::string content = "# Put back by roamd: its file was found naming it after it had stopped.\n";
-  for (const auto& n : servers)
-    content += "nameserver " + n + "\n";
-  if (!settings.search.empty())
-    content += "search " + join(settings.search) + "\n";
-  if (!settings.options.empty())
-    content += "options " + join(settings.options) + "\n";
+  auto content = rebuilt_from_notes(now.content, servers);
   auto err = now.bind_mounted ? fs_->write_in_place(path, content)
                               : fs_->write_atomic(path, content, now.mode, now.uid, now.gid);
   if (err) {

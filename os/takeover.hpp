@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,10 @@ private:
   /// In the record a restore is about to save, a VPN's file (roamd took over while it was in force) gives way to the
   /// user's settings of the earlier record.
   void keep_users_over_vpns(proto::Journal& record);
+  /// roamd took over from a VPN's resolv.conf (the VPN connected first) and `now` is a VPN's backup of an earlier
+  /// roamd file put back at disconnect (it notes other original nameservers than roamd's file of this takeover):
+  /// `jf` with the user's settings as its original, from the last restore's record or else the backup's notes.
+  std::optional<proto::JournalFile> users_under_vpns(const proto::JournalFile& jf, const file_state& now);
   /// Removes temporaries a killed earlier run left next to the journal and the journaled files.
   void sweep(const proto::Journal& journal);
 

@@ -298,7 +298,9 @@ class Run:
 
         def decided():
             _, _, c = snapshot()
-            return (c is not None and only_roamd(c) and c != edited) or bool(re.search(r"conflict_arbiter: ", later()))
+            # A failed interception is no decision: the arbiter goes on to take the settings back (seed 6722).
+            return ((c is not None and only_roamd(c) and c != edited) or
+                    bool(re.search(r"conflict_arbiter: (?!intercept failed)", later())))
 
         if only_roamd(edited):
             wait_for(lambda: "kept the edits" in later(), 3)
