@@ -54,6 +54,7 @@ struct lookup_outcome {
   bool ok = false;                     // it resolved
   std::vector<std::string> addresses;  // A and AAAA
   std::string error;                   // why not
+  bool nxdomain = false;               // the answer said the name does not exist
 };
 
 /// The results of one probe round.

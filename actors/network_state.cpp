@@ -1,6 +1,7 @@
 #include "actors/network_state.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
@@ -9,6 +10,7 @@
 #include "actors/conflict_arbiter.hpp"
 #include "actors/query_router.hpp"
 #include "net/resolver_address.hpp"
+#include "os/text.hpp"
 
 namespace roamd::actors {
 
@@ -37,6 +39,52 @@ proto::CloudReachability::Mode mode_of(net_state s) {
   return proto::CloudReachability::NORMAL;
 }
 
+/// Tells the router (through the directory, which remembers it for a restarted router) what the default route does,
+/// when that or the network's NXDOMAIN rewriting changed.
+void send_reach(network_state_ptr self, net_state state, const std::string& reason) {
+  auto& st = self->state;
+  proto::CloudReachability reach;
+  reach.set_mode(mode_of(state));
+  reach.set_reason(reason);
+  reach.set_local_rewrites_nxdomain(st.rewriting);
+  reach.set_rewriting(st.rewriting ? st.status.nxdomain_probe() : std::string{});
+  auto last = st.deps.directory->reachability();
+  if (reach.mode() != last.mode() || reach.local_rewrites_nxdomain() != last.local_rewrites_nxdomain())
+    st.deps.directory->send_reachability(reach);
+}
+
+/// A random name that does not exist under a real top-level domain (NXDOMAIN rewriters monetise typos of .com
+/// names): twelve random letters, as Chromium's intranet-redirect detector does for single labels.
+std::string nonexistent_name() {
+  std::random_device rd;
+  std::uniform_int_distribution<int> letter{'a', 'z'};
+  std::string out(12, 'a');
+  for (auto& c : out)
+    c = static_cast<char>(letter(rd));
+  return out + ".com";
+}
+
+/// The "nxdomain" probe came back: a name that cannot exist resolved (the network rewrites NXDOMAIN), or it got
+/// NXDOMAIN (honest). Anything else (a timeout, SERVFAIL) proves nothing: asked again the next round.
+void on_nxdomain_probe(network_state_ptr self, const proto::NetworkProbe& p) {
+  auto& st = self->state;
+  if (!p.ok() && !p.nxdomain())
+    return;
+  st.nx_probed = st.nx_asking;
+  bool was = st.rewriting;
+  st.rewriting = p.ok();
+  st.status.set_rewrites_nxdomain(st.rewriting);
+  st.status.set_nxdomain_probe(p.detail() + " (asked " + os::join(st.nx_asking, ", ") + ")");
+  if (st.rewriting == was)
+    return;
+  if (st.rewriting)
+    spdlog::warn("network_state: the network's resolvers rewrite NXDOMAIN ({}): they are no NXDOMAIN fallback on "
+                 "this network", st.status.nxdomain_probe());
+  else
+    spdlog::info("network_state: the network's resolvers answer NXDOMAIN honestly again ({})", st.status.nxdomain_probe());
+  send_reach(self, st.policy->state(), st.status.reason());
+}
+
 /// Records a verdict in the status and, when the state changed, tells the router and the arbiter.
 void carry_out(network_state_ptr self, const network_verdict& v) {
   auto& st = self->state;
@@ -52,11 +100,7 @@ void carry_out(network_state_ptr self, const network_verdict& v) {
     st.status.set_transitions(st.status.transitions() + 1);
   }
   spdlog::info("network_state: {}: {}", to_string(v.state), v.reason);
-  proto::CloudReachability reach;
-  reach.set_mode(mode_of(v.state));
-  reach.set_reason(v.reason);
-  if (reach.mode() != st.deps.directory->reachability().mode())
-    st.deps.directory->send_reachability(reach);
+  send_reach(self, v.state, v.reason);
   proto::NetworkVerdict verdict;
   verdict.set_stand_down(stands_down(v.state));
   verdict.set_state(to_string(v.state));
@@ -72,6 +116,10 @@ void finish_round(network_state_ptr self) {
   st.in_flight = false;
   probe_round r;
   for (const auto& p : st.results) {
+    if (p.kind() == "nxdomain") {
+      on_nxdomain_probe(self, p);
+      continue;
+    }
     if (p.kind() == "cloud") {
       ++r.cloud_probed;
       if (p.ok() && r.cloud_answered.empty())
@@ -140,6 +188,10 @@ void launch(network_state_ptr self, const proto::NetworkTargets& targets) {
     lookups.emplace_back("trusted", s.trusted_domain);
   if (!s.probe_name.empty() && !st.locals.empty())
     lookups.emplace_back("protected", s.probe_name);
+  if (!st.locals.empty() && st.locals != st.nx_probed) {
+    st.nx_asking = st.locals;
+    lookups.emplace_back("nxdomain", nonexistent_name());
+  }
   std::vector<std::pair<std::string, std::shared_ptr<net::upstream>>> cloud;
   for (const auto& c : targets.cloud_resolvers())
     if (auto up = upstream_of(self, c))
@@ -166,6 +218,7 @@ void launch(network_state_ptr self, const proto::NetworkTargets& targets) {
       p.set_kind(kind);
       p.set_target(name);
       p.set_ok(o.ok);
+      p.set_nxdomain(o.nxdomain);
       std::string detail = o.ok ? name + " \u2192" : o.error;
       for (const auto& a : o.addresses) {
         p.add_addresses(a);
@@ -204,6 +257,25 @@ void start_round(network_state_ptr self) {
         if (round == self->state.round && self->state.in_flight)
           launch(self, self->state.targets);
       });
+}
+
+/// Learned routes changed: when the network's own resolvers are others now (roamd recorded them at takeover, the
+/// network changed), a round asks them (the lookups and the nxdomain probe need them) rather than the next tick.
+void on_routes(network_state_ptr self) {
+  auto& st = self->state;
+  auto router = st.deps.directory->get<query_router_actor>(peers::role::router);
+  if (!router || st.policy->state() == net_state::off)
+    return;
+  // The directory sent the update to the router first: its answer includes it.
+  self->request(router, st.opts.router_timeout, caf::get_atom::value, network_atom::value)
+    .then(
+      [self](const proto::NetworkTargets& t) {
+        auto& st = self->state;
+        std::vector<std::string> locals(t.local_resolvers().begin(), t.local_resolvers().end());
+        if (!locals.empty() && locals != st.locals)
+          start_round(self);
+      },
+      [](caf::error&) {});  // the next tick asks again
 }
 
 /// Whether `address` (as the upstream-I/O actor names it: "IP:PORT", link suffix removed) is a cloud resolver.
@@ -267,9 +339,11 @@ network_state_actor::behavior_type network_state(network_state_ptr self, network
         start_round(self);
     },
     [self](const proto::AdapterSnapshot&) {
+      self->state.nx_probed.clear();  // another network, perhaps behind the same resolver addresses: ask again
       self->state.policy->on_links_changed();
       start_round(self);
     },
+    [self](const proto::RouteUpdate&) { on_routes(self); },
     [self](health_atom, const std::string& address, bool up) { on_health(self, address, up); },
     [self](round_atom, uint64_t generation) {
       if (generation == self->state.timer)

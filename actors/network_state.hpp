@@ -33,6 +33,7 @@ namespace roamd::actors {
 using network_state_actor = caf::typed_actor<
   caf::reacts_to<proto::Policy>,                                           // the cloud's policy in force
   caf::reacts_to<proto::AdapterSnapshot>,                                  // the set of links changed: probe now
+  caf::reacts_to<proto::RouteUpdate>,                                      // learned routes changed (peers)
   caf::reacts_to<health_atom, std::string, bool>,                          // an upstream went down / came back
   caf::reacts_to<round_atom, uint64_t>,                                    // timer: start a round (generation)
   caf::reacts_to<result_atom, uint64_t, proto::NetworkProbe>,              // one probe of round N came back
@@ -75,6 +76,11 @@ struct network_state_state {
   proto::NetworkTargets targets;
   std::vector<std::string> locals;   // the network's own resolvers, as last known
   std::set<std::string> cloud_down;  // cloud resolvers the data plane's counters say are down
+  // NXDOMAIN rewriting: the local resolvers the last conclusive "nxdomain" probe asked (empty: probe them, the
+  // network changed), the ones the probe in flight asks, and what it found.
+  std::vector<std::string> nx_probed;
+  std::vector<std::string> nx_asking;
+  bool rewriting = false;
   proto::NetworkStatus status;
 
   static inline const char* name = "network_state";

@@ -55,9 +55,11 @@ public:
       h = nullptr;
   }
 
-  /// Sends `update` to the current router (from `sender`'s context when given) and remembers it for a replay.
+  /// Sends `update` to the current router and remembers it for a replay; the network-state actor hears of it too
+  /// (the network's own resolvers, which it probes, may have changed).
   void send_routes(const proto::RouteUpdate& update) {
     caf::strong_actor_ptr router;
+    caf::strong_actor_ptr network;
     {
       std::lock_guard<std::mutex> lock{mu_};
       if (update.routes_size() == 0 && update.device_id().empty())  // an empty set withdraws the source's
@@ -65,9 +67,12 @@ public:
       else
         routes_[update.source()] = update;
       router = handles_[static_cast<size_t>(role::router)];
+      network = handles_[static_cast<size_t>(role::network)];
     }
     if (router)
       caf::anon_send(caf::actor_cast<caf::actor>(router), update);
+    if (network && update.source() != "cloud")
+      caf::anon_send(caf::actor_cast<caf::actor>(network), update);
   }
 
   /// Sends the default route's mode (fail-open, fail-closed, normal) to the current router and remembers it.

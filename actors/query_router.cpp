@@ -97,10 +97,17 @@ query_router_actor::behavior_type query_router(query_router_ptr self, proto::Con
       rebuild(self);
     },
     [self](const proto::CloudReachability& reach) {
-      if (reach.mode() == self->state.reach)
+      auto& was = self->state.reach;
+      if (reach.mode() == was.mode() && reach.local_rewrites_nxdomain() == was.local_rewrites_nxdomain())
         return;
-      spdlog::info("query_router: cloud route {}: {}", proto::CloudReachability::Mode_Name(reach.mode()), reach.reason());
-      self->state.reach = reach.mode();
+      if (reach.mode() != was.mode())
+        spdlog::info("query_router: cloud route {}: {}", proto::CloudReachability::Mode_Name(reach.mode()),
+                     reach.reason());
+      if (reach.local_rewrites_nxdomain() != was.local_rewrites_nxdomain())
+        spdlog::info("query_router: NXDOMAIN fallback to the network's resolvers {}",
+                     reach.local_rewrites_nxdomain() ? "off: they rewrite NXDOMAIN (" + reach.rewriting() + ")"
+                                                     : std::string{"back: they no longer rewrite NXDOMAIN"});
+      was = reach;
       rebuild(self);
     },
     [self](caf::get_atom, network_atom) -> proto::NetworkTargets {

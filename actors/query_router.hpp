@@ -40,7 +40,7 @@ struct query_router_state {
   publish_fn publish;
   std::map<std::string, proto::RouteUpdate> learned;
   proto::AdapterSnapshot adapters;
-  proto::CloudReachability::Mode reach = proto::CloudReachability::NORMAL;
+  proto::CloudReachability reach;  // the default route's mode, and whether the network rewrites NXDOMAIN
   proto::RoutingSnapshot current;
   uint64_t generation = 0;
 

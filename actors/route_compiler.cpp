@@ -53,7 +53,7 @@ void add_once(google::protobuf::RepeatedPtrField<std::string>& list, const std::
 } // namespace
 
 proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<std::string, proto::RouteUpdate>& learned,
-                                      uint64_t generation, proto::CloudReachability::Mode reach) {
+                                      uint64_t generation, const proto::CloudReachability& reach) {
   proto::RoutingSnapshot snap;
   snap.set_generation(generation);
   auto cloud = learned.find(std::string{cloud_source});
@@ -124,17 +124,28 @@ proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<s
       if (lr.local())
         *r->mutable_resolvers() = fallback->fallback_resolvers();
     }
-  if (reach == proto::CloudReachability::FAIL_OPEN && fallback->fallback_resolvers_size() > 0) {
+  if (reach.mode() == proto::CloudReachability::FAIL_OPEN && fallback->fallback_resolvers_size() > 0) {
     fallback->mutable_resolvers()->Swap(fallback->mutable_fallback_resolvers());
     fallback->clear_fallback_resolvers();
     fallback->clear_local_only_fallback();
     fallback->set_tag_identity(false);
     fallback->set_source("network");
-  } else if (reach == proto::CloudReachability::FAIL_CLOSED) {
+  } else if (reach.mode() == proto::CloudReachability::FAIL_CLOSED) {
     fallback->clear_resolvers();
     fallback->clear_fallback_resolvers();
     fallback->clear_local_only_fallback();
     fallback->set_source("network");
+  } else if (reach.local_rewrites_nxdomain() && fallback->local_only_fallback_size() > 0) {
+    // The physical network's resolvers answer names that do not exist: its "answers" to the cloud's NXDOMAIN would
+    // be an advertiser's address.
+    auto& fb = *fallback->mutable_fallback_resolvers();
+    const auto& lo = fallback->local_only_fallback();
+    fb.erase(std::remove_if(fb.begin(), fb.end(),
+                            [&](const std::string& x) { return std::find(lo.begin(), lo.end(), x) != lo.end(); }),
+             fb.end());
+    fallback->clear_local_only_fallback();
+    snap.set_nxdomain_rewriting(reach.rewriting().empty() ? "the network's resolvers rewrite NXDOMAIN"
+                                                          : reach.rewriting());
   }
   return snap;
 }

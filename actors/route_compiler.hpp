@@ -26,10 +26,11 @@ constexpr std::string_view system_source = "system";
 /// its NXDOMAIN fallback (and the local routes' resolvers) are every source's fallback resolvers, each listed once,
 /// in first-seen order. While the cloud does not answer (`reach`, from the network-state actor) fail-open sends it
 /// to the recorded local resolvers untagged (when any are known: never a black hole) and fail-closed leaves it
-/// without resolvers, so that its names get SERVFAIL at once. Either way it is marked source "network".
+/// without resolvers, so that its names get SERVFAIL at once. Either way it is marked source "network". On a network
+/// whose resolvers rewrite NXDOMAIN (`reach.local_rewrites_nxdomain`) the physical network's resolvers are no
+/// NXDOMAIN fallback in any mode (a VPN's, asked for any name, stay).
 proto::RoutingSnapshot compile_routes(const proto::Config& cfg, const std::map<std::string, proto::RouteUpdate>& learned,
-                                      uint64_t generation,
-                                      proto::CloudReachability::Mode reach = proto::CloudReachability::NORMAL);
+                                      uint64_t generation, const proto::CloudReachability& reach = {});
 
 /// Where the network-state actor probes: the cloud's resolvers and the recorded local ones, as compile_routes
 /// would use them.

@@ -99,6 +99,7 @@ direct_answer ask(const boost::asio::ip::udp::endpoint& ep, const std::string& n
   for (auto& v : addrs)
     out.addresses.insert(out.addresses.end(), v.begin(), v.end());
   out.ok = !out.addresses.empty();
+  out.nxdomain = !out.ok && worst == static_cast<uint8_t>(dns::rcode::nxdomain);
   if (!out.ok && out.error.empty()) {
     if (!answered[0] && !answered[1])
       out.error = who + " timed out after " + std::to_string(timeout.count()) + " ms";

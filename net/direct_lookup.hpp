@@ -17,6 +17,7 @@ struct direct_answer {
   bool ok = false;                     // some resolver answered NOERROR with at least one address
   std::vector<std::string> addresses;  // A then AAAA, as text
   std::string error;                   // why not ("timed out after 1000 ms", "NXDOMAIN from 192.0.2.1:53", ...)
+  bool nxdomain = false;               // the (last) resolver asked answered NXDOMAIN
 };
 
 /// Writes a recursive query for `name` (text, no trailing dot needed) of type `qtype` with `id`. Returns the size,

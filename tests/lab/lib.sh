@@ -25,7 +25,7 @@ IDENTITY_HEX=4f70656e444e53$DEVICE_ID   # payload of option 0x6942: "OpenDNS" + 
 CLOUD_A_TAGGED=192.0.2.1 CLOUD_A_TAGGED_DO=192.0.2.2 CLOUD_A_PLAIN=192.0.2.99 CLOUD_A_PLAIN_DO=192.0.2.98
 CORP_A=198.51.100.7 CORP_A_DO=198.51.100.8 CORP_A_LEAKED=198.51.100.66
 VPN_A=198.51.100.9
-CLOUD_PROFILE="serve = {'.'}, refuse = {'corp.test.'},
+CLOUD_PROFILE="serve = {'.'}, refuse = {'corp.test.'}, nxdomain = {'nosuchhost.', 'lanhost.'},
   a = {tagged = '$CLOUD_A_TAGGED', tagged_do = '$CLOUD_A_TAGGED_DO', plain = '$CLOUD_A_PLAIN', plain_do = '$CLOUD_A_PLAIN_DO'}"
 CORP_PROFILE="serve = {'corp.test.'},
   a = {tagged = '$CORP_A_LEAKED', tagged_do = '198.51.100.67', plain = '$CORP_A', plain_do = '$CORP_A_DO'}"
@@ -134,18 +134,27 @@ listening() {
 
 # --- peers ------------------------------------------------------------------------------------------------------
 
-# start_upstream NAME ADDR PROFILE: dnsdist running upstream.lua with PROFILE (Lua table fields, see
-# upstream.lua). Every query it receives is logged as one line in $LAB_DIR/NAME.queries.
+# start_upstream NAME ADDR PROFILE [NETNS]: dnsdist running upstream.lua with PROFILE (Lua table fields, see
+# upstream.lua); with NETNS inside that namespace, ADDR added to its loopback. Every query it receives is logged as
+# one line in $LAB_DIR/NAME.queries.
 start_upstream() {
-  local name=$1 addr=$2 profile=$3
+  local name=$1 addr=$2 profile=$3 ns=${4:-}
   cat >"$LAB_DIR/$name.lua" <<EOF
 lab = { listen = "$addr:53", log = "$LAB_DIR/$name.queries", $profile }
 dofile("$LAB_HOME/upstream.lua")
 EOF
   : >"$LAB_DIR/$name.queries"
-  lab_start "$name" dnsdist --supervised --disable-syslog -C "$LAB_DIR/$name.lua"
-  wait_until 10000 listening "$addr" || lab_abort "$name (dnsdist) did not start" "$name"
+  if [ -z "$ns" ]; then
+    lab_start "$name" dnsdist --supervised --disable-syslog -C "$LAB_DIR/$name.lua"
+    wait_until 10000 listening "$addr" || lab_abort "$name (dnsdist) did not start" "$name"
+    return
+  fi
+  ip -n "$ns" addr add "$addr/32" dev lo 2>/dev/null
+  lab_start "$name" ip netns exec "$ns" dnsdist --supervised --disable-syslog -C "$LAB_DIR/$name.lua"
+  wait_until 10000 ns_listening "$ns" "$addr" || lab_abort "$name (dnsdist in $ns) did not start" "$name"
 }
+# ns_listening NS ADDR: something in namespace NS listens on ADDR:53/udp.
+ns_listening() { [ -n "$(ip netns exec "$1" ss -Hlnu "src $2:53")" ]; }
 
 # start_dnsmasq NAME ADDR DNSMASQ-OPTIONS...: answers only what the options define, REFUSED for the rest.
 start_dnsmasq() {

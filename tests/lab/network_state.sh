@@ -8,7 +8,10 @@
 #   protected the probe name answers the expected address through the LAN's resolver: roamd stands down
 #             (resolv.conf back to the LAN's, byte for byte; roamctl status says why) and keeps answering on
 #             loopback; the probe stops answering it and a link appears: roamd takes over again;
-#   trusted   the trusted domain resolves to 10.1.2.3 through the LAN's resolver: roamd stands down.
+#   trusted   the trusted domain resolves to 10.1.2.3 through the LAN's resolver: roamd stands down;
+#   rewriting the LAN's resolver answers names that do not exist (as an ISP's search page does): roamd finds it
+#             out with a random name and keeps the cloud's NXDOMAIN instead of falling back to it; on an honest
+#             network (after a link change) the fallback for local names works again.
 # Timings are printed as "measure NAME MS" lines; with LAB_NETSTATE_ONLY=open the script stops after the open
 # scenario (tools/bench's network-state rows repeat it and take the medians).
 . "$(dirname "$0")/lib.sh"
@@ -49,6 +52,38 @@ expect "roamctl status: network protected over plain DNS" "$(network_line)" '~' 
 expect "roamctl status: the cloud probe" "$(roamctl status)" '~' "probe cloud $CLOUD_IP:53: ok"
 resolve www.example.net
 expect "an external name goes to the cloud with the identity" "$ANS_DATA" = "$CLOUD_A_TAGGED"
+
+section "rewriting: the LAN's resolver answers names that do not exist, and is no NXDOMAIN fallback"
+# lan_resolver answers every name with $LAN_ANY. The cloud says NXDOMAIN for the single-label nosuchhost and
+# lanhost, names that can be local: on an honest network the fallback asks the LAN's resolver.
+routes_say_rewriting() { roamctl routes | grep -q "rewrite NXDOMAIN"; }
+routes_say_honest() { ! routes_say_rewriting; }
+wait_until 5000 routes_say_rewriting
+expect "roamctl status: the nxdomain probe (a random .com name) resolved" "$(roamctl status)" '~' \
+  "probe nxdomain [a-z]{12}\.com: ok, [a-z]{12}\.com → $LAN_ANY"
+expect "roamctl routes: the LAN's resolver is no NXDOMAIN fallback, and why" "$(roamctl routes)" '~' \
+  "no NXDOMAIN fallback: they rewrite NXDOMAIN \([a-z]{12}\.com → $LAN_ANY"
+expect "roamd logged it" "$(grep -o 'network_state: the network.s resolvers rewrite NXDOMAIN.*' "$LAB_DIR/roamd.out")" \
+  '~' 'no NXDOMAIN fallback on this network'
+ask nosuchhost A
+expect "a name the cloud says does not exist: the cloud's NXDOMAIN, not the rewriter's address" \
+  "$ANS_STATUS $ANS_DATA" = "NXDOMAIN "
+lan_resolver_honest() {
+  lab_stop dns-lan-ns
+  far_resolver lan-ns "$LAN_DNS" "$LAB_DIR/lan.log" --host-record=host.home.test,$LAN_A \
+    --host-record=lanhost,$LAN_A --local=/com/
+}
+lan_resolver_honest
+vpn_link_up || lab_abort "cannot create tun0"  # a link change: another network, asked again
+wait_until 10000 routes_say_honest
+expect "an honest network (NXDOMAIN for the random name): the fallback is back" "$(roamctl routes)" '!~' \
+  'rewrite NXDOMAIN'
+expect "roamctl status: the probe got NXDOMAIN" "$(roamctl status)" '~' "probe nxdomain [a-z]{12}\.com: failed, NXDOMAIN"
+ask lanhost A
+expect "the cloud's NXDOMAIN for a local name falls back to the honest LAN resolver" "$ANS_STATUS $ANS_DATA" = \
+  "NOERROR $LAN_A"
+vpn_link_down
+lan_resolver
 
 section "open: the cloud goes silent, names resolve through the LAN's resolver"
 t0=$(now_ms)

@@ -9,10 +9,14 @@
 --                (tagged = roamd's identity option 0x6942 present, do = DNSSEC OK bit set)
 --   lab.drop     true                 never answer anything (a wedged server)
 --   lab.backend  "ADDR:PORT"          forward untagged served queries there instead of answering A itself
+--   lab.nxdomain {"name.", ...}       names under these get NXDOMAIN (served names the cloud does not know)
+-- Queries are accepted from any address (the lab's TEST-NET clients too: dnsdist's default ACL has private ranges
+-- only).
 -- A TXT query for echo.<served name> is answered with the line that is logged for it, so a test can read
 -- exactly what arrived: transport, EDNS buffer size, DO bit, option codes and the identity payload.
 
 setLocal(lab.listen)
+setACL({"0.0.0.0/0", "::/0"})
 setSecurityPollSuffix("")
 
 local IDENTITY = 26946
@@ -82,6 +86,7 @@ function lab_query(dq)
   logfile:flush()
   if lab.drop then return DNSAction.Drop end
   if not under(dq.qname, lab.serve) or under(dq.qname, lab.refuse) then return DNSAction.Refused end
+  if under(dq.qname, lab.nxdomain) then return DNSAction.Nxdomain end
   if dq.qtype == DNSQType.TXT and dq.qname:toString():lower():find("^echo%.") then
     dq:spoof({string.char(#line) .. line})
     return DNSAction.HeaderModify

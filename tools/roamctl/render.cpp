@@ -184,6 +184,8 @@ void routes(std::ostream& o, const proto::RoutingSnapshot& s) {
     }
     o << "\n";
   }
+  if (!s.nxdomain_rewriting().empty() && s.nxdomain_fallback() != "off")
+    o << "The network's resolvers are no NXDOMAIN fallback: they rewrite NXDOMAIN (" << s.nxdomain_rewriting() << ")\n";
 }
 
 void upstreams(std::ostream& o, const proto::UpstreamHealthList& l, int64_t now) {

@@ -214,7 +214,7 @@ std::function<caf::strong_actor_ptr(caf::actor_system&)> network_child(const pro
     deps.lookup = [timeout, mark](const std::string& name, const std::vector<std::string>& resolvers,
                                   std::function<void(actors::lookup_outcome)> done) {
       net::direct_lookup(name, resolvers, timeout, mark, [done = std::move(done)](net::direct_answer a) {
-        done(actors::lookup_outcome{a.ok, std::move(a.addresses), std::move(a.error)});
+        done(actors::lookup_outcome{a.ok, std::move(a.addresses), std::move(a.error), a.nxdomain});
       });
     };
     deps.now_ms = os::unix_ms_now;

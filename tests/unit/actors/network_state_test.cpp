@@ -3,6 +3,8 @@
 // router and the arbiter, and the probing cadence.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -35,6 +37,9 @@ struct network_fixture : ::testing::Test {
     std::function<void(actors::lookup_outcome)> done;
   };
   std::vector<lookup_call> lookups;
+  // The "nxdomain" probes (random .com names), answered NXDOMAIN at once unless the test answers them itself.
+  std::vector<lookup_call> nx_lookups;
+  bool nx_auto = true;
   int64_t now = 1'000'000;
   actors::network_state_options opts;
 
@@ -72,6 +77,13 @@ struct network_fixture : ::testing::Test {
     };
     deps.lookup = [this](const std::string& name, const std::vector<std::string>& resolvers,
                          std::function<void(actors::lookup_outcome)> done) {
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".com") == 0) {
+        if (nx_auto)
+          done(actors::lookup_outcome{false, {}, "NXDOMAIN from " + resolvers.at(0), true});
+        else
+          nx_lookups.push_back({name, resolvers, std::move(done)});
+        return;
+      }
       lookups.push_back({name, resolvers, std::move(done)});
     };
     deps.now_ms = [this] { return now; };
@@ -140,7 +152,7 @@ TEST_F(network_fixture, the_first_round_probes_the_cloud_and_looks_both_names_up
   EXPECT_EQ(status().state(), "protected");
   EXPECT_NE(status().reason().find("plain DNS (198.51.100.1:53)"), std::string::npos);
   EXPECT_FALSE(status().encrypted());
-  EXPECT_EQ(status().probes_size(), 3);
+  EXPECT_EQ(status().probes_size(), 4) << "the cloud, both names, and whether the network rewrites NXDOMAIN";
   EXPECT_EQ(status().rounds(), 1u);
   ASSERT_EQ(verdicts->size(), 1u);
   EXPECT_FALSE(verdicts->back().stand_down());
@@ -379,3 +391,72 @@ TEST_F(network_fixture, one_cloud_resolver_down_while_another_answers_stays_prot
 }
 
 } // namespace
+
+TEST_F(network_fixture, a_random_name_that_cannot_exist_is_asked_of_the_networks_resolvers_once_per_network) {
+  nx_auto = false;
+  start();
+  ASSERT_EQ(nx_lookups.size(), 1u);
+  const auto& name = nx_lookups[0].name;
+  ASSERT_EQ(name.size(), 16u) << name;
+  EXPECT_TRUE(std::all_of(name.begin(), name.begin() + 12, [](char c) { return c >= 'a' && c <= 'z'; })) << name;
+  EXPECT_EQ(nx_lookups[0].resolvers, std::vector<std::string>{local});
+  nx_lookups[0].done(actors::lookup_outcome{false, {}, "NXDOMAIN from 192.0.2.53:53", true});
+  answer_round(true);
+  EXPECT_FALSE(status().rewrites_nxdomain());
+  EXPECT_NE(status().nxdomain_probe().find("NXDOMAIN"), std::string::npos) << status().nxdomain_probe();
+  advance(10s);
+  answer_round(true);
+  EXPECT_EQ(nx_lookups.size(), 1u) << "the same network: not asked again";
+  caf::anon_send(net, lan_only());
+  t.sched.run();
+  ASSERT_EQ(nx_lookups.size(), 2u) << "asked again when the links change";
+  EXPECT_NE(nx_lookups[1].name, name) << "a fresh random name (a cached answer proves nothing)";
+}
+
+TEST_F(network_fixture, a_network_that_rewrites_nxdomain_is_dropped_from_the_fallback_until_one_that_does_not) {
+  nx_auto = false;
+  start();
+  ASSERT_EQ(default_route().fallback_resolvers_size(), 1) << "the network's resolver is the NXDOMAIN fallback";
+  nx_lookups[0].done(actors::lookup_outcome{true, {"198.51.100.7"}, "", false});  // an ISP's search page
+  answer_round(true);
+  EXPECT_TRUE(status().rewrites_nxdomain());
+  EXPECT_NE(status().nxdomain_probe().find("198.51.100.7"), std::string::npos) << status().nxdomain_probe();
+  EXPECT_EQ(default_route().fallback_resolvers_size(), 0) << "no fallback to a resolver that invents answers";
+  const auto& snap = t.state_of<actors::query_router_state>(router).current;
+  EXPECT_NE(snap.nxdomain_rewriting().find("198.51.100.7"), std::string::npos) << snap.nxdomain_rewriting();
+  EXPECT_EQ(status().state(), "protected") << "protection is not affected";
+  EXPECT_TRUE(directory->reachability().local_rewrites_nxdomain()) << "remembered for a restarted router";
+  // A probe that proves nothing (a timeout) on the next network keeps the verdict and asks again next round.
+  caf::anon_send(net, lan_only());
+  t.sched.run();
+  ASSERT_EQ(nx_lookups.size(), 2u);
+  nx_lookups[1].done(actors::lookup_outcome{false, {}, "192.0.2.53:53 timed out after 1000 ms", false});
+  answer_round(true);
+  EXPECT_TRUE(status().rewrites_nxdomain());
+  advance(10s);
+  ASSERT_EQ(nx_lookups.size(), 3u) << "inconclusive: asked again";
+  nx_lookups[2].done(actors::lookup_outcome{false, {}, "NXDOMAIN from 192.0.2.53:53", true});
+  answer_round(true);
+  EXPECT_FALSE(status().rewrites_nxdomain());
+  EXPECT_EQ(default_route().fallback_resolvers_size(), 1) << "an honest network is a fallback again";
+  EXPECT_EQ(t.state_of<actors::query_router_state>(router).current.nxdomain_rewriting(), "");
+}
+
+TEST_F(network_fixture, local_resolvers_learned_after_the_first_round_are_probed_at_once_not_at_the_next_tick) {
+  nx_auto = false;
+  start(false);  // roamd has not recorded the network's resolvers yet
+  answer_probe(0, true);
+  EXPECT_EQ(nx_lookups.size(), 0u);
+  proto::RouteUpdate system;  // the takeover records them
+  system.set_source("system");
+  auto* d = system.add_routes();
+  d->set_domain("");
+  d->add_fallback_resolvers(local);
+  directory->send_routes(system);
+  t.sched.run();
+  ASSERT_EQ(nx_lookups.size(), 1u) << "a round at once: the nxdomain probe needs the network's resolvers";
+  EXPECT_EQ(nx_lookups[0].resolvers, std::vector<std::string>{local});
+  directory->send_routes(system);  // the same resolvers again: no round
+  t.sched.run();
+  EXPECT_EQ(probes.size(), 2u);
+}

@@ -279,10 +279,16 @@ std::map<std::string, proto::RouteUpdate> with_local_resolvers() {
   return {{"system", system}};
 }
 
+proto::CloudReachability reach(proto::CloudReachability::Mode mode) {
+  proto::CloudReachability r;
+  r.set_mode(mode);
+  return r;
+}
+
 } // namespace
 
 TEST(route_compiler, fail_open_sends_the_default_route_to_the_local_resolvers_untagged_and_keeps_the_rest) {
-  auto snap = actors::compile_routes(sample_config(), with_local_resolvers(), 3, proto::CloudReachability::FAIL_OPEN);
+  auto snap = actors::compile_routes(sample_config(), with_local_resolvers(), 3, reach(proto::CloudReachability::FAIL_OPEN));
   ASSERT_EQ(snap.routes(0).domain(), "");
   EXPECT_EQ(snap.routes(0).source(), "network");
   EXPECT_FALSE(snap.routes(0).tag_identity());
@@ -297,14 +303,14 @@ TEST(route_compiler, fail_open_sends_the_default_route_to_the_local_resolvers_un
 }
 
 TEST(route_compiler, fail_open_without_known_local_resolvers_stays_with_the_cloud) {
-  auto snap = actors::compile_routes(sample_config(), {}, 3, proto::CloudReachability::FAIL_OPEN);
+  auto snap = actors::compile_routes(sample_config(), {}, 3, reach(proto::CloudReachability::FAIL_OPEN));
   EXPECT_EQ(snap.routes(0).resolvers(0), "208.67.222.222:53");
   EXPECT_TRUE(snap.routes(0).tag_identity());
   EXPECT_EQ(snap.routes(0).source(), "config");
 }
 
 TEST(route_compiler, fail_closed_leaves_the_default_route_without_resolvers_so_its_names_get_servfail) {
-  auto snap = actors::compile_routes(sample_config(), with_local_resolvers(), 3, proto::CloudReachability::FAIL_CLOSED);
+  auto snap = actors::compile_routes(sample_config(), with_local_resolvers(), 3, reach(proto::CloudReachability::FAIL_CLOSED));
   EXPECT_EQ(snap.routes(0).source(), "network");
   EXPECT_EQ(snap.routes(0).resolvers_size(), 0);
   EXPECT_EQ(snap.routes(0).fallback_resolvers_size(), 0);
@@ -315,6 +321,39 @@ TEST(route_compiler, fail_closed_leaves_the_default_route_without_resolvers_so_i
   EXPECT_TRUE(table->lookup(*name).resolvers.empty()) << "the data plane answers SERVFAIL at once";
   auto corp = net::routing_table::to_wire("a.corp.test");
   EXPECT_EQ(table->lookup(*corp).resolvers.size(), 1u) << "internal names still resolve";
+}
+
+TEST(route_compiler, a_network_that_rewrites_nxdomain_is_no_fallback_but_a_vpns_resolver_stays) {
+  auto learned = with_local_resolvers();
+  proto::RouteUpdate vpn;
+  vpn.set_source("vpn:tun0");
+  vpn.add_routes()->add_fallback_resolvers("10.8.0.1:53");
+  learned["vpn:tun0"] = vpn;
+  auto rewriting = reach(proto::CloudReachability::NORMAL);
+  rewriting.set_local_rewrites_nxdomain(true);
+  rewriting.set_rewriting("qzvhkwmrptxa.com \u2192 198.51.100.7");
+  for (const char* mode : {"local-names", "any"}) {
+    SCOPED_TRACE(mode);
+    auto cfg = sample_config();
+    cfg.mutable_upstream()->set_nxdomain_fallback(mode);
+    auto honest = actors::compile_routes(cfg, learned, 3);
+    ASSERT_EQ(honest.routes(0).fallback_resolvers_size(), 2);
+    EXPECT_EQ(honest.nxdomain_rewriting(), "");
+    auto snap = actors::compile_routes(cfg, learned, 3, rewriting);
+    const auto& def = snap.routes(0);
+    ASSERT_EQ(def.fallback_resolvers_size(), 1);
+    EXPECT_EQ(def.fallback_resolvers(0), "10.8.0.1:53") << "the VPN's (an organisation's own) server stays";
+    EXPECT_EQ(def.local_only_fallback_size(), 0);
+    EXPECT_EQ(snap.nxdomain_rewriting(), rewriting.rewriting()) << "roamctl routes says why";
+    EXPECT_TRUE(def.tag_identity()) << "the cloud route itself is unchanged";
+    net::upstream_registry reg;
+    auto table = actors::to_table(snap, cfg, reg);
+    EXPECT_EQ(table->fallback().fallback.size(), 1u);
+    EXPECT_EQ(table->fallback().local_fallback.size(), 0u);
+    for (const auto& r : snap.routes())
+      if (r.domain() == "home.test")
+        EXPECT_EQ(r.resolvers(0), "192.0.2.53:53") << "the network's search domain is still asked of it directly";
+  }
 }
 
 TEST(route_compiler, network_targets_are_the_cloud_and_the_recorded_local_resolvers) {

@@ -61,3 +61,19 @@ TEST(render_queries, an_nxdomain_fallback_that_ran_is_told_with_the_resolver_who
     << json;
   EXPECT_NE(json.find(R"("nxdomain_fallback":"")"), std::string::npos) << "always printed, empty when none ran";
 }
+
+TEST(render_routes, a_network_that_rewrites_nxdomain_is_named_as_no_fallback_with_the_evidence) {
+  proto::InspectResponse r;
+  auto& s = *r.mutable_routes();
+  s.set_nxdomain_fallback("local-names");
+  auto* def = s.add_routes();
+  def->set_source("config");
+  def->add_resolvers("208.67.222.222:53");
+  def->add_fallback_resolvers("10.8.0.1:53");
+  EXPECT_EQ(roamctl::render_text(r, 0).find("rewrite NXDOMAIN"), std::string::npos);
+  s.set_nxdomain_rewriting("qzvhkwmrptxa.com \u2192 198.51.100.7");
+  auto lines = lines_of(roamctl::render_text(r, 0));
+  ASSERT_EQ(lines.size(), 4u) << roamctl::render_text(r, 0);
+  EXPECT_EQ(lines[3], "The network's resolvers are no NXDOMAIN fallback: they rewrite NXDOMAIN (qzvhkwmrptxa.com \u2192 "
+                      "198.51.100.7)");
+}
