@@ -18,16 +18,6 @@ lab_need resolvconf
 trap 'lab_keep_log; lab_cleanup' EXIT
 vpn_lab_up
 
-# vpnc_script REASON: /usr/share/vpnc-scripts/vpnc-script as OpenConnect runs it for a split-tunnel connection.
-vpnc_script() {
-  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin reason="$1" TUNDEV=tun0 VPNGATEWAY=192.0.2.254 VPNPID=$$ \
-    INTERNAL_IP4_ADDRESS=10.8.0.2 INTERNAL_IP4_NETMASK=255.255.255.0 INTERNAL_IP4_MTU=1400 \
-    INTERNAL_IP4_DNS="$VPN_DNS" CISCO_DEF_DOMAIN="$VPN_DOMAIN" \
-    CISCO_SPLIT_INC=1 CISCO_SPLIT_INC_0_ADDR=10.8.0.0 CISCO_SPLIT_INC_0_MASK=255.255.255.0 \
-    CISCO_SPLIT_INC_0_MASKLEN=24 CISCO_SPLIT_INC_0_PROTOCOL=0 CISCO_SPLIT_INC_0_SPORT=0 CISCO_SPLIT_INC_0_DPORT=0 \
-    /usr/share/vpnc-scripts/vpnc-script >>"$LAB_DIR/vpnc-script.out" 2>&1
-}
-
 section "(a) vpnc-script, generic in-place path (resolvconf hidden)"
 # /sbin/resolvconf (openresolv) hidden in this mount namespace only: not executable any more.
 : >"$LAB_DIR/no-resolvconf"

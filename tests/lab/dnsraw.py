@@ -13,6 +13,10 @@
                                        a fresh A query (PREFIX-N.example.org) every 100 ms from one UDP socket,
                                        as clients keep asking; print the ms from T0 (Unix ms) at which the first
                                        answer holding WANT arrived, or "none" after LIMIT_MS from T0
+  dnsraw.py tally SERVER PREFIX STOPFILE
+                                       the same stream until STOPFILE exists (and 1 s more for late answers);
+                                       print "sent N", then one "OUTCOME COUNT" line per outcome (the rcode and
+                                       first address, e.g. "NOERROR 192.0.2.1"; "noanswer" for no reply)
 """
 import select
 import os
@@ -235,9 +239,36 @@ def cmd_stream(server, prefix, want, t0, limit_ms):
     print("none")
 
 
+def cmd_tally(server, prefix, stopfile):
+    now = time.monotonic
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((server, PORT))
+    sent, outcomes, stop_at = 0, {}, None
+    next_send = now()
+    while stop_at is None or now() < stop_at:
+        if stop_at is None and os.path.exists(stopfile):
+            stop_at = now() + 1.0
+        if stop_at is None and now() >= next_send:
+            sent += 1
+            s.send(query(sent & 0xFFFF, f"{prefix}-{sent}.example.org"))
+            next_send += 0.1
+        ready, _, _ = select.select([s], [], [], 0.02)
+        if ready:
+            try:
+                _, rcode, addrs = parse(s.recv(4096))
+            except (OSError, struct.error, IndexError):
+                continue
+            key = rcode + (" " + addrs[0] if addrs else "")
+            outcomes[key] = outcomes.get(key, 0) + 1
+    print(f"sent {sent}")
+    for key, count in sorted(outcomes.items()):
+        print(f"{key} {count}")
+    print(f"noanswer {sent - sum(outcomes.values())}")
+
+
 def main():
     commands = {"udp": cmd_udp, "pipeline": cmd_pipeline, "burst": cmd_burst, "slow": cmd_slow, "tcpjunk": cmd_tcpjunk,
-                "idle": cmd_idle, "hold": cmd_hold, "stream": cmd_stream}
+                "idle": cmd_idle, "hold": cmd_hold, "stream": cmd_stream, "tally": cmd_tally}
     if len(sys.argv) < 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     try:

@@ -35,9 +35,8 @@ far_dnsmasq() {
   lab_start "$name" ip netns exec "$name-ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
     --no-hosts --bind-interfaces --listen-address="$RESOLVER" --pid-file= --user=root --local-ttl=300 \
     --edns-packet-max=1232 --log-queries --log-facility="$LAB_DIR/$name.log" "$@"
-  wait_until 10000 far_listening "$name-ns" || lab_abort "dnsmasq in $name-ns did not start" "$name"
+  wait_until 10000 ns_listening "$name-ns" "$RESOLVER" || lab_abort "dnsmasq in $name-ns did not start" "$name"
 }
-far_listening() { [ -n "$(ip netns exec "$1" ss -Hlnu "src $RESOLVER:53")" ]; }
 
 big_txt() {  # a TXT RRset of ~1.6 KB: over UDP, dnsmasq answers TC=1 (edns-packet-max 1232)
   local i

@@ -31,11 +31,10 @@ ip route add default via 192.0.2.254 dev lan0
 
 # A TXT RRset of ~1.6 KB: over UDP the far dnsmasq answers TC=1, and a data plane retries over TCP.
 mapfile -t big_txt < <(for i in 1 2 3 4 5 6 7 8; do printf -- '--txt-record=big.test,far-%s-%0180d\n' "$i" 0; done)
-far_listening() { [ -n "$(ip netns exec far-ns ss -Hlnu "src $RESOLVER:53")" ]; }
 lab_start far ip netns exec far-ns dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
   --bind-interfaces --listen-address="$RESOLVER" --pid-file= --user=root --local-ttl=300 --log-queries \
   --log-facility="$LAB_DIR/far.log" --host-record=name.test,$FAR_A --edns-packet-max=1232 "${big_txt[@]}"
-wait_until 10000 far_listening || lab_abort "dnsmasq in far-ns did not start" far
+wait_until 10000 ns_listening far-ns "$RESOLVER" || lab_abort "dnsmasq in far-ns did not start" far
 start_dnsmasq standin "$ROAMD_IP" --host-record=name.test,$STANDIN_A
 
 # marked_ask PROTO MARK: asks $RESOLVER for name.test A from python with SO_MARK MARK (0: none); prints the address.

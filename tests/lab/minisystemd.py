@@ -76,24 +76,39 @@ class Unit:
             time.sleep(0.005)
         return None, None
 
+    def reap_tracee(self):
+        """Reaps the frozen thread once it has died (its process cannot be reaped before). waitpid also reports the
+        thread's ptrace stops to us, its tracer: the PTRACE_INTERRUPT stop stays pending until waited for, and if
+        waited for before roamd exits it is that stop, not the thread's end, that comes back. A stop is consumed
+        and the thread kept; only its exit or death (or its being gone already) ends the tracing."""
+        while self.tracee:
+            try:
+                pid, status = os.waitpid(self.tracee, os.WNOHANG | 0x40000000)  # __WALL
+            except ChildProcessError:
+                self.tracee = None
+                return
+            if pid != self.tracee:
+                return  # still alive (stopped or running): nothing to report yet
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                self.tracee = None
+
     def wait_exit(self, seconds):
-        """The exit status, reaping a traced thread first (its process cannot be reaped before); "hung" after
-        `seconds` (then killed)."""
+        """The exit status, reaping a traced thread first; "hung" after `seconds` (then killed, and reaped within
+        5 s more: never an unbounded wait)."""
         deadline = now() + seconds
-        while now() < deadline:
-            if self.tracee:
-                try:
-                    pid, _ = os.waitpid(self.tracee, os.WNOHANG | 0x40000000)  # __WALL
-                    if pid == self.tracee:
-                        self.tracee = None
-                except ChildProcessError:
-                    self.tracee = None
+        while True:
+            self.reap_tracee()
             rc = self.proc.poll()
             if rc is not None:
                 return rc
+            if now() >= deadline:
+                break
             time.sleep(0.01)
         self.proc.kill()
-        self.wait_exit(5) if self.tracee else self.proc.wait()
+        deadline = now() + 5
+        while now() < deadline and self.proc.poll() is None:
+            self.reap_tracee()
+            time.sleep(0.01)
         return "hung"
 
     def last_ping(self):
@@ -136,7 +151,7 @@ def in_epoll_wait(pid, tid):
 
 
 def restore(a):
-    r = subprocess.run([a.roamd, "--config", a.config, "--restore"], capture_output=True, text=True)
+    r = subprocess.run([a.roamd, "--config", a.config, "--restore"], capture_output=True, text=True, timeout=30)
     return r.returncode
 
 

@@ -28,9 +28,8 @@ far_resolver() {
   lab_start "dns-$ns" ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
     --bind-interfaces --listen-address="$addr" --pid-file= --user=root --local-ttl=1 --log-queries \
     --log-facility="$log" "$@"
-  wait_until 10000 far_listening "$ns" "$addr" || lab_abort "dnsmasq in $ns did not start" "dns-$ns"
+  wait_until 10000 ns_listening "$ns" "$addr" || lab_abort "dnsmasq in $ns did not start" "dns-$ns"
 }
-far_listening() { [ -n "$(ip netns exec "$1" ss -Hlnu "src $2:53")" ]; }
 
 vpn_lab_up() {
   lab_private_etc
@@ -55,6 +54,19 @@ vpn_link_up() {
   ip addr add 10.8.0.2/24 dev tun0 && ip link set tun0 up || return 1
   ip -n vpn-ns addr add 10.8.0.254/24 dev tun0-far 2>/dev/null
   ip -n vpn-ns link set tun0-far up
+}
+
+# vpnc_script REASON [full]: /usr/share/vpnc-scripts/vpnc-script as OpenConnect runs it for a split-tunnel
+# connection (10.8.0.0/24 through tun0), or with "full" a full tunnel (the default route through tun0, a host route
+# to the gateway 192.0.2.254 through the LAN).
+vpnc_script() {
+  local split=(CISCO_SPLIT_INC=1 CISCO_SPLIT_INC_0_ADDR=10.8.0.0 CISCO_SPLIT_INC_0_MASK=255.255.255.0
+    CISCO_SPLIT_INC_0_MASKLEN=24 CISCO_SPLIT_INC_0_PROTOCOL=0 CISCO_SPLIT_INC_0_SPORT=0 CISCO_SPLIT_INC_0_DPORT=0)
+  [ "${2:-}" = full ] && split=()
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin reason="$1" TUNDEV=tun0 VPNGATEWAY=192.0.2.254 VPNPID=$$ \
+    INTERNAL_IP4_ADDRESS=10.8.0.2 INTERNAL_IP4_NETMASK=255.255.255.0 INTERNAL_IP4_MTU=1400 \
+    INTERNAL_IP4_DNS="$VPN_DNS" CISCO_DEF_DOMAIN="$VPN_DOMAIN" "${split[@]}" \
+    /usr/share/vpnc-scripts/vpnc-script >>"$LAB_DIR/vpnc-script.out" 2>&1
 }
 
 # vpn_link_down: the tunnel goes (a disconnect, or a crashed VPN client).

@@ -62,6 +62,10 @@ void network(std::ostream& o, const proto::NetworkStatus& n, int64_t now) {
   for (const auto& p : n.probes())
     o << "  probe " << p.kind() << " " << p.target() << ": " << (p.ok() ? "ok" : "failed")
       << (p.detail().empty() ? "" : ", " + p.detail()) << "\n";
+  if (!n.nxdomain_probe().empty())
+    o << "  NXDOMAIN " << (n.rewrites_nxdomain() ? "rewritten by the network's resolvers (no NXDOMAIN fallback to them): "
+                                                 : "answered honestly by the network's resolvers: ")
+      << n.nxdomain_probe() << "\n";
   if (n.next_probe_unix_ms() > now)
     o << "  next probe in " << duration(n.next_probe_unix_ms() - now) << "\n";
 }
