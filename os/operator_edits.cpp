@@ -5,23 +5,11 @@
 #include <vector>
 
 #include "os/resolv_conf.hpp"
+#include "os/text.hpp"
 
 namespace roamd::os {
 
 namespace {
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find('\n', pos);
-    if (end == std::string::npos)
-      end = text.size();
-    out.push_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
-}
 
 /// The lines roamd added to resolvconf.conf: the lines of what it wrote that the original does not have (as a
 /// multiset, so that it holds after edits were taken in: then what roamd wrote is the edited file, roamd's lines

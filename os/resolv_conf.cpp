@@ -41,20 +41,6 @@ bool contains(std::string_view s, std::string_view needle) {
   return s.find(needle) != std::string_view::npos;
 }
 
-/// Calls `f(line)` for each line of `text` (without its newline); `f` returns false to stop.
-template <class F>
-void each_line(std::string_view text, F f) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find('\n', pos);
-    if (end == std::string_view::npos)
-      end = text.size();
-    if (!f(text.substr(pos, end - pos)))
-      return;
-    pos = end + 1;
-  }
-}
-
 /// The keyword of a resolv.conf line ("" for comments and blank lines).
 std::string_view keyword(std::string_view line) {
   auto hash = line.find_first_of("#;");

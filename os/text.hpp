@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 /// Small helpers every layer above the data plane uses for messages and records.
 namespace roamd::os {
@@ -17,6 +18,30 @@ std::string join(const Range& items, std::string_view sep = " ") {
       out += sep;
     out += item;
   }
+  return out;
+}
+
+/// Calls `f(line)` for each line of `text` (without its newline); `f` returns false to stop.
+template <class F>
+void each_line(std::string_view text, F f) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos)
+      end = text.size();
+    if (!f(text.substr(pos, end - pos)))
+      return;
+    pos = end + 1;
+  }
+}
+
+/// The lines of `text`, without their newlines.
+inline std::vector<std::string> lines_of(std::string_view text) {
+  std::vector<std::string> out;
+  each_line(text, [&](std::string_view line) {
+    out.emplace_back(line);
+    return true;
+  });
   return out;
 }
 

@@ -80,8 +80,9 @@ struct edits_fixture : ::testing::Test {
     auto j = take();
     auto copy = resolv();
     EXPECT_TRUE(engine.restore(j).ok);
-    if (!keep_record)
+    if (!keep_record) {
       EXPECT_FALSE(fs->remove(store->record_path()));
+    }
     return copy;
   }
 };
