@@ -13,26 +13,8 @@ resolved_fetch
 lab_need dnsmasq busctl
 lab_private_etc
 
-LAN_DNS=192.0.2.53 CORP_HOST_A=198.51.100.9 LAN_HOST_A=198.51.100.10
 RESOLVE1=(org.freedesktop.resolve1 /org/freedesktop/resolve1 org.freedesktop.resolve1.Manager)
-
-# The LAN: lan0, a veth to namespace lan-ns; dnsmasq on $LAN_DNS there answers host*.corp.example and
-# www.lan.example (NODATA for other types, REFUSED outside those zones), queries logged to $LAB_DIR/lan.log.
-mkdir -p /run/netns
-ip netns add lan-ns && ip -n lan-ns link set lo up || lab_abort "cannot create lan-ns"
-ip link add lan0 type veth peer name lan0-far netns lan-ns || lab_abort "cannot create lan0"
-ip addr add 192.0.2.1/24 dev lan0 && ip link set lan0 up
-ip -n lan-ns addr add 192.0.2.254/24 dev lan0-far && ip -n lan-ns link set lan0-far up
-ip -n lan-ns addr add "$LAN_DNS/32" dev lo
-lab_start lan-dns ip netns exec lan-ns dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
-  --bind-interfaces --listen-address="$LAN_DNS" --pid-file= --user=root --local-ttl=1 --log-queries \
-  --log-facility="$LAB_DIR/lan.log" --local=/corp.example/ --local=/lan.example/ \
-  --host-record=host.corp.example,$CORP_HOST_A --host-record=host2.corp.example,$CORP_HOST_A \
-  --host-record=host3.corp.example,$CORP_HOST_A --host-record=www.lan.example,$LAN_HOST_A
-wait_until 10000 ns_listening lan-ns "$LAN_DNS" || lab_abort "dnsmasq in lan-ns did not start" lan-dns
-LAN0=$(cat /sys/class/net/lan0/ifindex)
-
-lan_queries() { grep -c "query\[A\] $1 from 192.0.2.1" "$LAB_DIR/lan.log"; }
+resolved_lan_up
 # run CMD...: runs it, sets OUT (stdout+stderr), RC and LAST_CMD/ANS_TEXT for expect's failure report.
 run() { OUT=$("$@" 2>&1); RC=$?; LAST_CMD="$*" ANS_TEXT=$OUT; }
 
