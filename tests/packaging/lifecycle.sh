@@ -19,8 +19,9 @@
 # (--roamd only satisfies lab_init; the roamd under test is the package's). Skips (77) without the .deb, without
 # debootstrap, or when the root cannot be fetched.
 . "$(dirname "$(readlink -f "$0")")/../lab/lib.sh"
-DEB=$(readlink -f "${ROAMD_DEB:-}" 2>/dev/null || true)
-[ -n "$DEB" ] && [ -f "$DEB" ] || lab_skip "ROAMD_DEB (the package to test) is not set or missing"
+[ -n "${ROAMD_DEB:-}" ] || lab_skip "ROAMD_DEB (the package to test) is not set"
+DEB=$(readlink -f "$ROAMD_DEB" 2>/dev/null || true)
+[ -n "$DEB" ] && [ -f "$DEB" ] || { echo "FAIL: ROAMD_DEB names no package: '$ROAMD_DEB'"; exit 1; }
 CACHE=/var/cache/roamd-lab
 # The package's dependencies as real package names (debootstrap cannot take a virtual one, such as
 # libspdlog1.10-fmt9: the installed package that provides it is taken instead).
