@@ -35,17 +35,6 @@ std::string describe_links(const proto::AdapterSnapshot& snap) {
 
 } // namespace
 
-proto::ResolverSettings to_proto(const os::resolv_settings& s) {
-  proto::ResolverSettings out;
-  for (const auto& n : s.nameservers)
-    out.add_nameservers(n);
-  for (const auto& d : s.search)
-    out.add_search(d);
-  for (const auto& o : s.options)
-    out.add_options(o);
-  return out;
-}
-
 proto::SettingsChanged to_proto(const os::settings_event& e, int64_t unix_ms) {
   proto::SettingsChanged out;
   out.set_path(e.path);

@@ -44,9 +44,6 @@ struct adapter_monitor_state {
 
 using adapter_monitor_ptr = adapter_monitor_actor::stateful_pointer<adapter_monitor_state>;
 
-/// Parsed resolver settings as their message.
-proto::ResolverSettings to_proto(const os::resolv_settings& s);
-
 /// The message for a settings event: parsed before/after, the owner now, whether it carries roamd's marker, hashes.
 proto::SettingsChanged to_proto(const os::settings_event& e, int64_t unix_ms);
 

@@ -55,6 +55,17 @@ std::string rebuilt_from_notes(const std::string& text, const std::vector<std::s
 
 } // namespace
 
+proto::ResolverSettings to_proto(const resolv_settings& s) {
+  proto::ResolverSettings out;
+  for (const auto& n : s.nameservers)
+    out.add_nameservers(n);
+  for (const auto& d : s.search)
+    out.add_search(d);
+  for (const auto& o : s.options)
+    out.add_options(o);
+  return out;
+}
+
 const char* to_string(file_verdict v) {
   switch (v) {
     case file_verdict::original:
@@ -169,13 +180,7 @@ takeover_result takeover_engine::take(const takeover_plan& plan, int64_t now_uni
     j.add_restore_command(a);
   for (const auto& a : plan.apply_command)
     j.add_apply_command(a);
-  auto* os = j.mutable_original_settings();
-  for (const auto& n : plan.original.nameservers)
-    os->add_nameservers(n);
-  for (const auto& s : plan.original.search)
-    os->add_search(s);
-  for (const auto& o : plan.original.options)
-    os->add_options(o);
+  *j.mutable_original_settings() = to_proto(plan.original);
   for (const auto& edit : plan.edits) {
     auto st = fs_->inspect(edit.path);
     if (st.immutable) {
@@ -429,12 +434,8 @@ std::string takeover_engine::absorb_edits(proto::Journal& journal) {
       // The VPN whose file roamd took over from has disconnected: the user's settings are the original again.
       take_original(jf, *users);
       auto settings = parse_resolv_conf(now.content);
-      auto* os = journal.mutable_original_settings();
-      *os = proto::ResolverSettings{};
-      for (const auto& n : original_nameservers_noted(now.content))
-        os->add_nameservers(n);
-      os->mutable_search()->Assign(settings.search.begin(), settings.search.end());
-      os->mutable_options()->Assign(settings.options.begin(), settings.options.end());
+      settings.nameservers = original_nameservers_noted(now.content);
+      *journal.mutable_original_settings() = to_proto(settings);
       journal.set_owner(to_string(owner_of(jf.path(), recorded_original(jf))));
     } else if (auto content = edited_original(jf, now, journal.listen())) {
       jf.set_original(*content);
@@ -493,13 +494,7 @@ reassert_result takeover_engine::rebase(proto::Journal& journal, bool write) {
   file_state recorded = now;
   recorded.content = theirs;
   journal.set_owner(to_string(owner_of(jf.path(), recorded)));
-  *journal.mutable_original_settings() = proto::ResolverSettings{};
-  for (const auto& n : settings.nameservers)
-    journal.mutable_original_settings()->add_nameservers(n);
-  for (const auto& d : settings.search)
-    journal.mutable_original_settings()->add_search(d);
-  for (const auto& o : settings.options)
-    journal.mutable_original_settings()->add_options(o);
+  *journal.mutable_original_settings() = to_proto(settings);
   reassert_result out;
   if (auto err = store_->save(journal)) {
     out.reason = "cannot record " + jf.path() + " as the new original (" + err.message + "): nothing written";

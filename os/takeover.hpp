@@ -27,6 +27,9 @@ enum class file_verdict {
 
 const char* to_string(file_verdict v);
 
+/// Parsed resolver settings as their message (the journal's original settings, the enforcer's status).
+proto::ResolverSettings to_proto(const resolv_settings& s);
+
 /// What the journal says about `jf` given the file's state now; `listen` is the journal's listen address.
 file_verdict classify(const proto::JournalFile& jf, const file_state& now, const std::string& listen);
 
