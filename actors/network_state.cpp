@@ -70,11 +70,11 @@ void on_nxdomain_probe(network_state_ptr self, const proto::NetworkProbe& p) {
   auto& st = self->state;
   if (!p.ok() && !p.nxdomain())
     return;
-  st.nx_probed = st.nx_asking;
+  st.nx_probed = st.locals;  // the ones this round asked: locals change only when a round starts
   bool was = st.rewriting;
   st.rewriting = p.ok();
   st.status.set_rewrites_nxdomain(st.rewriting);
-  st.status.set_nxdomain_probe(p.detail() + " (asked " + os::join(st.nx_asking, ", ") + ")");
+  st.status.set_nxdomain_probe(p.detail() + " (asked " + os::join(st.locals, ", ") + ")");
   if (st.rewriting == was)
     return;
   if (st.rewriting)
@@ -188,10 +188,8 @@ void launch(network_state_ptr self, const proto::NetworkTargets& targets) {
     lookups.emplace_back("trusted", s.trusted_domain);
   if (!s.probe_name.empty() && !st.locals.empty())
     lookups.emplace_back("protected", s.probe_name);
-  if (!st.locals.empty() && st.locals != st.nx_probed) {
-    st.nx_asking = st.locals;
+  if (!st.locals.empty() && st.locals != st.nx_probed)
     lookups.emplace_back("nxdomain", nonexistent_name());
-  }
   std::vector<std::pair<std::string, std::shared_ptr<net::upstream>>> cloud;
   for (const auto& c : targets.cloud_resolvers())
     if (auto up = upstream_of(self, c))

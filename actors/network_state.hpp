@@ -77,9 +77,8 @@ struct network_state_state {
   std::vector<std::string> locals;   // the network's own resolvers, as last known
   std::set<std::string> cloud_down;  // cloud resolvers the data plane's counters say are down
   // NXDOMAIN rewriting: the local resolvers the last conclusive "nxdomain" probe asked (empty: probe them, the
-  // network changed), the ones the probe in flight asks, and what it found.
+  // network changed), and what it found. A probe in flight asks `locals` (they change only when a round starts).
   std::vector<std::string> nx_probed;
-  std::vector<std::string> nx_asking;
   bool rewriting = false;
   proto::NetworkStatus status;
 
