@@ -9,11 +9,7 @@
 # `roamd --restore` removes it. /etc/resolv.conf stays the package's symlink throughout.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/resolved_lab.sh"
-resolved_fetch "$@" # outside the lab: download + unpack once (the lab has no network)
-lab_init "$@"
-resolved_fetch
-lab_need dnsmasq busctl
-lab_private_etc
+resolved_lab_init "$@"
 resolved_lan_up
 start_upstream cloud "$CLOUD_IP" "$CLOUD_PROFILE"
 resolved_up

@@ -83,6 +83,16 @@ RESOLVED_CACHE=${RESOLVED_CACHE:-/var/cache/roamd-lab/systemd-resolved}
 RESOLVED_STUB_IP=127.0.0.53
 RESOLVED_BUS_SOCKET=/run/dbus/system_bus_socket
 
+# resolved_lab_init "$@": a script's start: the package fetched outside the lab (the lab has no network), lab_init,
+# found again inside, dnsmasq and busctl at hand, a private /etc and /run.
+resolved_lab_init() {
+  resolved_fetch
+  lab_init "$@"
+  resolved_fetch
+  lab_need dnsmasq busctl
+  lab_private_etc
+}
+
 # resolved_fetch [ARGS...]: finds (inside the lab) or downloads and unpacks (outside, as root, once) Debian's
 # systemd-resolved matching the installed libsystemd-shared. Skips the script (77) when that cannot be done.
 # Arguments are ignored (so `resolved_fetch "$@"` can sit before lab_init).

@@ -7,11 +7,7 @@
 # but roamd is not started.)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/resolved_lab.sh"
-resolved_fetch "$@" # outside the lab: download + unpack once (the lab has no network)
-lab_init "$@"
-resolved_fetch
-lab_need dnsmasq busctl
-lab_private_etc
+resolved_lab_init "$@"
 
 RESOLVE1=(org.freedesktop.resolve1 /org/freedesktop/resolve1 org.freedesktop.resolve1.Manager)
 resolved_lan_up

@@ -53,12 +53,10 @@ lab_init "$@"
 
 # --- inside the lab: the root as an overlay, entered with chroot -------------------------------------------------
 R=$LAB_DIR/root
-mkdir -p "$R" "$LAB_DIR/upper" "$LAB_DIR/work"
-# The overlay's upper layer must not be on the lab's small tmpfs alone: a disk-backed scratch directory.
+# The overlay's upper layer is not on the lab's small tmpfs: a disk-backed scratch directory.
 SCRATCH=$(mktemp -d /var/tmp/roamd-lifecycle.XXXXXX)
-mount -t overlay overlay -o "lowerdir=$ROOT_CACHE,upperdir=$SCRATCH/upper,workdir=$SCRATCH/work" "$R" 2>/dev/null ||
-  { mkdir -p "$SCRATCH/upper" "$SCRATCH/work" &&
-    mount -t overlay overlay -o "lowerdir=$ROOT_CACHE,upperdir=$SCRATCH/upper,workdir=$SCRATCH/work" "$R"; } ||
+mkdir -p "$R" "$SCRATCH/upper" "$SCRATCH/work"
+mount -t overlay overlay -o "lowerdir=$ROOT_CACHE,upperdir=$SCRATCH/upper,workdir=$SCRATCH/work" "$R" ||
   lab_abort "cannot mount the root's overlay"
 lab_cleanup_root() {
   # Everything in the root first (its processes run in the lab's pid namespace, which --kill-child ends), then the

@@ -51,8 +51,8 @@ PAGES = {
 
 
 def sections(readme):
-    """{heading: (level, [lines])} for every ## and ### heading, each with the lines up to the next heading of
-    the same or a higher level (subsections included)."""
+    """{heading: [lines]} for every ## and ### heading, each with the lines up to the next heading of the same or
+    a higher level (subsections included)."""
     lines = readme.split("\n")
     heads = []
     fence = False
@@ -69,7 +69,7 @@ def sections(readme):
             if l2 <= level:
                 end = j
                 break
-        out[title] = (level, lines[i + 1:end])
+        out[title] = lines[i + 1:end]
     # "(intro)": the first paragraph under the title, what roamd is.
     first = next(i for i, line in enumerate(lines) if line.startswith("# ")) + 1
     while first < len(lines) and not lines[first].strip():
@@ -77,7 +77,7 @@ def sections(readme):
     end = first
     while end < len(lines) and lines[end].strip():
         end += 1
-    out["(intro)"] = (1, lines[first:end])
+    out["(intro)"] = lines[first:end]
     return out
 
 
@@ -117,7 +117,7 @@ def breakable(text):
 
 def table(rows):
     cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
-    head, body = cells[0], [r for r in cells[2:]]
+    head, body = cells[0], cells[2:]
     n = len(head)
     out = [".TS", "allbox tab(\x07);", " ".join(["lb"] * n), " ".join(["l"] * (n - 1) + ["lx"]) + "."]
     out.append("\x07".join(inline(c) for c in head))
@@ -132,8 +132,8 @@ def table(rows):
     return out
 
 
-def convert(lines, base_level):
-    """Markdown lines (under a heading of `base_level`) to man lines."""
+def convert(lines):
+    """Markdown lines (the body under a heading) to man lines."""
     out = []
     para = []
     i = 0
@@ -206,9 +206,8 @@ def page(spec, secs, version):
     for heading, man_heading in spec["sections"]:
         if heading not in secs:
             raise SystemExit(f"mkman: README.md has no section '{heading}' (for {spec['name']}({spec['section']}))")
-        level, body = secs[heading]
         out.append(".SH " + man_heading)
-        out += convert(body, level)
+        out += convert(secs[heading])
     out.append(".SH FILES")
     for path, what in spec["files"]:
         out += [".TP", r"\fI" + path + r"\fR", what]
