@@ -32,5 +32,6 @@ using policy_atom = caf::atom_constant<caf::atom("policy")>;
 using network_atom = caf::atom_constant<caf::atom("network")>;
 using round_atom = caf::atom_constant<caf::atom("round")>;
 using result_atom = caf::atom_constant<caf::atom("result")>;
+using links_atom = caf::atom_constant<caf::atom("links")>;
 
 } // namespace roamd::actors

@@ -12,6 +12,7 @@
 #include "actors/egress.hpp"
 #include "actors/query_router.hpp"
 #include "net/endpoint.hpp"
+#include "os/link_dns.hpp"
 #include "os/text.hpp"
 
 namespace roamd::actors {
@@ -261,22 +262,56 @@ void forget_adopted(conflict_arbiter_ptr self) {
   st.adopted_servers.clear();
 }
 
-/// openresolv keeps every interface's settings and writes only roamd's address into resolv.conf: learn them as
-/// they are, without a contest (source "resolvconf").
+/// The backend's manager keeps every link's settings (openresolv's interfaces, resolved's links, NetworkManager's
+/// devices) while the system resolver names only roamd: learn them as they are, without a contest (the learned set
+/// named after the backend). Each link's search and routing domains go to its servers, bound to the link when roamd
+/// knows it; its servers are NXDOMAIN fallbacks for any name, except the recorded original servers (the network's
+/// own: they stay fallbacks for local names only, and none while they rewrite NXDOMAIN). Sent only when it changed.
 void learn_interfaces(conflict_arbiter_ptr self, const proto::EnforcerStatus& now) {
+  auto& st = self->state;
+  auto backend = os::backend_from_string(now.backend());
+  st.backend_has_links = backend && !os::link_settings_command(*backend).empty();
   proto::RouteUpdate update;
-  update.set_source("resolvconf");
+  update.set_source(now.backend().empty() ? std::string{"links"} : now.backend());
+  auto original = learnable(self, st.original);
   for (const auto& i : now.interfaces()) {
     auto servers = learnable(self, i.settings());
     if (servers.empty())
       continue;
-    auto link = find_link(self->state.adapters, i.link()) ? i.link() : std::string{};
-    auto part = adopted_routes("resolvconf", servers, {i.settings().search().begin(), i.settings().search().end()},
-                               link);
-    for (const auto& r : part.routes())
-      *update.add_routes() = r;
+    auto link = i.link();
+    if (link.empty())
+      for (const auto& l : st.adapters.links())
+        if (i.ifindex() != 0 && l.index() == i.ifindex())
+          link = l.name();
+    if (!find_link(st.adapters, link))
+      link.clear();
+    std::vector<std::string> domains{i.settings().search().begin(), i.settings().search().end()};
+    for (const auto& d : i.routing_domains())
+      if (d != "." && std::find(domains.begin(), domains.end(), d) == domains.end())
+        domains.push_back(d);
+    auto part = adopted_routes(update.source(), servers, domains, link);
+    for (auto& r : *part.mutable_routes()) {
+      auto& fallback = *r.mutable_fallback_resolvers();
+      fallback.erase(std::remove_if(fallback.begin(), fallback.end(),
+                                    [&](const std::string& f) {
+                                      return std::find(original.begin(), original.end(), f) != original.end();
+                                    }),
+                     fallback.end());
+      if (!r.domain().empty() || r.fallback_resolvers_size() > 0)
+        *update.add_routes() = r;
+    }
   }
-  self->state.directory->send_routes(update);
+  if (!st.learned_source.empty() && st.learned_source != update.source()) {
+    proto::RouteUpdate gone;  // another backend took over: its links' routes go
+    gone.set_source(st.learned_source);
+    st.directory->send_routes(gone);
+  }
+  auto serialized = update.SerializeAsString();
+  if (serialized == st.learned_links)
+    return;
+  st.learned_links = std::move(serialized);
+  st.learned_source = update.source();
+  st.directory->send_routes(update);
 }
 
 void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t events);
@@ -682,6 +717,8 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
   st.now_ms = std::move(now_ms);
   st.policy.emplace(st.opts.policy);
   st.burst.emplace(st.opts.quiet, st.opts.cap);
+  if (st.opts.link_settings_poll.count() > 0)
+    self->delayed_send(self, st.opts.link_settings_poll, links_atom::value);
   set_state(self, "starting", "not yet protecting");
   st.directory->set(peers::role::arbiter, self);
   for (auto& spec : children)
@@ -726,6 +763,21 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
         return;
       }
       decide(self);
+    },
+    [self](links_atom) {
+      // Between decisions (each learns them itself), while a backend that keeps per-link settings is in force.
+      auto& st = self->state;
+      self->delayed_send(self, st.opts.link_settings_poll, links_atom::value);
+      auto enforcer = enforcer_of(self);
+      if (st.busy || !st.taken || !st.backend_has_links || !enforcer)
+        return;
+      self->request(enforcer, st.opts.enforcer_timeout, caf::get_atom::value, settings_atom::value)
+        .then(
+          [self](const proto::EnforcerStatus& now) {
+            if (!self->state.busy && self->state.taken)
+              learn_interfaces(self, now);
+          },
+          [](caf::error&) {});
     },
     [self](retry_atom, uint64_t generation) {
       if (generation == self->state.retry_generation && self->state.policy->state() == protection::yielded)

@@ -35,6 +35,7 @@ using conflict_arbiter_actor = caf::typed_actor<
   caf::reacts_to<proto::SettingsChanged>,                                  // from the adapter monitor
   caf::reacts_to<decide_atom, uint64_t>,                                   // the debounce timer (generation)
   caf::reacts_to<retry_atom, uint64_t>,                                    // the yield backoff timer (generation)
+  caf::reacts_to<links_atom>,                                              // the per-link settings poll
   caf::reacts_to<respawn_atom, uint32_t>,                                  // restart child N after its backoff
   caf::reacts_to<health_atom, std::string, bool>,                          // an upstream went down / came back
   caf::reacts_to<proto::NetworkVerdict>,                                   // network state: stand down / take over
@@ -60,6 +61,10 @@ struct conflict_arbiter_options {
   size_t history = 64;                      // decisions kept for the inspection port
   bool bridge = true;                       // interception while a contest is being decided (if available)
   bool intercept_always = false;            // interception from takeover to restore, whatever the settings say
+  // Re-read the per-link settings the backend's manager holds this often while protecting (0: only when deciding).
+  // resolved signals no change of a link's domains and NetworkManager none of a device's DNS, and a VPN client sets
+  // them after its link appeared, often after the burst was decided.
+  std::chrono::milliseconds link_settings_poll{0};
   std::string listen;                       // the address roamd writes as the nameserver
   std::vector<std::string> own_addresses;   // roamd's endpoints ("IP:PORT"): never adopted
 };
@@ -93,6 +98,9 @@ struct conflict_arbiter_state {
   proto::AdapterSnapshot adapters;
   uint64_t links_signature = 0;
   std::string adopted_link;  // the link the adopted routes are bound to ("" when none or unbound)
+  std::string learned_links;  // the per-link route set last sent (serialized), so an unchanged one is not sent again
+  std::string learned_source;  // its name (the backend's)
+  bool backend_has_links = false;  // the backend in force keeps per-link settings (as the enforcer last said)
   std::vector<std::string> adopted_servers;  // the servers of the adopted routes
   bool bridging = false;     // interception is up only until the pending contest is decided
   bool interception_available = false;     // as the enforcer last said

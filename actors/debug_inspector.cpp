@@ -91,6 +91,40 @@ void with_cloud(debug_inspector_ptr self, promise rp, proto::InspectResponse r) 
     [](proto::AgentStatus& s, const proto::CloudStatus& c) { *s.mutable_cloud() = c; }, with_network);
 }
 
+/// The adapters answer: the link monitor's snapshot, and what the backend's manager holds per link (from the
+/// enforcer's fresh look; left out when it does not answer in time).
+promise adapters(debug_inspector_ptr self, uint64_t id) {
+  auto rp = self->make_response_promise<proto::InspectResponse>();
+  auto monitor = self->state.directory->get<adapter_monitor_actor>(peers::role::adapters);
+  if (!monitor) {
+    rp.deliver(unavailable(id, peers::role::adapters));
+    return rp;
+  }
+  auto t = self->state.opts.timeout;
+  self->request(monitor, t, caf::get_atom::value, adapters_atom::value)
+    .then(
+      [self, rp, id](const proto::AdapterSnapshot& snap) mutable {
+        proto::InspectResponse r;
+        r.set_id(id);
+        *r.mutable_adapters() = snap;
+        auto enforcer = self->state.directory->get<dns_enforcer_actor>(peers::role::enforcer);
+        if (!enforcer) {
+          rp.deliver(std::move(r));
+          return;
+        }
+        self->request(enforcer, self->state.opts.settings_timeout, caf::get_atom::value, settings_atom::value)
+          .then(
+            [rp, r](const proto::EnforcerStatus& e) mutable {
+              for (const auto& i : e.interfaces())
+                *r.mutable_adapters()->add_dns() = i;
+              rp.deliver(std::move(r));
+            },
+            [rp, r](caf::error&) mutable { rp.deliver(std::move(r)); });
+      },
+      [self, rp, id, t](caf::error& e) mutable { rp.deliver(failed(self, id, peers::role::adapters, t, e)); });
+  return rp;
+}
+
 /// The status answer: the arbiter's state, then (when it runs) the enforcer's, plus version, uptime and configuration.
 promise status(debug_inspector_ptr self, uint64_t id) {
   auto rp = self->make_response_promise<proto::InspectResponse>();
@@ -209,9 +243,7 @@ debug_inspector_actor::behavior_type debug_inspector(debug_inspector_ptr self, d
         case proto::QUERY_STATUS:
           return status(self, id);
         case proto::QUERY_ADAPTERS:
-          return ask<adapter_monitor_actor, proto::AdapterSnapshot>(
-            self, id, role::adapters, t, [](auto& r, const auto& x) { *r.mutable_adapters() = x; },
-            caf::get_atom::value, adapters_atom::value);
+          return adapters(self, id);
         case proto::QUERY_SETTINGS:
           return ask<dns_enforcer_actor, proto::EnforcerStatus>(
             self, id, role::enforcer, self->state.opts.settings_timeout,

@@ -7,6 +7,7 @@
 #include "actors/adapter_monitor.hpp"
 #include "net/canary.hpp"
 #include "net/endpoint.hpp"
+#include "os/link_dns.hpp"
 #include "os/text.hpp"
 
 namespace roamd::actors {
@@ -37,7 +38,7 @@ void publish_routes(dns_enforcer_ptr self, const proto::ResolverSettings* origin
 }
 
 /// The status plus a fresh look at the settings: what the resolver uses now, who owns it, whether every file is
-/// still roamd's, and (openresolv) what each interface registered.
+/// still roamd's, and what the backend's manager holds per link (openresolv, resolved, NetworkManager).
 proto::EnforcerStatus inspect_settings(dns_enforcer_ptr self) {
   auto& st = self->state;
   auto out = st.status;
@@ -48,14 +49,19 @@ proto::EnforcerStatus inspect_settings(dns_enforcer_ptr self) {
   if (now.exists && !now.readable)
     out.set_current_problem("roamd cannot read it (larger than 1 MiB, or not readable), so it cannot tell its servers");
   out.set_settings_ours(st.active && st.engine->all_ours(*st.active));
-  if (st.active && st.active->backend() == "resolvconf" && st.deps.cmd) {
-    auto listed = st.deps.cmd->run({"resolvconf", "-l"});
+  auto backend = st.active ? os::backend_from_string(st.active->backend()) : std::nullopt;
+  if (auto argv = backend ? os::link_settings_command(*backend) : std::vector<std::string>{};
+      !argv.empty() && st.deps.cmd) {
+    auto listed = st.deps.cmd->run(argv);
     if (listed.exit_code == 0)
-      for (auto& i : os::parse_resolvconf_list(listed.output)) {
+      for (auto& i : os::parse_link_settings(*backend, listed.output)) {
         auto* x = out.add_interfaces();
         x->set_name(i.name);
         x->set_link(i.link);
         *x->mutable_settings() = to_proto(i.settings);
+        x->set_ifindex(i.ifindex);
+        for (auto& d : i.routing)
+          x->add_routing_domains(d);
       }
   }
   return out;

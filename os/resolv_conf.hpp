@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,8 @@ struct interface_settings {
   std::string name;  // "tun0.inet"
   std::string link;  // "tun0" (the name up to the first '.'; openresolv's protocol suffix dropped)
   resolv_settings settings;
+  std::uint32_t ifindex = 0;         // the kernel's link index when the manager names links by it (resolved)
+  std::vector<std::string> routing;  // routing-only domains ("~corp.example" as "corp.example"; "~." as ".")
 };
 
 /// The output of openresolv's `resolvconf -l`: blocks headed "# resolv.conf from NAME". Interfaces without a

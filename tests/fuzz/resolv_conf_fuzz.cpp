@@ -1,10 +1,12 @@
-// libFuzzer target for the resolv.conf parser, owner detection and openresolv's `resolvconf -l` listing: any bytes, no crash, and invariants that hold
-// for every input (settings never contain empty tokens; search domains are lower case without a trailing dot).
+// libFuzzer target for the resolv.conf parser, owner detection and the per-link listings of openresolv
+// (`resolvconf -l`), systemd-resolved (busctl's DNS/Domains) and NetworkManager (`nmcli -t device show`): any bytes,
+// no crash, and invariants that hold for every input (settings never contain empty tokens; search domains are lower case without a trailing dot).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
+#include "os/link_dns.hpp"
 #include "os/resolv_conf.hpp"
 
 namespace {
@@ -44,5 +46,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(i.link.find('.') == std::string::npos, "interface link with a dot");
     check(!i.settings.nameservers.empty() || !i.settings.search.empty(), "interface with nothing registered");
   }
+  // The same text as resolved's and NetworkManager's listings: every link has something, domains are lower case
+  // without a trailing dot (the root "." aside), resolved's links have an index.
+  for (auto backend : {roamd::os::backend_kind::resolved, roamd::os::backend_kind::networkmanager})
+    for (const auto& i : roamd::os::parse_link_settings(backend, text)) {
+      check(!i.settings.nameservers.empty() || !i.settings.search.empty() || !i.routing.empty(), "empty link");
+      check(backend != roamd::os::backend_kind::resolved || i.ifindex != 0, "resolved link without an index");
+      for (const auto* list : {&i.settings.search, &i.routing})
+        for (const auto& d : *list) {
+          check(!d.empty() && (d == "." || d.back() != '.'), "link domain empty or with a trailing dot");
+          for (char c : d)
+            check(!(c >= 'A' && c <= 'Z'), "link domain not lower case");
+        }
+    }
   return 0;
 }

@@ -80,6 +80,7 @@ proto::Config defaults() {
   arbitration->set_socket_mark(0x524f4d44);  // "ROMD"
   arbitration->set_yield_backoff_ms(5'000);
   arbitration->set_yield_backoff_max_ms(300'000);
+  arbitration->set_link_settings_poll_ms(5'000);
   auto* network = config.mutable_network();
   network->set_detection(true);
   network->set_fail_mode("open");

@@ -49,6 +49,7 @@ constexpr suggestion known_keys[] = {
   {"arbitration", "yield_backoff_ms"},
   {"arbitration", "yield_backoff_max_ms"},
   {"arbitration", "intercept_always"},
+  {"arbitration", "link_settings_poll_ms"},
   {"debug", "enabled"},
   {"debug", "socket"},
   {"debug", "tcp"},

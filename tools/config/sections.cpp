@@ -302,6 +302,11 @@ void read_arbitration(toml_reader& r, const toml::table& t, proto::Config::Arbit
   if (out.intercept_always() && !out.interception())
     if (auto* node = t.get("intercept_always"))
       r.fail(node->source().begin, "arbitration.intercept_always", "needs interception = true");
+  if (auto v = r.integer(t, "arbitration", "link_settings_poll_ms", 0, 3'600'000); v && *v > 0 && *v < 500)
+    r.fail(t.get("link_settings_poll_ms")->source().begin, "arbitration.link_settings_poll_ms",
+           "must be 0 (off) or 500 to 3600000");
+  else if (v)
+    out.set_link_settings_poll_ms(static_cast<uint32_t>(*v));
   if (auto v = r.integer(t, "arbitration", "socket_mark", 0, 0xffffffffLL))
     out.set_socket_mark(static_cast<uint32_t>(*v));
   if (auto v = r.integer(t, "arbitration", "yield_backoff_ms", 100, 3'600'000))

@@ -51,6 +51,14 @@ std::string settings_text(const proto::ResolverSettings& s) {
          (s.options_size() ? "; options " + join(s.options(), " ") : "");
 }
 
+/// One link's settings as its manager holds them: "nameservers ...; search ...; routing ~corp.example ~.".
+std::string interface_text(const proto::InterfaceSettings& i) {
+  std::string routing;
+  for (const auto& d : i.routing_domains())
+    routing += (routing.empty() ? "" : " ") + ("~" + d);
+  return settings_text(i.settings()) + (routing.empty() ? "" : "; routing " + routing);
+}
+
 /// The network-state part of `roamctl status`.
 void network(std::ostream& o, const proto::NetworkStatus& n, int64_t now) {
   o << "network:    " << n.state();
@@ -139,6 +147,16 @@ void adapters(std::ostream& o, const proto::AdapterSnapshot& a, int64_t now) {
     o << l.index() << ": " << l.name() << (l.kind().empty() ? "" : " (" + l.kind() + ")") << (l.up() ? " up" : " down")
       << (l.carrier() ? " carrier" : " no-carrier") << (l.point_to_point() ? " point-to-point" : "") << "  "
       << join(l.addresses(), " ") << "\n";
+    for (const auto& i : a.dns())
+      if (i.link() == l.name() || (i.link().empty() && i.ifindex() == l.index()))
+        o << "    dns: " << interface_text(i) << (i.name() == l.name() ? "" : " (" + i.name() + ")") << "\n";
+  }
+  for (const auto& i : a.dns()) {
+    bool shown = false;
+    for (const auto& l : a.links())
+      shown = shown || i.link() == l.name() || (i.link().empty() && i.ifindex() == l.index());
+    if (!shown)
+      o << "dns of " << i.name() << " (no such link now): " << interface_text(i) << "\n";
   }
   if (a.routes_size())
     o << "routes:\n";
@@ -157,8 +175,7 @@ void settings(std::ostream& o, const proto::EnforcerStatus& e, int64_t now) {
     << (e.current_owner().empty() ? "" : " (owner " + e.current_owner() + ")")
     << (e.settings_ours() ? ", roamd's" : ", not roamd's") << "\n";
   for (const auto& i : e.interfaces())
-    o << "  " << i.name() << " (link " << (i.link().empty() ? "-" : i.link()) << "): " << settings_text(i.settings())
-      << "\n";
+    o << "  " << i.name() << " (link " << (i.link().empty() ? "-" : i.link()) << "): " << interface_text(i) << "\n";
   o << "intercepting: " << (e.intercepting() ? "yes" : "no")
     << (e.interception_reason().empty() ? "" : " (unavailable: " + e.interception_reason() + ")") << "\n";
 }

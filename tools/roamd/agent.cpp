@@ -252,6 +252,7 @@ actors::conflict_arbiter_options arbiter_options(const proto::Config& cfg, const
   o.cap = std::chrono::milliseconds(a.cap_ms());
   o.enforcer_timeout = e.canary_timeout + std::chrono::seconds(30);
   o.intercept_always = a.intercept_always();
+  o.link_settings_poll = std::chrono::milliseconds(a.link_settings_poll_ms());
   o.listen = e.listen;
   o.own_addresses = e.own_addresses;
   return o;

@@ -599,4 +599,52 @@ TEST_F(arbiter_fixture, a_networks_settings_written_while_yielded_are_recorded_a
   EXPECT_EQ((*done)->original().nameservers(0), "192.0.2.88") << "recorded as the settings to put back";
 }
 
+TEST_F(arbiter_fixture, a_resolved_links_dns_is_learned_bound_to_its_link_and_re_read_by_the_poll) {
+  // systemd-resolved keeps each link's servers and domains (a VPN's resolvectl calls) while the stub names only
+  // itself; the enforcer lists them over D-Bus (busctl), the arbiter routes them and reads them again on its poll:
+  // resolved signals no change of a link's domains, and a VPN sets them after its link appeared.
+  fs->put_symlink(resolv, "../run/systemd/resolve/stub-resolv.conf");
+  fs->put_file("/run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\noptions edns0 trust-ad\n");
+  fs->put_file("/run/systemd/resolve/io.systemd.Resolve", "");
+  fs->put_file("/run/systemd/resolve/resolv.conf", "nameserver 192.0.2.53\n");
+  cmd->set_result("busctl", {0, "a(iiay) 2 0 2 4 127 0 2 53 7 2 4 10 8 0 1\n"
+                                "a(isb) 3 0 \".\" true 7 \"corp.example\" true 7 \".\" true\n"});
+  opts.link_settings_poll = 5000ms;
+  start_protected();
+  auto e = directory->get<actors::dns_enforcer_actor>(actors::peers::role::enforcer);
+  ASSERT_EQ(t.state_of<actors::dns_enforcer_state>(e).status.backend(), "resolved");
+  caf::anon_send(arbiter, with_tunnel());
+  settle();
+  auto* corp = route("corp.example");
+  ASSERT_TRUE(corp) << "tun0's routing domain (ifindex 7)";
+  EXPECT_EQ(corp->interface(), "tun0") << "the index mapped to its link";
+  EXPECT_EQ(corp->source(), "resolved");
+  EXPECT_EQ(std::vector<std::string>(corp->resolvers().begin(), corp->resolvers().end()),
+            std::vector<std::string>{"10.8.0.1:53"});
+  EXPECT_FALSE(route(".")) << "~. is no domain of its own";
+  auto* cloud = route("");
+  ASSERT_TRUE(cloud);
+  std::vector<std::string> fallback(cloud->fallback_resolvers().begin(), cloud->fallback_resolvers().end());
+  EXPECT_NE(std::find(fallback.begin(), fallback.end(), "10.8.0.1:53"), fallback.end());
+  EXPECT_EQ(std::find(fallback.begin(), fallback.end(), "127.0.2.53:53"), fallback.end())
+    << "the global server (roamd's own drop-in) is never learned";
+
+  // The VPN changes its domains with no adapter or settings event: the poll finds it.
+  cmd->set_result("busctl", {0, "a(iiay) 1 7 2 4 10 8 0 1\na(isb) 1 7 \"vpn.example\" true\n"});
+  t.sched.advance_time(5000ms);
+  t.sched.run();
+  EXPECT_TRUE(route("vpn.example"));
+  EXPECT_FALSE(route("corp.example"));
+  auto router = directory->get<actors::query_router_actor>(actors::peers::role::router);
+  auto generation = t.state_of<actors::query_router_state>(router).current.generation();
+  t.sched.advance_time(5000ms);
+  t.sched.run();
+  EXPECT_EQ(t.state_of<actors::query_router_state>(router).current.generation(), generation)
+    << "unchanged settings are not sent again";
+  size_t listings = 0;
+  for (const auto& c : cmd->calls())
+    listings += !c.empty() && c[0] == "busctl";
+  EXPECT_GE(listings, 4u) << "take, decision, two polls";
+}
+
 } // namespace

@@ -207,6 +207,7 @@ TEST(config_error, system_paths) {
   load_error("[arbitration]\ninterception = \"yes\"\n", {"arbitration.interception", "true or false"});
   load_error("[arbitration]\ncontest_limit = 0\n", {"arbitration.contest_limit"});
   load_error("[arbitration]\nquiet_ms = 500\ncap_ms = 100\n", {"arbitration.cap_ms", "quiet_ms"});
+  load_error("[arbitration]\nlink_settings_poll_ms = 100\n", {"arbitration.link_settings_poll_ms", "0 (off) or 500"});
   load_error("[arbitration]\nyield_backoff_ms = 9000\nyield_backoff_max_ms = 1000\n",
              {"arbitration.yield_backoff_max_ms", "shorter"});
   load_error("[arbitration]\nintercepton = true\n", {"arbitration.intercepton", "interception"});

@@ -128,6 +128,7 @@ socket_mark = 0x1234
 yield_backoff_ms = 1_000
 yield_backoff_max_ms = 60_000
 intercept_always = false
+link_settings_poll_ms = 2_500
 
 [debug]
 enabled = false
@@ -209,6 +210,7 @@ log_target = "journald"
   arb->set_socket_mark(0x1234);
   arb->set_yield_backoff_ms(1000);
   arb->set_yield_backoff_max_ms(60000);
+  arb->set_link_settings_poll_ms(2500);
   expected.mutable_debug()->set_enabled(false);
   expected.mutable_debug()->set_socket("/run/test/roamd.sock");
   expected.mutable_debug()->set_tcp("[::1]:5380");

@@ -77,3 +77,37 @@ TEST(render_routes, a_network_that_rewrites_nxdomain_is_named_as_no_fallback_wit
   EXPECT_EQ(lines[3], "The network's resolvers are no NXDOMAIN fallback: they rewrite NXDOMAIN (qzvhkwmrptxa.com \u2192 "
                       "198.51.100.7)");
 }
+
+TEST(render_adapters, each_links_dns_settings_follow_it_and_settings_of_a_link_gone_are_told_apart) {
+  proto::InspectResponse r;
+  auto& a = *r.mutable_adapters();
+  auto* lan = a.add_links();
+  lan->set_index(2);
+  lan->set_name("lan0");
+  lan->set_up(true);
+  auto* tun = a.add_links();
+  tun->set_index(5);
+  tun->set_name("tun0");
+  auto* by_index = a.add_dns();  // resolved names links by index
+  by_index->set_name("ifindex 5");
+  by_index->set_ifindex(5);
+  by_index->mutable_settings()->add_nameservers("10.8.0.1");
+  by_index->add_routing_domains("corp.example");
+  by_index->add_routing_domains(".");
+  auto* by_name = a.add_dns();  // NetworkManager's device
+  by_name->set_name("lan0");
+  by_name->set_link("lan0");
+  by_name->mutable_settings()->add_nameservers("192.0.2.53");
+  by_name->mutable_settings()->add_search("home.test");
+  auto* gone = a.add_dns();
+  gone->set_name("ifindex 9");
+  gone->set_ifindex(9);
+  gone->mutable_settings()->add_nameservers("198.51.100.53");
+  auto lines = lines_of(roamctl::render_text(r, 0));
+  ASSERT_GE(lines.size(), 6u);
+  EXPECT_NE(lines[1].find("2: lan0"), std::string::npos) << lines[1];
+  EXPECT_EQ(lines[2], "    dns: nameservers 192.0.2.53; search home.test");
+  EXPECT_NE(lines[3].find("5: tun0"), std::string::npos) << lines[3];
+  EXPECT_EQ(lines[4], "    dns: nameservers 10.8.0.1; search -; routing ~corp.example ~. (ifindex 5)");
+  EXPECT_EQ(lines[5], "dns of ifindex 9 (no such link now): nameservers 198.51.100.53; search -");
+}
