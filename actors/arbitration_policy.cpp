@@ -62,6 +62,7 @@ const char* to_string(action a) {
 
 decision arbitration_policy::stop_writing(const situation& s, const std::string& why) {
   decision d;
+  claim_ = s.settings_ours && !s.claims_all.empty();
   if (opts_.interception_enabled && s.interception_available) {
     state_ = protection::interception;
     vpn_link_ = s.link;
@@ -87,6 +88,8 @@ decision arbitration_policy::stop_writing(const situation& s, const std::string&
 decision arbitration_policy::from_settings(const situation& s) {
   decision d;
   d.next = state_;
+  if (s.settings_ours && !s.claims_all.empty())
+    return stop_writing(s, s.claims_all);
   if (s.settings_ours)
     return d;
   while (!contests_.empty() && s.now - contests_.front() > opts_.contest_window)
@@ -122,12 +125,20 @@ decision arbitration_policy::decide(const situation& s) {
     case protection::interception: {
       decision d;
       bool vpn_gone = !vpn_link_.empty() && !(s.link == vpn_link_ && s.link_present);
+      if (claim_)  // without a claim the situation names no link: the claim went, whether or not its link did
+        vpn_gone = s.link == vpn_link_ && !s.link_present;
+      if (s.settings_ours && !s.claims_all.empty() && !vpn_gone) {
+        d.next = state_;
+        return d;  // the claim holds: keep intercepting
+      }
       if (s.settings_ours || vpn_gone || s.nameservers.empty()) {
         state_ = protection::settings;
         contests_.clear();
         d.what = action::return_to_settings;
         d.next = state_;
-        d.reason = s.settings_ours        ? std::string{"the settings are roamd's again"}
+        d.reason = claim_ && vpn_gone     ? "the VPN link " + vpn_link_ + " is gone"
+                   : s.settings_ours      ? std::string{claim_ ? "no link claims every name any more"
+                                                           : "the settings are roamd's again"}
                    : vpn_gone             ? "the VPN link " + vpn_link_ + " is gone"
                                           : std::string{"the foreign settings were withdrawn"};
         d.reason += ": interception off, protection by settings";

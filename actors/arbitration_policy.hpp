@@ -11,7 +11,9 @@
 /// the arbiter actor feeds it one `situation` per debounced burst and executes the `decision`. Preference order:
 /// adopt (learn their servers, take the settings back once), intercept (stop writing, redirect port 53), yield
 /// (only when interception is impossible or disabled; retried with backoff and whenever the links change), and
-/// return to settings mode when the VPN goes away.
+/// return to settings mode when the VPN goes away. A link claiming every name in systemd-resolved (~.) while
+/// roamd's settings are in force cannot be taken back by writing (they are the VPN's, not roamd's): roamd intercepts
+/// at once (yields when it cannot) and returns to settings when the claim or the link goes.
 namespace roamd::actors {
 
 enum class protection { settings, interception, yielded };
@@ -38,6 +40,10 @@ struct situation {
   bool link_present = false;               // that link exists with carrier now
   uint64_t links_signature = 0;            // changes whenever the set of links changes
   bool interception_available = true;      // nftables usable (checked by the enforcer)
+  // With roamd's settings in force, a link that claims every name in the resolver manager (systemd-resolved's
+  // "~." routing domain: resolved then sends each query to that link's servers and to roamd alike, and the first
+  // answer wins): what it claims, for the record ("" when none). `link` names that link.
+  std::string claims_all;
 };
 
 enum class action {
@@ -90,6 +96,7 @@ private:
   std::chrono::steady_clock::time_point retry_at_{};
   uint64_t links_at_yield_ = 0;
   std::string vpn_link_;  // the link whose settings made roamd intercept
+  bool claim_ = false;    // ... by claiming every name (situation::claims_all)
 };
 
 } // namespace roamd::actors

@@ -314,6 +314,34 @@ void learn_interfaces(conflict_arbiter_ptr self, const proto::EnforcerStatus& no
   st.directory->send_routes(update);
 }
 
+/// The link that claims every name in systemd-resolved ("~." on a link with servers of its own, as a full-tunnel VPN
+/// sets it: wg-quick through resolvconf -x, NetworkManager, `resolvectl domain tun0 '~.'`), and what it claims in
+/// words; none (`link` "") when no link does or the backend is not resolved.
+struct claim {
+  std::string link;
+  std::vector<std::string> servers;
+  std::string what;
+};
+
+claim claiming_link(conflict_arbiter_ptr self, const proto::EnforcerStatus& now) {
+  if (now.backend() != "resolved")
+    return {};
+  for (const auto& i : now.interfaces()) {
+    auto servers = learnable(self, i.settings());
+    if (servers.empty() ||
+        std::find(i.routing_domains().begin(), i.routing_domains().end(), ".") == i.routing_domains().end())
+      continue;
+    std::string link = i.link().empty() ? i.name() : i.link();
+    for (const auto& l : self->state.adapters.links())
+      if (i.ifindex() != 0 && l.index() == i.ifindex())
+        link = l.name();
+    auto what = link + " claims every name in systemd-resolved (~.) for " + os::join(servers) +
+                ": resolved would ask them as well as roamd and take the first answer";
+    return {link, servers, what};
+  }
+  return {};
+}
+
 void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t events);
 
 void carry_out_yield(conflict_arbiter_ptr self, const decision& d) {
@@ -489,11 +517,20 @@ void decide(conflict_arbiter_ptr self) {
           if (!servers.empty())
             s.link = owning_link(servers.front(), st.adapters);
         }
+        auto claimed = claiming_link(self, now);
+        st.claim = claimed.what;
+        if (s.settings_ours && !claimed.link.empty()) {
+          s.link = claimed.link;
+          s.claims_all = claimed.what;
+          s.owner = "systemd-resolved";
+        }
         s.link_present = !s.link.empty() && link_alive(st.adapters, s.link);
         s.links_signature = st.links_signature;
         // A competing local proxy cannot be intercepted: its clients talk to it over loopback (left alone), and
-        // routing its domains back to it while its upstream queries are redirected to roamd would loop.
-        s.interception_available = now.interception_reason().empty() && !all_loopback(s.nameservers);
+        // routing its domains back to it while its upstream queries are redirected to roamd would loop (so cannot a
+        // link claiming every name for a local proxy's address).
+        s.interception_available =
+          now.interception_reason().empty() && !all_loopback(s.nameservers) && !all_loopback(claimed.servers);
         auto d = st.policy->decide(s);
         bool learns = d.what == action::adopt_and_retake || d.what == action::adopt || d.what == action::intercept;
         if (learns && full_tunnel(st.adapters, s.link))
@@ -774,8 +811,12 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
       self->request(enforcer, st.opts.enforcer_timeout, caf::get_atom::value, settings_atom::value)
         .then(
           [self](const proto::EnforcerStatus& now) {
-            if (!self->state.busy && self->state.taken)
-              learn_interfaces(self, now);
+            auto& st = self->state;
+            if (st.busy || !st.taken)
+              return;
+            learn_interfaces(self, now);
+            if (claiming_link(self, now).what != st.claim)
+              decide(self);  // a link began or stopped claiming every name, with no other event
           },
           [](caf::error&) {});
     },

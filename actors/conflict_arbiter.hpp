@@ -100,6 +100,7 @@ struct conflict_arbiter_state {
   std::string adopted_link;  // the link the adopted routes are bound to ("" when none or unbound)
   std::string learned_links;  // the per-link route set last sent (serialized), so an unchanged one is not sent again
   std::string learned_source;  // its name (the backend's)
+  std::string claim;           // what a link claiming every name claimed at the last decision ("" when none)
   bool backend_has_links = false;  // the backend in force keeps per-link settings (as the enforcer last said)
   std::vector<std::string> adopted_servers;  // the servers of the adopted routes
   bool bridging = false;     // interception is up only until the pending contest is decided

@@ -14,6 +14,10 @@ namespace roamd::os {
 
 namespace {
 
+/// resolved lists a global server on a loopback address under the loopback link's index (1 in every network
+/// namespace); no link settings can be set on lo ("Link lo is loopback device"), so 0 and 1 are both global.
+constexpr uint64_t loopback_ifindex = 1;
+
 /// busctl's plain output as tokens: bare words, and "quoted strings" with busctl's C escapes undone.
 class busctl_tokens {
 public:
@@ -108,7 +112,7 @@ void resolved_servers(std::string_view line, std::map<uint32_t, interface_settin
     }
     char text[INET6_ADDRSTRLEN] = {};
     bool v4 = *family == AF_INET && *len == 4, v6 = *family == AF_INET6 && *len == 16;
-    if (*index == 0 || !(v4 || v6) || !inet_ntop(v4 ? AF_INET : AF_INET6, bytes, text, sizeof text))
+    if (*index <= loopback_ifindex || !(v4 || v6) || !inet_ntop(v4 ? AF_INET : AF_INET6, bytes, text, sizeof text))
       continue;
     std::string address = text;
     if (v6 && bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80)
@@ -129,7 +133,7 @@ void resolved_domains(std::string_view line, std::map<uint32_t, interface_settin
     auto route_only = t.next();
     if (!index || !name || !route_only || (*route_only != "true" && *route_only != "false"))
       return;
-    if (*index == 0)
+    if (*index <= loopback_ifindex)
       continue;
     auto& i = links[static_cast<uint32_t>(*index)];
     add_unique(*route_only == "true" ? i.routing : i.settings.search, domain_text(*name));

@@ -21,7 +21,8 @@ std::vector<std::string> link_settings_command(backend_kind backend);
 
 /// Parses that command's output. Links without a server and without a domain are left out; so are resolved's
 /// global settings (ifindex 0: its configuration files, roamd's own drop-in among them). Malformed output gives what
-/// could be read before it, never an exception.
+/// could be read before it, never an exception. (resolved lists a global server on a loopback address, roamd's own,
+/// under ifindex 1, lo's: left out too.)
 std::vector<interface_settings> parse_link_settings(backend_kind backend, std::string_view output);
 
 /// resolved: `busctl get-property ... DNS Domains` (two lines: "a(iiay) N IFINDEX FAMILY LEN BYTES..." and

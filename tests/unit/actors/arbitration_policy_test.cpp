@@ -162,4 +162,41 @@ TEST(arbitration_policy, removed_settings_are_retaken_and_a_local_proxy_is_named
   EXPECT_NE(d.reason.find("a competing local DNS proxy"), std::string::npos) << d.reason;
 }
 
+situation claimed(std::chrono::steady_clock::duration at, bool present = true) {
+  auto s = ours(at);
+  s.link = "tun0";
+  s.link_present = present;
+  s.owner = "systemd-resolved";
+  s.claims_all = "tun0 claims every name in systemd-resolved (~.) for 10.8.0.1:53";
+  return s;
+}
+
 } // namespace
+
+TEST(arbitration_policy, a_link_claiming_every_name_is_intercepted_at_once_and_released_when_the_claim_goes) {
+  arbitration_policy p{{}};
+  auto d = p.decide(claimed(0s));
+  EXPECT_EQ(d.what, action::intercept) << "roamd's settings are in force: nothing to write back, nothing to count";
+  EXPECT_NE(d.reason.find("tun0 claims every name"), std::string::npos) << d.reason;
+  EXPECT_EQ(p.decide(claimed(5s)).what, action::none) << "the claim holds: keep intercepting";
+  auto back = p.decide(ours(6s));
+  EXPECT_EQ(back.what, action::return_to_settings);
+  EXPECT_NE(back.reason.find("no link claims every name any more"), std::string::npos) << back.reason;
+  EXPECT_EQ(p.decide(claimed(7s)).what, action::intercept) << "claimed again";
+  auto gone = p.decide(claimed(8s, false));
+  EXPECT_EQ(gone.what, action::return_to_settings);
+  EXPECT_NE(gone.reason.find("the VPN link tun0 is gone"), std::string::npos) << gone.reason;
+}
+
+TEST(arbitration_policy, a_claim_without_interception_yields_and_is_tried_again_after_the_backoff) {
+  arbitration_policy p{{}};
+  auto s = claimed(0s);
+  s.interception_available = false;
+  auto d = p.decide(s);
+  EXPECT_EQ(d.what, action::yield);
+  EXPECT_NE(d.reason.find("not available"), std::string::npos) << d.reason;
+  auto later = claimed(6s);
+  later.interception_available = false;
+  EXPECT_EQ(p.decide(later).what, action::none) << "the retry finds roamd's settings in force";
+  EXPECT_EQ(p.decide(later).what, action::yield) << "and the claim still there";
+}

@@ -180,6 +180,14 @@ struct arbiter_fixture : ::testing::Test {
     return restarted;
   }
 
+  /// /etc/resolv.conf is systemd-resolved's stub and resolved runs: the auto mode picks the resolved backend.
+  void with_resolved() {
+    fs->put_symlink(resolv, "../run/systemd/resolve/stub-resolv.conf");
+    fs->put_file("/run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\noptions edns0 trust-ad\n");
+    fs->put_file("/run/systemd/resolve/io.systemd.Resolve", "");
+    fs->put_file("/run/systemd/resolve/resolv.conf", "nameserver 192.0.2.53\n");
+  }
+
   std::vector<std::string> actions() {
     std::vector<std::string> out;
     for (const auto& e : status().events())
@@ -603,12 +611,9 @@ TEST_F(arbiter_fixture, a_resolved_links_dns_is_learned_bound_to_its_link_and_re
   // systemd-resolved keeps each link's servers and domains (a VPN's resolvectl calls) while the stub names only
   // itself; the enforcer lists them over D-Bus (busctl), the arbiter routes them and reads them again on its poll:
   // resolved signals no change of a link's domains, and a VPN sets them after its link appeared.
-  fs->put_symlink(resolv, "../run/systemd/resolve/stub-resolv.conf");
-  fs->put_file("/run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\noptions edns0 trust-ad\n");
-  fs->put_file("/run/systemd/resolve/io.systemd.Resolve", "");
-  fs->put_file("/run/systemd/resolve/resolv.conf", "nameserver 192.0.2.53\n");
+  with_resolved();
   cmd->set_result("busctl", {0, "a(iiay) 2 0 2 4 127 0 2 53 7 2 4 10 8 0 1\n"
-                                "a(isb) 3 0 \".\" true 7 \"corp.example\" true 7 \".\" true\n"});
+                                "a(isb) 2 0 \".\" true 7 \"corp.example\" true\n"});
   opts.link_settings_poll = 5000ms;
   start_protected();
   auto e = directory->get<actors::dns_enforcer_actor>(actors::peers::role::enforcer);
@@ -621,7 +626,6 @@ TEST_F(arbiter_fixture, a_resolved_links_dns_is_learned_bound_to_its_link_and_re
   EXPECT_EQ(corp->source(), "resolved");
   EXPECT_EQ(std::vector<std::string>(corp->resolvers().begin(), corp->resolvers().end()),
             std::vector<std::string>{"10.8.0.1:53"});
-  EXPECT_FALSE(route(".")) << "~. is no domain of its own";
   auto* cloud = route("");
   ASSERT_TRUE(cloud);
   std::vector<std::string> fallback(cloud->fallback_resolvers().begin(), cloud->fallback_resolvers().end());
@@ -645,6 +649,41 @@ TEST_F(arbiter_fixture, a_resolved_links_dns_is_learned_bound_to_its_link_and_re
   for (const auto& c : cmd->calls())
     listings += !c.empty() && c[0] == "busctl";
   EXPECT_GE(listings, 4u) << "take, decision, two polls";
+}
+
+TEST_F(arbiter_fixture, a_resolved_link_claiming_every_name_is_intercepted_until_the_poll_finds_the_claim_gone) {
+  // A full-tunnel VPN gives its link "~." in resolved: resolved would ask its servers as well as roamd for every
+  // name. roamd's drop-in is untouched (nothing to take back), so roamd intercepts at once: resolved's queries to
+  // the VPN's server reach roamd. The VPN's servers stay routes bound to tun0 (roamd's own queries are exempt).
+  with_resolved();
+  opts.link_settings_poll = 5000ms;
+  start_protected();
+  cmd->set_result("busctl", {0, "a(iiay) 1 7 2 4 10 8 0 1\na(isb) 2 7 \"corp.example\" true 7 \".\" true\n"});
+  caf::anon_send(arbiter, with_tunnel());
+  settle();
+  lookup.answer_all(true);  // the interception's canary
+  t.sched.run();
+  EXPECT_EQ(status().state(), "protected by interception");
+  EXPECT_NE(status().reason().find("tun0 claims every name in systemd-resolved (~.) for 10.8.0.1:53"),
+            std::string::npos)
+    << status().reason();
+  EXPECT_EQ(fw->tables().count("roamd"), 1u) << "the interception rules are in";
+  ASSERT_TRUE(route("corp.example"));
+  EXPECT_EQ(route("corp.example")->interface(), "tun0");
+  auto writes_before = writes();
+
+  t.sched.advance_time(5000ms);  // the claim holds: nothing changes
+  t.sched.run();
+  EXPECT_EQ(status().state(), "protected by interception");
+
+  // The VPN drops "~." (keeps its routing domain), with no other event: the poll notices and decides.
+  cmd->set_result("busctl", {0, "a(iiay) 1 7 2 4 10 8 0 1\na(isb) 1 7 \"corp.example\" true\n"});
+  t.sched.advance_time(5000ms);
+  t.sched.run();
+  EXPECT_EQ(status().state(), "protected by settings");
+  EXPECT_NE(status().reason().find("no link claims every name any more"), std::string::npos) << status().reason();
+  EXPECT_TRUE(fw->tables().empty());
+  EXPECT_EQ(writes(), writes_before) << "roamd's drop-in was never contested: nothing written";
 }
 
 } // namespace

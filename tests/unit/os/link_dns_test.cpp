@@ -22,7 +22,8 @@ TEST(ResolvedLinks, EveryLinksServersSearchAndRoutingDomainsByIndex) {
 }
 
 TEST(ResolvedLinks, GlobalSettingsAreLeftOutAndLinksComeInIndexOrder) {
-  auto links = parse_resolved_links("a(iiay) 3 0 2 4 127 0 2 53 7 2 4 10 8 0 1 4 2 4 192 0 2 1\n"
+  // resolved 252 lists a global server on a loopback address (roamd's, from its drop-in) under lo's index.
+  auto links = parse_resolved_links("a(iiay) 4 0 2 4 198 51 100 1 1 2 4 127 0 2 53 7 2 4 10 8 0 1 4 2 4 192 0 2 1\n"
                                     "a(isb) 2 0 \".\" true 7 \"Corp.Example.\" false\n");
   ASSERT_EQ(links.size(), 2u);
   EXPECT_EQ(links[0].ifindex, 4u);
