@@ -314,6 +314,33 @@ takeover_system_toml() {
     "${1:-auto}" "${2:-/etc/resolv.conf}" "${STATE_DIR:?lab_private_etc first}"
 }
 
+# The running roamd through roamctl ($ROAMCTL, the lab's inspection socket):
+#   routes_line DOMAIN    the line of `roamctl routes` for DOMAIN ("" when none); route_has DOMAIN TEXT
+#   adapters_dns LINK     the "dns:" lines `roamctl adapters` shows under LINK
+#   expect_learned_route DOMAIN SOURCE LINK SERVER WHAT   waits (5 s) for DOMAIN -> SERVER:53 from SOURCE bound to
+#                         LINK in `roamctl routes`, and checks it
+roamctl() { "$ROAMCTL" --socket "$LAB_DIR/debug.sock" "$@"; }
+routes_line() { roamctl routes 2>&1 | awk -v d="$1" '$1 == d' | head -1; }
+route_has() { [[ "$(routes_line "$1")" == *"$2"* ]]; }
+adapters_dns() { roamctl adapters 2>&1 | awk -v l="$1" '/^[0-9]+: / {on = $2 == l; next} on && /dns:/'; }
+expect_learned_route() {
+  wait_until 5000 route_has "$1" "$3"
+  LAST_CMD="roamctl routes" ANS_TEXT=$(roamctl routes 2>&1)
+  expect "$5" "$(routes_line "$1")" '~' "^$1 +$2 +$3 .*$4:53"
+}
+
+# kill9_then_restore FILE: kill -9 roamd (the takeover's FILE outlives it: the journal says so), then
+# `roamd --restore`: exit 0 and FILE gone (its output in RESTORE_OUT).
+kill9_then_restore() {
+  kill -KILL "${LAB_PIDS[roamd]}"
+  wait "${LAB_PIDS[roamd]}" 2>/dev/null
+  unset 'LAB_PIDS[roamd]'
+  expect "after kill -9 $1 is still there" "$([ -e "$1" ] && echo present)" = present
+  RESTORE_OUT=$("$ROAMD" --config "$LAB_DIR/roamd.toml" --restore 2>&1)
+  expect "roamd --restore: exit 0" "$?" = 0
+  expect "... and $1 is gone" "$([ -e "$1" ] && echo present || echo gone)" = gone
+}
+
 # roamd_log_has REGEX: roamd's output so far has a line matching REGEX (grep -E).
 roamd_log_has() { grep -Eq -- "$1" "$LAB_DIR/roamd.out"; }
 

@@ -33,7 +33,6 @@ cloud_silent() {
     nft add rule ip netlab in ip saddr "$CLOUD_IP" drop
 }
 cloud_back() { nft delete table ip netlab; }
-roamctl() { "$ROAMCTL" --socket "$LAB_DIR/debug.sock" "$@"; }
 network_line() { roamctl status | sed -n 's/^network: *//p'; }
 network_is() { [[ "$(network_line)" == "$1"* ]]; }
 

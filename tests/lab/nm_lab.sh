@@ -12,7 +12,9 @@
 #   nm_connection NAME TEXT  writes a keyfile /etc/NetworkManager/system-connections/NAME.nmconnection (mode 0600) and
 #                      has NM load it (`nmcli connection load`).
 #   nm_device_state IFACE   the device's GENERAL.STATE (e.g. "100 (connected)"), "" if NM does not know it.
-#   nm_fetch_openconnect, nm_openconnect_prepare   NM-openconnect + openconnect + ocserv (see tests/lab/nm_openconnect.sh).
+#   nm_far NS IFACE LOCAL/LEN FAR/LEN DNS NAME ADDR   a veth IFACE to namespace NS with a dnsmasq answering NAME.
+#   nm_fetch_openconnect, nm_openconnect_prepare   NM-openconnect + openconnect + ocserv (see tests/lab/nm_openconnect.sh);
+#   nm_ocserv_up, nm_openconnect_profile NAME      ocserv in lan-ns and a keyfile VPN profile connecting to it.
 #
 # The recipe (all of it inside the lab's mount/network/pid namespaces; nothing here touches the machine):
 #  - NEVER `apt-get install network-manager` on this machine: its postinst and service take over the machine's DNS and
@@ -266,6 +268,105 @@ method=disabled"
 }
 
 nm_device_state() { nmcli -g GENERAL.STATE device show "$1" 2>/dev/null; }
+
+# nm_far NS IFACE LOCAL/LEN FAR/LEN DNS NAME ADDR: namespace NS behind veth IFACE (FAR side there), dnsmasq on DNS
+# (its loopback) answering NAME with ADDR, REFUSED for the rest; queries logged to $LAB_DIR/NS.log.
+nm_far() {
+  local ns=$1 ifc=$2 far=$3 dns=$4 name=$5 addr=$6
+  ip netns add "$ns" && ip -n "$ns" link set lo up || lab_abort "cannot create $ns"
+  ip link add "$ifc" type veth peer name "$ifc-far" netns "$ns" || lab_abort "cannot create $ifc"
+  ip -n "$ns" addr add "$far" dev "$ifc-far" && ip -n "$ns" link set "$ifc-far" up
+  ip -n "$ns" addr add "$dns/32" dev lo
+  lab_start "dns-$ns" ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+    --bind-interfaces --listen-address="$dns" --pid-file= --user=root --local-ttl=1 --log-queries \
+    --log-facility="$LAB_DIR/$ns.log" --host-record="$name,$addr"
+  wait_until 10000 ns_listening "$ns" "$dns" || lab_abort "dnsmasq in $ns did not start" "dns-$ns"
+}
+
+# nm_openconnect_lab_init "$@": a script's start for NM with OpenConnect: both fetched outside the lab, lab_init,
+# the tools at hand, a private /etc and /run, nm_openconnect_prepare, /run/netns.
+nm_openconnect_lab_init() {
+  nm_fetch
+  nm_fetch_openconnect
+  lab_init "$@"
+  lab_need dnsmasq dbus-daemon dbus-send openssl useradd
+  lab_private_etc
+  nm_openconnect_prepare
+  mkdir -p /run/netns
+}
+
+# nm_ocserv_up: Debian's ocserv (unpacked by nm_fetch_openconnect) in namespace lan-ns on 192.0.2.254:443: a
+# self-signed certificate, user alice (password "secret"), addresses from 10.8.0.0/24, the VPN's DNS 10.9.0.53
+# (the caller runs a resolver there) and domain corp.example, routes to 10.8.0.0/24 and 10.9.0.0/24. Sets OC_DIR
+# and OC_PIN (the certificate's pin for openconnect --servercert).
+nm_ocserv_up() {
+  OC_DIR=$LAB_DIR/oc
+  mkdir -p "$OC_DIR" && mkdir -p -m 0755 /run/ocserv # the socket dir: ocserv's workers run as nobody
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OC_DIR/key.pem" -out "$OC_DIR/cert.pem" -days 2 \
+    -subj /CN=192.0.2.254 2>/dev/null || lab_abort "openssl req failed"
+  printf 'secret\nsecret\n' | ocpasswd -c "$OC_DIR/passwd" alice || lab_abort "ocpasswd failed"
+  cat >"$OC_DIR/ocserv.conf" <<EOC
+auth = "plain[passwd=$OC_DIR/passwd]"
+tcp-port = 443
+run-as-user = nobody
+run-as-group = nogroup
+socket-file = /run/ocserv/ocserv.sock
+server-cert = $OC_DIR/cert.pem
+server-key = $OC_DIR/key.pem
+isolate-workers = false
+max-clients = 4
+device = vpns
+ipv4-network = 10.8.0.0
+ipv4-netmask = 255.255.255.0
+dns = 10.9.0.53
+default-domain = corp.example
+route = 10.8.0.0/255.255.255.0
+route = 10.9.0.0/255.255.255.0
+cookie-timeout = 300
+pid-file = $OC_DIR/ocserv.pid
+use-occtl = false
+try-mtu-discovery = false
+predictable-ips = true
+EOC
+  lab_start ocserv ip netns exec lan-ns ocserv -f -c "$OC_DIR/ocserv.conf"
+  wait_until 10000 bash -c "ip netns exec lan-ns ss -Hlnt 'sport = :443' | grep -q LISTEN" ||
+    lab_abort "ocserv did not start" ocserv
+  OC_PIN=pin-sha256:$(openssl x509 -in "$OC_DIR/cert.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64)
+}
+
+# nm_openconnect_profile NAME: `openconnect --authenticate` against nm_ocserv_up's server (the cookie in ANS_TEXT)
+# and a keyfile VPN profile NAME (service org.freedesktop.NetworkManager.openconnect, the cookie, gateway and pinned
+# certificate as [vpn-secrets], never-default: a split tunnel), loaded into NM: `nmcli connection up NAME` connects.
+nm_openconnect_profile() {
+  LAST_CMD="openconnect --authenticate" ANS_TEXT=$(echo secret | openconnect --authenticate --user=alice \
+    --passwd-on-stdin --servercert "$OC_PIN" https://192.0.2.254 2>"$OC_DIR/auth.err")
+  local cookie
+  cookie=$(sed -n "s/^COOKIE='\(.*\)'\$/\1/p" <<<"$ANS_TEXT")
+  nm_connection "$1" "[connection]
+id=$1
+uuid=6d1b3c52-8f1e-4c55-9d0a-1f0e7a2b0003
+type=vpn
+autoconnect=false
+
+[vpn]
+service-type=org.freedesktop.NetworkManager.openconnect
+gateway=192.0.2.254
+protocol=anyconnect
+
+[vpn-secrets]
+cookie=$cookie
+gateway=192.0.2.254
+gwcert=$OC_PIN
+
+[ipv4]
+method=auto
+never-default=true
+
+[ipv6]
+method=disabled"
+}
+
 
 # `bash tests/lab/nm_lab.sh --fetch`: fill the cache (as root, with network access).
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

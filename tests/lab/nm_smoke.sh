@@ -20,21 +20,8 @@ lab_private_etc
 mkdir -p /run/netns
 resolv_conf_shape plain "$OLD_RESOLV"
 
-# far NS IFACE LOCAL/LEN FAR/LEN DNS NAME ADDR: namespace NS behind veth IFACE (FAR side there), dnsmasq on DNS
-# (its loopback) answering NAME with ADDR, REFUSED for the rest; queries logged to $LAB_DIR/NS.log.
-far() {
-  local ns=$1 ifc=$2 far=$3 dns=$4 name=$5 addr=$6
-  ip netns add "$ns" && ip -n "$ns" link set lo up || lab_abort "cannot create $ns"
-  ip link add "$ifc" type veth peer name "$ifc-far" netns "$ns" || lab_abort "cannot create $ifc"
-  ip -n "$ns" addr add "$far" dev "$ifc-far" && ip -n "$ns" link set "$ifc-far" up
-  ip -n "$ns" addr add "$dns/32" dev lo
-  lab_start "dns-$ns" ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
-    --bind-interfaces --listen-address="$dns" --pid-file= --user=root --local-ttl=1 --log-queries \
-    --log-facility="$LAB_DIR/$ns.log" --host-record="$name,$addr"
-  wait_until 10000 ns_listening "$ns" "$dns" || lab_abort "dnsmasq in $ns did not start" "dns-$ns"
-}
-far lan-ns lan0 192.0.2.254/24 "$LAN_DNS" host.home.test "$LAN_A"
-far wan-ns wan0 198.51.100.254/24 "$WAN_DNS" host.wan.test "$WAN_A"
+nm_far lan-ns lan0 192.0.2.254/24 "$LAN_DNS" host.home.test "$LAN_A"
+nm_far wan-ns wan0 198.51.100.254/24 "$WAN_DNS" host.wan.test "$WAN_A"
 
 # Queries: glibc through the lab's resolv.conf, 1 s per try (resolv.conf as NM writes it has no options line).
 resolve_short() { RES_OPTIONS="timeout:1 attempts:1" resolve "$1"; }

@@ -62,13 +62,7 @@ expect "/etc/resolv.conf is still the package's symlink" "$(readlink /etc/resolv
 section "kill -9, then roamd --restore"
 ROAMD_SYSTEM_TOML=$(takeover_system_toml auto) start_cloud_roamd
 wait_until 15000 eval '[ -e "$DROPIN" ] && roamd_log_has "dns_enforcer: protecting"'
-kill -KILL "${LAB_PIDS[roamd]}"
-wait "${LAB_PIDS[roamd]}" 2>/dev/null
-unset 'LAB_PIDS[roamd]'
-expect "after kill -9 the drop-in is still there (the journal says so)" "$([ -e "$DROPIN" ] && echo present)" = present
-out=$("$ROAMD" --config "$LAB_DIR/roamd.toml" --restore 2>&1)
-expect "roamd --restore: exit 0" "$?" = 0
-expect "the drop-in is gone" "$([ -e "$DROPIN" ] && echo present || echo gone)" = gone
+kill9_then_restore "$DROPIN"
 wait_until 5000 eval '[[ "$(global_dns)" != *"$ROAMD_IP"* ]] && resolved_link_ready lan0'
 resolve host.corp.example
 expect "getent through the stub: lan0's server again" "$ANS_DATA" = "$CORP_HOST_A"

@@ -19,7 +19,6 @@
 resolved_lab_init "$@"
 . "$(dirname "$0")/vpn_lab.sh"
 [ -x "${ROAMCTL:-}" ] || lab_skip "ROAMCTL (the roamctl binary) is not set"
-roamctl() { "$ROAMCTL" --socket "$LAB_DIR/debug.sock" "$@"; }
 LAN_DNS=192.0.2.53 VPN_OTHER=203.0.113.99
 
 mount -t overlay lab-usr -o "lowerdir=$RESOLVED_ROOT/usr:/usr" /usr || lab_abort "cannot overlay the package on /usr"
@@ -44,19 +43,13 @@ wait_until 15000 roamd_log_has 'dns_enforcer: (protecting|not_taken|failed)'
 expect "roamd took over with the resolved backend, verified" \
   "$(roamd_log_has 'took over with the resolved backend' && roamd_log_has 'dns_enforcer: protecting: verified' && echo yes)" = yes
 
-routes_line() { roamctl routes 2>&1 | awk -v d="$1" '$1 == d' | head -1; }
-route_has() { [[ "$(routes_line "$1")" == *"$2"* ]]; }
-adapters_dns() { roamctl adapters 2>&1 | awk -v l="$1" '/^[0-9]+: / {on = $2 == l; next} on && /dns:/'; }
 vpn_queries_for() { grep -c "query\[A\] $1 " "$LAB_DIR/vpn.log"; }
 
 section "per-link settings learned over D-Bus (resolve1.Manager DNS/Domains)"
-wait_until 5000 route_has lan.example lan0
+expect_learned_route lan.example resolved lan0 "$LAN_DNS" "roamctl routes: lan.example -> lan0's server, bound to lan0, source resolved"
 LAST_CMD="roamctl adapters" ANS_TEXT=$(roamctl adapters 2>&1)
 expect "roamctl adapters: lan0's server and routing domain" "$(adapters_dns lan0)" '~' \
   "dns: nameservers $LAN_DNS; search -; routing ~lan.example"
-LAST_CMD="roamctl routes" ANS_TEXT=$(roamctl routes 2>&1)
-expect "roamctl routes: lan.example -> lan0's server, bound to lan0, source resolved" "$(routes_line lan.example)" '~' \
-  "^lan.example +resolved +lan0 .*$LAN_DNS:53"
 resolve www.lan.example
 expect "www.lan.example through the stub: lan0's server (resolved's own routing)" "$ANS_DATA" = "$LAN_HOST_A"
 
@@ -65,10 +58,7 @@ vpn_tun_up || lab_abort "cannot bring the tun up"
 vpnc_script connect || lab_abort "vpnc-script connect failed"
 expect "vpnc-script used resolved (tun0's DNS as resolvectl shows it)" "$(resolvectl dns tun0 2>&1)" '~' "$VPN_DNS"
 wait_until 5000 resolved_link_ready tun0
-wait_until 5000 route_has corp.example tun0
-LAST_CMD="roamctl routes" ANS_TEXT=$(roamctl routes 2>&1)
-expect "learned within the poll: corp.example -> the VPN's server, bound to tun0" "$(routes_line corp.example)" '~' \
-  "^corp.example +resolved +tun0 .*$VPN_DNS:53"
+expect_learned_route corp.example resolved tun0 "$VPN_DNS" "learned within the poll: corp.example -> the VPN's server, bound to tun0"
 resolve host.corp.example
 expect "host.corp.example through the stub: the VPN's server" "$ANS_DATA" = "$VPN_A"
 resolve www.example.net

@@ -18,7 +18,6 @@ trap 'lab_keep_log; lab_cleanup' EXIT
 vpn_lab_up
 CONNECTS=${VPN_CONNECTS:-10}
 FAR_CLOUD=198.18.0.53
-roamctl() { "$ROAMCTL" --socket "$LAB_DIR/debug.sock" "$@"; }
 rounds() { roamctl status | sed -n 's/^network: .* \([0-9]*\) round(s).*/\1/p'; }
 rounds_past() { local r; r=$(rounds); [ -n "$r" ] && [ "$r" -ge "$1" ]; }
 # two_rounds: waits (bounded) until the network-state actor finished two probe rounds after now: the round a link
