@@ -315,8 +315,9 @@ void learn_interfaces(conflict_arbiter_ptr self, const proto::EnforcerStatus& no
 }
 
 /// The link that claims every name in systemd-resolved ("~." on a link with servers of its own, as a full-tunnel VPN
-/// sets it: wg-quick through resolvconf -x, NetworkManager, `resolvectl domain tun0 '~.'`), and what it claims in
-/// words; none (`link` "") when no link does or the backend is not resolved.
+/// sets it: wg-quick through systemd's resolvconf -x, `resolvectl domain tun0 '~.'`; NetworkManager 1.42 gives a full
+/// tunnel DefaultRoute=yes instead, which roamd's global ~. outranks), and what it claims in words; none (`link` "")
+/// when no link does or the backend is not resolved.
 struct claim {
   std::string link;
   std::vector<std::string> servers;

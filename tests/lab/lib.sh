@@ -329,6 +329,19 @@ expect_learned_route() {
   expect "$5" "$(routes_line "$1")" '~' "^$1 +$2 +$3 .*$4:53"
 }
 
+# start_auto_roamd BACKEND: roamd in auto mode taking over the lab's /etc/resolv.conf, the per-link settings of the
+# backend's manager read every second; checked to have picked BACKEND and verified the takeover with its canary.
+start_auto_roamd() {
+  ROAMD_SYSTEM_TOML=$(takeover_system_toml auto) start_cloud_roamd <<'EOF'
+[arbitration]
+link_settings_poll_ms = 1000
+EOF
+  wait_until 15000 roamd_log_has 'dns_enforcer: (protecting|not_taken|failed)'
+  expect "roamd took over with the $1 backend" \
+    "$(grep -o 'took over with the [a-z]* backend' "$LAB_DIR/roamd.out" | tail -1)" = "took over with the $1 backend"
+  expect "... verified by its canary" "$(roamd_log_has 'dns_enforcer: protecting: verified' && echo yes)" = yes
+}
+
 # kill9_then_restore FILE: kill -9 roamd (the takeover's FILE outlives it: the journal says so), then
 # `roamd --restore`: exit 0 and FILE gone (its output in RESTORE_OUT).
 kill9_then_restore() {
@@ -340,6 +353,9 @@ kill9_then_restore() {
   expect "roamd --restore: exit 0" "$?" = 0
   expect "... and $1 is gone" "$([ -e "$1" ] && echo present || echo gone)" = gone
 }
+
+# arbiter_state: the conflict arbiter's protection state as its last log line says ("protected by settings", ...).
+arbiter_state() { sed -n 's/.*conflict_arbiter: .*\[\([a-z ]*\)\]$/\1/p' "$LAB_DIR/roamd.out" | tail -1; }
 
 # roamd_log_has REGEX: roamd's output so far has a line matching REGEX (grep -E).
 roamd_log_has() { grep -Eq -- "$1" "$LAB_DIR/roamd.out"; }

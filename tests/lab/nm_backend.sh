@@ -44,21 +44,10 @@ expect_nm_rc() {
   expect "resolv.conf: the connection's search domain" "$(rc_lines search)" = "search home.test"
 }
 DROPIN=/run/NetworkManager/conf.d/zz-roamd.conf
-start_nm_roamd() {
-  ROAMD_SYSTEM_TOML=$(takeover_system_toml auto) start_cloud_roamd <<'EOF'
-[arbitration]
-link_settings_poll_ms = 1000
-EOF
-  wait_until 15000 roamd_log_has 'dns_enforcer: (protecting|not_taken|failed)'
-}
 
 section "takeover with the networkmanager backend"
 expect "before roamd: NM's file with the connection's server" "$(rc_lines nameserver)" = "nameserver $LAN_DNS"
-start_nm_roamd
-expect "roamd chose the networkmanager backend" \
-  "$(grep -o 'took over with the [a-z]* backend' "$LAB_DIR/roamd.out" | head -1)" = "took over with the networkmanager backend"
-expect "the takeover was verified (canary through NM's resolv.conf)" \
-  "$(roamd_log_has 'dns_enforcer: protecting: verified' && echo yes)" = yes
+start_auto_roamd networkmanager
 expect_nm_rc "$ROAMD_IP" "roamd is the only nameserver"
 resolve www.example.net
 expect "an external name: the cloud, with the identity" "$ANS_DATA" = "$CLOUD_A_TAGGED"
@@ -98,10 +87,7 @@ resolve host.corp.example
 expect "host.corp.example through roamd and the tunnel" "$ANS_DATA" = "$VPN_A"
 resolve www.example.org
 expect "an external name still goes to the cloud, with the identity" "$ANS_DATA" = "$CLOUD_A_TAGGED"
-LAST_CMD="nmcli connection down corp" ANS_TEXT=$(nmcli connection down corp 2>&1)
-expect "nmcli connection down corp: exit 0" "$?" = 0
-wait_until 8000 eval '[ -z "$(routes_line corp.example)" ]'
-expect "the VPN's route went with it" "$(routes_line corp.example)" = ""
+nm_down_forgets corp corp.example
 
 section "SIGTERM: the drop-in goes and NM writes the connection's settings again"
 stop_roamd_term
@@ -113,7 +99,7 @@ resolve host.home.test
 expect "getent hosts host.home.test without roamd" "$ANS_DATA" = "$LAN_A"
 
 section "kill -9, then roamd --restore"
-start_nm_roamd
+start_auto_roamd networkmanager
 expect "taken over again" "$(rc_lines nameserver)" = "nameserver $ROAMD_IP"
 kill9_then_restore "$DROPIN"
 wait_until 5000 grep -q "^nameserver $LAN_DNS\$" /etc/resolv.conf

@@ -181,7 +181,7 @@ nm_write_conf() {
 plugins=keyfile
 dns=${NM_DNS:-default}
 rc-manager=${NM_RC_MANAGER:-file}
-systemd-resolved=false
+systemd-resolved=${NM_SYSTEMD_RESOLVED:-false}
 no-auto-default=*
 auth-polkit=false
 hostname-mode=none
@@ -283,6 +283,14 @@ nm_far() {
   wait_until 10000 ns_listening "$ns" "$dns" || lab_abort "dnsmasq in $ns did not start" "dns-$ns"
 }
 
+# nm_down_forgets NAME DOMAIN: `nmcli connection down NAME` succeeds and roamd's route for DOMAIN goes (8 s at most).
+nm_down_forgets() {
+  LAST_CMD="nmcli connection down $1" ANS_TEXT=$(nmcli connection down "$1" 2>&1)
+  expect "nmcli connection down $1: exit 0" "$?" = 0
+  wait_until 8000 eval '[ -z "$(routes_line "$2")" ]'
+  expect "roamd's route for $2 went with it" "$(routes_line "$2")" = ""
+}
+
 # nm_openconnect_lab_init "$@": a script's start for NM with OpenConnect: both fetched outside the lab, lab_init,
 # the tools at hand, a private /etc and /run, nm_openconnect_prepare, /run/netns.
 nm_openconnect_lab_init() {
@@ -295,10 +303,11 @@ nm_openconnect_lab_init() {
   mkdir -p /run/netns
 }
 
-# nm_ocserv_up: Debian's ocserv (unpacked by nm_fetch_openconnect) in namespace lan-ns on 192.0.2.254:443: a
-# self-signed certificate, user alice (password "secret"), addresses from 10.8.0.0/24, the VPN's DNS 10.9.0.53
-# (the caller runs a resolver there) and domain corp.example, routes to 10.8.0.0/24 and 10.9.0.0/24. Sets OC_DIR
-# and OC_PIN (the certificate's pin for openconnect --servercert).
+# nm_ocserv_up [full]: Debian's ocserv (unpacked by nm_fetch_openconnect) in namespace lan-ns on 192.0.2.254:443:
+# a self-signed certificate, user alice (password "secret"), addresses from 10.8.0.0/24, the VPN's DNS 10.9.0.53
+# (the caller runs a resolver there) and domain corp.example, routes to 10.8.0.0/24 and 10.9.0.0/24 (with "full":
+# none, so that the client routes everything through the tunnel). Sets OC_DIR and OC_PIN (the certificate's pin for
+# openconnect --servercert).
 nm_ocserv_up() {
   OC_DIR=$LAB_DIR/oc
   mkdir -p "$OC_DIR" && mkdir -p -m 0755 /run/ocserv # the socket dir: ocserv's workers run as nobody
@@ -320,8 +329,7 @@ ipv4-network = 10.8.0.0
 ipv4-netmask = 255.255.255.0
 dns = 10.9.0.53
 default-domain = corp.example
-route = 10.8.0.0/255.255.255.0
-route = 10.9.0.0/255.255.255.0
+$([ "${1:-}" = full ] || printf 'route = 10.8.0.0/255.255.255.0\nroute = 10.9.0.0/255.255.255.0')
 cookie-timeout = 300
 pid-file = $OC_DIR/ocserv.pid
 use-occtl = false
@@ -335,9 +343,10 @@ EOC
     openssl dgst -sha256 -binary | base64)
 }
 
-# nm_openconnect_profile NAME: `openconnect --authenticate` against nm_ocserv_up's server (the cookie in ANS_TEXT)
-# and a keyfile VPN profile NAME (service org.freedesktop.NetworkManager.openconnect, the cookie, gateway and pinned
-# certificate as [vpn-secrets], never-default: a split tunnel), loaded into NM: `nmcli connection up NAME` connects.
+# nm_openconnect_profile NAME [full]: `openconnect --authenticate` against nm_ocserv_up's server (the cookie in
+# ANS_TEXT) and a keyfile VPN profile NAME (service org.freedesktop.NetworkManager.openconnect, the cookie, gateway
+# and pinned certificate as [vpn-secrets], never-default: a split tunnel; with "full" the default route goes through
+# it), loaded into NM: `nmcli connection up NAME` connects.
 nm_openconnect_profile() {
   LAST_CMD="openconnect --authenticate" ANS_TEXT=$(echo secret | openconnect --authenticate --user=alice \
     --passwd-on-stdin --servercert "$OC_PIN" https://192.0.2.254 2>"$OC_DIR/auth.err")
@@ -361,7 +370,7 @@ gwcert=$OC_PIN
 
 [ipv4]
 method=auto
-never-default=true
+never-default=$([ "${2:-}" = full ] && echo false || echo true)
 
 [ipv6]
 method=disabled"

@@ -340,6 +340,18 @@ resolved_lan_up() {
 }
 lan_queries() { grep -c "query\[A\] $1 from 192.0.2.1" "$LAB_DIR/lan.log"; }
 
+# start_resolved_roamd: roamd in auto mode (per-link settings read every second), checked to have taken over with
+# the resolved backend and verified it. stop_resolved_roamd: SIGTERM, checked to stop cleanly and remove its
+# drop-in; waits until resolved's global servers no longer name roamd and lan0 has its DNS scope again.
+start_resolved_roamd() { start_auto_roamd resolved; }
+stop_resolved_roamd() {
+  stop_roamd_term
+  expect "roamd stopped cleanly" "$ROAMD_RC" = 0
+  expect "the drop-in is gone" "$([ -e /run/systemd/resolved.conf.d/zz-roamd.conf ] && echo present || echo gone)" = gone
+  wait_until 5000 eval '[[ "$(resolvectl dns 2>/dev/null | sed -n "s/^Global: *//p")" != *"$ROAMD_IP"* ]]'
+  wait_until 5000 resolved_link_ready lan0
+}
+
 resolved_restart() { "$RESOLVED_DIR/bin/systemctl" restart systemd-resolved.service; }
 
 # resolved_stop / resolved_start: `systemctl stop|start systemd-resolved` (the bus stays up).

@@ -35,13 +35,7 @@ resolvectl dns lan0 "$LAN_DNS" && resolvectl domain lan0 '~lan.example' && resol
   lab_abort "cannot give lan0 its DNS settings"
 wait_until 5000 resolved_link_ready lan0
 
-ROAMD_SYSTEM_TOML=$(takeover_system_toml auto) start_cloud_roamd <<'EOF'
-[arbitration]
-link_settings_poll_ms = 1000
-EOF
-wait_until 15000 roamd_log_has 'dns_enforcer: (protecting|not_taken|failed)'
-expect "roamd took over with the resolved backend, verified" \
-  "$(roamd_log_has 'took over with the resolved backend' && roamd_log_has 'dns_enforcer: protecting: verified' && echo yes)" = yes
+start_resolved_roamd
 
 vpn_queries_for() { grep -c "query\[A\] $1 " "$LAB_DIR/vpn.log"; }
 
@@ -103,11 +97,7 @@ expect "roamd wrote nothing for it (its drop-in was never contested)" "$(roamd_w
 vpn_tun_down
 
 section "SIGTERM"
-stop_roamd_term
-expect "roamd stopped cleanly" "$ROAMD_RC" = 0
-expect "the drop-in is gone" "$([ -e /run/systemd/resolved.conf.d/zz-roamd.conf ] && echo present || echo gone)" = gone
-wait_until 5000 eval '[[ "$(resolvectl dns 2>/dev/null | sed -n "s/^Global: *//p")" != *"$ROAMD_IP"* ]]'
-wait_until 5000 resolved_link_ready lan0
+stop_resolved_roamd
 resolve www.lan.example
 expect "lan0's server answers through the stub again" "$ANS_DATA" = "$LAN_HOST_A"
 expect "resolved logged no failure" "$(grep -ciE 'failed to (start|bind|listen)|assertion' "$LAB_DIR/resolved.out")" = 0

@@ -92,8 +92,7 @@ start_vpn_roamd() {
   roamd_log_has 'dns_enforcer: protecting' || lab_abort "roamd did not take over" roamd
 }
 
-# arbiter_state: the last protection state the arbiter logged ("protected by settings", ...).
-arbiter_state() { sed -n 's/.*conflict_arbiter: .*\[\([a-z ]*\)\]$/\1/p' "$LAB_DIR/roamd.out" | tail -1; }
+# arbiter_is STATE: arbiter_state (lib.sh) is STATE.
 arbiter_is() { [ "$(arbiter_state)" = "$1" ]; }
 # roamd_writes: settings writes roamd made since start (the take counts one).
 roamd_writes() { grep -cE 'dns_enforcer: (verifying: took over|protecting: took the settings back: wrote)' "$LAB_DIR/roamd.out"; }
