@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   static const std::map<std::string, std::pair<proto::Query, const char*>> commands = {
     {"status", {proto::QUERY_STATUS, "protection state, why and since when; version, uptime, configuration"}},
-    {"adapters", {proto::QUERY_ADAPTERS, "links, their addresses and the kernel routes"}},
+    {"adapters", {proto::QUERY_ADAPTERS, "links, their addresses, DNS settings and the kernel routes"}},
     {"settings", {proto::QUERY_SETTINGS, "the recorded original resolver settings and the settings now"}},
     {"routes", {proto::QUERY_ROUTES, "the routing snapshot: domain -> resolvers -> interface/egress"}},
     {"upstreams", {proto::QUERY_UPSTREAMS, "health of every upstream resolver"}},
