@@ -86,14 +86,15 @@ void render_zones(std::string& out, const interception_plan& plan, const std::st
   out += "  chain zone {\n    type filter hook output priority -300; policy accept;\n";
   out += "    meta mark " + mark + " return\n";
   for (const char* l4 : {"udp", "tcp"})
-    out += std::string{"    "} + l4 + " dport 53 ct zone set 1\n";
+    out += std::string{"    "} + l4 + " dport 53 ct zone set " + std::to_string(intercepted_zone) + "\n";
   for (bool v6 : {false, true}) {
     const auto& target = v6 ? plan.to_v6 : plan.to_v4;
     if (target.empty())
       continue;
     for (const char* l4 : {"udp", "tcp"})
       out += std::string{"    "} + (v6 ? "ip6" : "ip") + " saddr " + target_address(target, v6) + " " + l4 +
-             " sport " + target.substr(target.rfind(':') + 1) + " ct zone set 1\n";
+             " sport " + target.substr(target.rfind(':') + 1) + " ct zone set " + std::to_string(intercepted_zone) +
+             "\n";
   }
   out += "  }\n";
 }

@@ -12,6 +12,10 @@
 /// mark and is exempt, or it would loop.
 namespace roamd::os {
 
+/// The conntrack zone of intercepted clients' DNS flows (roamd's own upstream flows stay in zone 0); a lookup of a
+/// redirected flow's original destination names it.
+constexpr uint16_t intercepted_zone = 1;
+
 struct interception_plan {
   std::string table = "roamd";  // nftables table (family inet) that holds every rule
   std::string to_v4;            // "127.0.2.53:53": IPv4 port-53 traffic goes there; "" = IPv4 is not intercepted

@@ -4,7 +4,10 @@
 # namespace) is answered by roamd's listener on 127.0.2.53 instead (a "roamd stand-in" dnsmasq with a different
 # address), over UDP and TCP, while a socket carrying the exempt mark still reaches the far resolver. When the
 # guard releases, and when its process is killed with SIGKILL (the table is owned by its netlink socket), the far
-# resolver answers again at once: no black hole. The journal a SIGKILL leaves is removed by --recover.
+# resolver answers again at once: no black hole. The journal a SIGKILL leaves is removed by --recover. Then, with
+# tests/lab/lab_conntrack as the redirect target (IPv4 and IPv6): conntrack names the server each redirected query was
+# meant for (os::original_destination, by the reply tuple in the intercepted flows' zone), over UDP and TCP, and says
+# "not redirected" for a query sent to the listener itself.
 . "$(dirname "$0")/lib.sh"
 lab_init "$@"
 lab_need dnsmasq nft
@@ -121,6 +124,38 @@ expect "the table is gone" "$(yn has_table)" = no
 expect "the journal is gone" "$(yn test -e "$JOURNAL")" = no
 expect_answers far "$FAR_A" "released"
 
+section "the original destination of each redirected query, from conntrack (os::original_destination)"
+if [ -n "${LAB_CONNTRACK:-}" ] && [ -x "$LAB_CONNTRACK" ]; then
+  CT4=127.0.2.54 CT6=::1
+  ip -6 addr add 2001:db8:53::1/64 dev lan0 nodad && ip -6 route add default via 2001:db8:53::fe dev lan0 ||
+    lab_abort "cannot give lan0 an IPv6 default route"
+  lab_start ct4 "$LAB_CONNTRACK" "$CT4" 53
+  lab_start ct6 "$LAB_CONNTRACK" "$CT6" 53
+  wait_until 5000 eval 'grep -qx ready "$LAB_DIR/ct4.out" && grep -qx ready "$LAB_DIR/ct6.out"' ||
+    lab_abort "lab_conntrack did not start" ct4 ct6
+  lab_start fw3 "$LAB_FIREWALL" --state-dir "$STATE_DIR" --to-v4 "$CT4:53" --to-v6 "[$CT6]:53" --mark "$MARK"
+  wait_until 10000 engaged fw3 || lab_abort "lab_firewall did not engage for lab_conntrack" fw3
+  seen() { grep -E "^$1 \S+ -> " "$LAB_DIR/$2.out" | tail -1 | sed 's/.* -> //'; }
+  ask_at "$RESOLVER" name.test A
+  expect "UDP to $RESOLVER, redirected: conntrack names $RESOLVER:53" "$(seen udp ct4)" = "$RESOLVER:53"
+  ask_at "$RESOLVER" name.test A +tcp
+  expect "TCP to $RESOLVER, redirected: conntrack names $RESOLVER:53" "$(seen tcp ct4)" = "$RESOLVER:53"
+  ask_at 203.0.113.9 name.test A
+  expect "UDP to another server (203.0.113.9): conntrack names it" "$(seen udp ct4)" = "203.0.113.9:53"
+  ask_at "$CT4" name.test A
+  expect "a query sent to the listener itself: not redirected" "$(seen udp ct4)" = "none (not redirected (sent to roamd itself))"
+  ask_at 2001:db8:53::53 name.test A
+  expect "IPv6: UDP to 2001:db8:53::53, redirected to [::1]: conntrack names it" "$(seen udp ct6)" = \
+    "[2001:db8:53::53]:53"
+  ask_at 2001:db8:53::53 name.test A +tcp
+  expect "IPv6 over TCP too" "$(seen tcp ct6)" = "[2001:db8:53::53]:53"
+  lab_stop fw3
+  lab_stop ct4
+  lab_stop ct6
+else
+  echo "skipped: LAB_CONNTRACK (tests/lab_conntrack) is not built"
+fi
+
 # unowned_table TARGET: table inet roamd without `flags owner` (as a crashed run on an old kernel leaves it).
 unowned_table() {
   nft -f - <<EOF
@@ -176,7 +211,7 @@ if [ -n "$LAB_DATAPLANE" ] && [ -x "$LAB_DATAPLANE" ]; then
   lab_start fw3 "$LAB_FIREWALL" --state-dir "$STATE_DIR" --to-v4 "$MARKED_IP:53" --mark "$MARK"
   wait_until 10000 engaged fw3 || lab_abort "lab_firewall did not engage for $MARKED_IP" fw3
   before=$(far_queries)
-  ask_at "$RESOLVER" name.test A
+  ask_at "$RESOLVER" name.test A; conntrack -L -p udp >&2; cat "$LAB_DIR/ct4.out" >&2; nft list table inet roamd >&2
   expect "intercepted to the marked data plane: the far answer, through it" "$ANS_STATUS $ANS_DATA" = "NOERROR $FAR_A"
   expect "the far resolver got exactly one query (no loop)" "$(far_queries)" = $((before + 1))
   ask_at "$RESOLVER" big.test TXT
@@ -188,7 +223,7 @@ if [ -n "$LAB_DATAPLANE" ] && [ -x "$LAB_DATAPLANE" ]; then
   # Control: the same interception to a data plane without the mark catches its own upstream query.
   lab_start fw4 "$LAB_FIREWALL" --state-dir "$STATE_DIR" --to-v4 "$UNMARKED_IP:53" --mark "$MARK"
   wait_until 10000 engaged fw4 || lab_abort "lab_firewall did not engage for $UNMARKED_IP" fw4
-  ask_at "$RESOLVER" name.test A
+  ask_at "$RESOLVER" name.test A; conntrack -L -p udp >&2; cat "$LAB_DIR/ct4.out" >&2; nft list table inet roamd >&2
   expect "control: an unmarked data plane loops into itself (no far answer)" "$ANS_STATUS $ANS_DATA" != \
     "NOERROR $FAR_A"
   lab_stop dpu  # it is still chasing its own tail
