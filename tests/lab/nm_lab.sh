@@ -53,6 +53,11 @@
 #    lab helper already runs a bus there, nm_up reuses it (asking it to ReloadConfig to pick up NM's policy), so that
 #    NM and, say, a lab systemd-resolved share one bus.
 #  - NM exits on SIGTERM without deconfiguring anything (by design): addresses, routes and resolv.conf stay.
+#  - `nmcli -t -f GENERAL.DEVICE,GENERAL.IP-IFACE,IP4.DNS,IP4.SEARCHES,... device show` (what roamd reads): search and
+#    ~routing domains are IP4.SEARCHES (IP4.DOMAIN holds only DHCP's), IPv6 addresses come unescaped in this
+#    multi-line form, a VPN's own interface is GENERAL.IP-IFACE. With dns=systemd-resolved NM pushes each device's
+#    servers and domains to resolved; a full-tunnel VPN gets DefaultRoute=yes on its link (the LAN's is cleared), not
+#    a "~." routing domain.
 #  - The first nmcli call after start can race NM's D-Bus name acquisition; nm_up waits until `nmcli -t general`
 #    answers and NM's startup is "started" (nm-online -s).
 # nmcli, nm-online and NetworkManager are on PATH (/usr/bin, /usr/sbin) once nm_up has mounted the overlay, also for

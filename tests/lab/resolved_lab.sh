@@ -73,6 +73,11 @@
 #   beats links that merely have DefaultRoute on, even explicitly set (they get no queries), while a longer
 #   ~domain still wins - and so does a plain search domain: with lan0 "home.example", glibc's search-list retries
 #   (name.home.example) still go to lan0's server.
+# - org.freedesktop.resolve1.Manager's DNS (a(iiay)) and Domains (a(isb): ifindex, name, route-only) list every
+#   link's servers and domains in one call (roamd's os/link_dns.cpp reads them with busctl); a global server on a
+#   loopback address (roamd's drop-in) is listed under ifindex 1, lo's. busctl monitor shows PropertiesChanged on the
+#   Manager for DNS changes, none for SetLinkDomains: a poll is needed to see a link's domains change.
+# - This machine's kernel has no `dummy` link type ("Unknown device type"); a tun held open works as a link instead.
 # - `.test`, `.lan`, `.home`, `.corp`, `.internal`, `.local`, `.private`, `.intranet` are negative trust anchors and
 #   single-label names go to LLMNR (on by default): use multi-label names under e.g. corp.example in tests.
 #
