@@ -262,6 +262,17 @@ void forget_adopted(conflict_arbiter_ptr self) {
   st.adopted_servers.clear();
 }
 
+/// The name of the link settings `i` belong to: their own link name, else the adapter with their ifindex (resolved
+/// names links by index only); "" when neither is known.
+std::string link_name(const proto::AdapterSnapshot& adapters, const proto::InterfaceSettings& i) {
+  if (!i.link().empty())
+    return i.link();
+  for (const auto& l : adapters.links())
+    if (i.ifindex() != 0 && l.index() == i.ifindex())
+      return l.name();
+  return {};
+}
+
 /// The backend's manager keeps every link's settings (openresolv's interfaces, resolved's links, NetworkManager's
 /// devices) while the system resolver names only roamd: learn them as they are, without a contest (the learned set
 /// named after the backend). Each link's search and routing domains go to its servers, bound to the link when roamd
@@ -278,11 +289,7 @@ void learn_interfaces(conflict_arbiter_ptr self, const proto::EnforcerStatus& no
     auto servers = learnable(self, i.settings());
     if (servers.empty())
       continue;
-    auto link = i.link();
-    if (link.empty())
-      for (const auto& l : st.adapters.links())
-        if (i.ifindex() != 0 && l.index() == i.ifindex())
-          link = l.name();
+    auto link = link_name(st.adapters, i);
     if (!find_link(st.adapters, link))
       link.clear();
     std::vector<std::string> domains{i.settings().search().begin(), i.settings().search().end()};
@@ -332,10 +339,9 @@ claim claiming_link(conflict_arbiter_ptr self, const proto::EnforcerStatus& now)
     if (servers.empty() ||
         std::find(i.routing_domains().begin(), i.routing_domains().end(), ".") == i.routing_domains().end())
       continue;
-    std::string link = i.link().empty() ? i.name() : i.link();
-    for (const auto& l : self->state.adapters.links())
-      if (i.ifindex() != 0 && l.index() == i.ifindex())
-        link = l.name();
+    auto link = link_name(self->state.adapters, i);
+    if (link.empty())
+      link = i.name();  // "ifindex 7" until the adapter snapshot has the link
     auto what = link + " claims every name in systemd-resolved (~.) for " + os::join(servers) +
                 ": resolved would ask them as well as roamd and take the first answer";
     return {link, servers, what};

@@ -86,7 +86,6 @@ public:
   }
 
   std::optional<flow_end> lookup(bool tcp, const flow_end& local, const flow_end& peer, uint16_t zone) override {
-    error_ = "not an address of the socket's family";
     // A v4-mapped address on a dual-stack socket is an IPv4 flow to conntrack.
     auto unmap = [](const boost::asio::ip::address& a) {
       return a.is_v6() && a.to_v6().is_v4_mapped()
@@ -96,14 +95,18 @@ public:
     auto l = unmap(local.address), p = unmap(peer.address);
     bool v6 = l.is_v6();
     std::unique_ptr<nf_conntrack, void (*)(nf_conntrack*)> ct{nfct_new(), nfct_destroy};
-    if (!ct)
+    if (!ct) {
+      error_ = "out of memory";
       return std::nullopt;
+    }
     nfct_set_attr_u8(ct.get(), ATTR_ORIG_L3PROTO, v6 ? AF_INET6 : AF_INET);  // nfct_nlmsg_build requires it
     nfct_set_attr_u8(ct.get(), ATTR_REPL_L3PROTO, v6 ? AF_INET6 : AF_INET);
     nfct_set_attr_u8(ct.get(), ATTR_REPL_L4PROTO, tcp ? IPPROTO_TCP : IPPROTO_UDP);
     if (!set_address(ct.get(), l, v6, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC) ||
-        !set_address(ct.get(), p, v6, ATTR_REPL_IPV4_DST, ATTR_REPL_IPV6_DST))
+        !set_address(ct.get(), p, v6, ATTR_REPL_IPV4_DST, ATTR_REPL_IPV6_DST)) {
+      error_ = "the client's address is not of the listener's family";
       return std::nullopt;
+    }
     nfct_set_attr_u16(ct.get(), ATTR_REPL_PORT_SRC, htons(local.port));
     nfct_set_attr_u16(ct.get(), ATTR_REPL_PORT_DST, htons(peer.port));
     if (zone != 0)

@@ -141,6 +141,11 @@ void status(std::ostream& o, const proto::AgentStatus& s, int64_t now) {
     network(o, s.network(), now);
 }
 
+/// Whether link settings `i` are `l`'s: by name, or by index when the manager names links by index (resolved).
+bool belongs(const proto::InterfaceSettings& i, const proto::Link& l) {
+  return i.link() == l.name() || (i.link().empty() && i.ifindex() == l.index());
+}
+
 void adapters(std::ostream& o, const proto::AdapterSnapshot& a, int64_t now) {
   o << "snapshot " << a.sequence() << " at " << when(a.unix_ms(), now) << "\n";
   for (const auto& l : a.links()) {
@@ -148,13 +153,13 @@ void adapters(std::ostream& o, const proto::AdapterSnapshot& a, int64_t now) {
       << (l.carrier() ? " carrier" : " no-carrier") << (l.point_to_point() ? " point-to-point" : "") << "  "
       << join(l.addresses(), " ") << "\n";
     for (const auto& i : a.dns())
-      if (i.link() == l.name() || (i.link().empty() && i.ifindex() == l.index()))
+      if (belongs(i, l))
         o << "    dns: " << interface_text(i) << (i.name() == l.name() ? "" : " (" + i.name() + ")") << "\n";
   }
   for (const auto& i : a.dns()) {
     bool shown = false;
     for (const auto& l : a.links())
-      shown = shown || i.link() == l.name() || (i.link().empty() && i.ifindex() == l.index());
+      shown = shown || belongs(i, l);
     if (!shown)
       o << "dns of " << i.name() << " (no such link now): " << interface_text(i) << "\n";
   }
