@@ -63,6 +63,7 @@ const char* to_string(action a) {
 decision arbitration_policy::stop_writing(const situation& s, const std::string& why) {
   decision d;
   claim_ = s.settings_ours && !s.claims_all.empty();
+  proxy_ = !s.settings_ours && all_loopback(s.nameservers);
   if (opts_.interception_enabled && s.interception_available) {
     state_ = protection::interception;
     vpn_link_ = s.link;
@@ -131,7 +132,10 @@ decision arbitration_policy::decide(const situation& s) {
         d.next = state_;
         return d;  // the claim holds: keep intercepting
       }
-      if (s.settings_ours || vpn_gone || s.nameservers.empty()) {
+      // A competing local proxy leaves by handing the settings to someone else (its manager restoring the network's
+      // servers); a dead one that still holds them is reported with no servers (see the arbiter).
+      bool proxy_left = proxy_ && !s.settings_ours && !s.nameservers.empty() && !all_loopback(s.nameservers);
+      if (s.settings_ours || vpn_gone || s.nameservers.empty() || proxy_left) {
         state_ = protection::settings;
         contests_.clear();
         d.what = action::return_to_settings;
@@ -140,9 +144,12 @@ decision arbitration_policy::decide(const situation& s) {
                    : s.settings_ours      ? std::string{claim_ ? "no link claims every name any more"
                                                            : "the settings are roamd's again"}
                    : vpn_gone             ? "the VPN link " + vpn_link_ + " is gone"
+                   : proxy_left           ? "the local DNS proxy gave up the settings (" + who(s) + ")"
+                   : proxy_               ? std::string{"the local DNS proxy is gone"}
                                           : std::string{"the foreign settings were withdrawn"};
         d.reason += ": interception off, protection by settings";
         vpn_link_.clear();
+        proxy_ = false;
         return d;
       }
       d.what = action::adopt;

@@ -97,6 +97,7 @@ private:
   uint64_t links_at_yield_ = 0;
   std::string vpn_link_;  // the link whose settings made roamd intercept
   bool claim_ = false;    // ... by claiming every name (situation::claims_all)
+  bool proxy_ = false;    // ... or were a competing local proxy's (servers on loopback)
 };
 
 } // namespace roamd::actors

@@ -381,11 +381,9 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
     set_state(self, to_string(d.next), d.reason);
   st.status.set_contests(static_cast<uint32_t>(st.policy->contests()));
   auto what = std::string{to_string(d.what)};
-  auto learn = [&] {
-    if (st.opts.intercept_always && all_loopback(s.nameservers))
-      return;  // a local proxy's upstream queries come back to roamd through interception: routing to it would loop
-    adopt(self, s.nameservers, s.search, s.link);
-  };
+  // A local proxy's domains are routed to it too: its upstream queries for them, if intercepted, go on to the server
+  // it chose (net/interception.hpp), and one that forwards back to roamd is caught by the data plane's loop guard.
+  auto learn = [&] { adopt(self, s.nameservers, s.search, s.link); };
   auto done = [self, what, s, events](const proto::EnforcerStatus& es, bool ok, const std::string& detail) {
     self->state.status.set_writes(es.writes());
     record(self, what, self->state.status.reason() + (detail.empty() ? "" : ": " + detail), s.link, s.owner, ok,
@@ -455,10 +453,10 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
     case action::return_to_settings:
       if (!st.adopted_link.empty() && !link_alive(st.adapters, st.adopted_link))
         forget_adopted(self);
-      // Settings first, then the rules: a query between the two still reaches roamd one way or the other.
-      self->request(enforcer, st.opts.enforcer_timeout, reassert_atom::value)
-        .then(
-          [self, enforcer, done, on_error](const proto::EnforcerStatus& written) {
+      // Settings first, then the rules: a query between the two still reaches roamd one way or the other. The
+      // network's servers a local proxy handed the settings to are the user's settings from now on.
+      {
+        auto then_release = [self, enforcer, done, on_error](const proto::EnforcerStatus& written) {
             if (self->state.opts.intercept_always) {
               done(written, written.state() == "protecting", written.reason());
               return;
@@ -470,8 +468,12 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
                       done(out, written.state() == "protecting" && !es.intercepting(), written.reason());
                     },
                     on_error);
-          },
-          on_error);
+        };
+        if (becomes_original(s, st.adapters))
+          self->request(enforcer, st.opts.enforcer_timeout, rebase_atom::value).then(then_release, on_error);
+        else
+          self->request(enforcer, st.opts.enforcer_timeout, reassert_atom::value).then(then_release, on_error);
+      }
       return;
   }
   finish(self);
@@ -515,9 +517,14 @@ void decide(conflict_arbiter_ptr self) {
         // Settings that still name only roamd (openresolv regenerating the file, a search line added) are not a
         // contest, whatever their bytes.
         bool names_only_roamd = now.current().nameservers_size() > 0 && servers.empty();
+        // A local proxy that upstream health marked down serves nobody: settings naming only it name no server.
+        bool dead_proxy = !servers.empty() && std::all_of(servers.begin(), servers.end(), [&](const auto& a) {
+          return st.dead_proxies.count(a) != 0;
+        });
         s.settings_ours = now.settings_ours() || names_only_roamd;
         if (!s.settings_ours) {
-          s.nameservers = servers;
+          if (!dead_proxy)
+            s.nameservers = servers;
           s.search = new_domains(now.current(), now.original());
           s.owner = now.current_owner();
           s.problem = now.current_problem();
@@ -533,11 +540,10 @@ void decide(conflict_arbiter_ptr self) {
         }
         s.link_present = !s.link.empty() && link_alive(st.adapters, s.link);
         s.links_signature = st.links_signature;
-        // A competing local proxy cannot be intercepted: its clients talk to it over loopback (left alone), and
-        // routing its domains back to it while its upstream queries are redirected to roamd would loop (so cannot a
-        // link claiming every name for a local proxy's address).
-        s.interception_available =
-          now.interception_reason().empty() && !all_loopback(s.nameservers) && !all_loopback(claimed.servers);
+        // A competing local proxy is intercepted behind it: its clients talk to it over loopback (left alone), its
+        // own upstream queries are redirected to roamd. A link claiming every name for a local proxy's address is
+        // not: resolved asks that proxy over loopback, which interception leaves alone.
+        s.interception_available = now.interception_reason().empty() && !all_loopback(claimed.servers);
         auto d = st.policy->decide(s);
         bool learns = d.what == action::adopt_and_retake || d.what == action::adopt || d.what == action::intercept;
         if (learns && full_tunnel(st.adapters, s.link))
@@ -571,7 +577,8 @@ void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
     return;  // it still names only roamd, or nothing (a file caught half-written in place: glibc would ask
              // 127.0.0.1, which interception leaves alone anyway)
   if (all_loopback(servers))
-    return;  // a competing local proxy: its clients are never redirected (see the firewall's rules)
+    return;  // a local stub: only the decision (with the enforcer's view) tells a competitor from the backend's own
+             // stub (systemd-resolved's 127.0.0.53 regenerating its file as links change), so no bridge
   auto enforcer = enforcer_of(self);
   if (!enforcer)
     return;
@@ -835,12 +842,20 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
       // A local proxy that stopped answering takes its adopted routes with it (a VPN's go with its link); names
       // of its domains then go to the cloud instead of timing out.
       auto& st = self->state;
+      if (all_loopback({address})) {
+        if (up)
+          st.dead_proxies.erase(address);
+        else
+          st.dead_proxies.insert(address);
+      }
       if (up || !all_loopback(st.adopted_servers) ||
           std::find(st.adopted_servers.begin(), st.adopted_servers.end(), address) == st.adopted_servers.end())
         return;
       record(self, "forget", "the local proxy at " + address + " stopped answering: its adopted routes are withdrawn",
              "", "", true);
       forget_adopted(self);
+      if (st.policy->state() == protection::interception)
+        decide(self);  // intercepting behind it: the settings that name it name nobody now
     },
     [self](respawn_atom, uint32_t index) {
       auto& st = self->state;

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,7 @@ struct conflict_arbiter_state {
   std::string claim;           // what a link claiming every name claimed at the last decision ("" when none)
   bool backend_has_links = false;  // the backend in force keeps per-link settings (as the enforcer last said)
   std::vector<std::string> adopted_servers;  // the servers of the adopted routes
+  std::set<std::string> dead_proxies;  // loopback resolvers upstream health marked down (a local proxy that stopped)
   bool bridging = false;     // interception is up only until the pending contest is decided
   bool interception_available = false;     // as the enforcer last said
   proto::ResolverSettings original;        // the user's settings (their search domains are never adopted)

@@ -62,6 +62,9 @@ void add_totals(proto::StatsBatch& t, const proto::StatsBatch& b) {
   t.set_local_answers(t.local_answers() + b.local_answers());
   t.set_fallback_sent(t.fallback_sent() + b.fallback_sent());
   t.set_fallback_used(t.fallback_used() + b.fallback_used());
+  t.set_intercepted(t.intercepted() + b.intercepted());
+  t.set_original_kept(t.original_kept() + b.original_kept());
+  t.set_loops_broken(t.loops_broken() + b.loops_broken());
   t.set_formerr_sent(t.formerr_sent() + b.formerr_sent());
   t.set_notimp_sent(t.notimp_sent() + b.notimp_sent());
   t.set_untagged_cloud(t.untagged_cloud() + b.untagged_cloud());
@@ -87,6 +90,9 @@ proto::StatsBatch to_proto(const net::worker_stats& s) {
   b.set_local_answers(s.local_answers);
   b.set_fallback_sent(s.fallback_sent);
   b.set_fallback_used(s.fallback_used);
+  b.set_intercepted(s.intercepted);
+  b.set_original_kept(s.original_kept);
+  b.set_loops_broken(s.loops_broken);
   b.set_formerr_sent(s.formerr_sent);
   b.set_notimp_sent(s.notimp_sent);
   b.set_untagged_cloud(s.untagged_cloud);

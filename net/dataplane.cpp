@@ -15,7 +15,8 @@ dataplane::dataplane(dataplane_options opts, std::shared_ptr<upstream_registry> 
     : opts_(std::move(opts)),
       registry_(std::move(registry)),
       cache_(std::make_shared<dns_cache>(opts_.cache)),
-      sink_(std::move(sink)) {
+      sink_(std::move(sink)),
+      loops_(std::make_shared<loop_guard>(opts_.loop_limit)) {
   if (opts_.workers == 0)
     opts_.workers = 1;
   if (opts_.attempts == 0)
@@ -34,17 +35,22 @@ std::string dataplane::open() {
     return "DNS over TLS: " + tls_error;
   // Port 0 (tests): the kernel picks a free UDP port and TCP takes the same number, which another program may hold;
   // then a new pick is tried (a few times) instead of failing.
-  bool picked = std::any_of(opts_.listen.begin(), opts_.listen.end(), [](const auto& ep) { return ep.port() == 0; });
+  auto port_zero = [](const auto& ep) { return ep.port() == 0; };
+  bool picked = std::any_of(opts_.listen.begin(), opts_.listen.end(), port_zero) ||
+                std::any_of(opts_.intercept_listen.begin(), opts_.intercept_listen.end(), port_zero);
   for (int attempt = 0;; ++attempt) {
     auto listen = opts_.listen;
+    auto intercept = opts_.intercept_listen;
     std::string err;
     for (uint32_t i = 0; i < opts_.workers && err.empty(); ++i) {
-      auto w = std::make_unique<worker>(i, opts_, cache_, registry_, sink_, tls_);
-      err = w->open(listen);
+      auto w = std::make_unique<worker>(i, opts_, cache_, registry_, sink_, tls_, loops_);
+      err = w->open(listen, intercept);
       if (!err.empty())
         break;
-      if (i == 0)
+      if (i == 0) {
         listen = w->bound();  // later workers share the ports the first one got
+        intercept = w->bound_intercept();
+      }
       workers_.push_back(std::move(w));
     }
     if (err.empty())
@@ -129,6 +135,13 @@ std::vector<boost::asio::ip::udp::endpoint> dataplane::bound_endpoints() const {
   if (workers_.empty())
     return {};
   return workers_.front()->bound();
+}
+
+std::vector<boost::asio::ip::udp::endpoint> dataplane::bound_intercept() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (workers_.empty())
+    return {};
+  return workers_.front()->bound_intercept();
 }
 
 } // namespace roamd::net

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "net/cache.hpp"
+#include "net/interception.hpp"
 #include "net/query_log.hpp"
 #include "net/routing_table.hpp"
 #include "net/stats.hpp"
@@ -37,6 +38,12 @@ struct dataplane_options {
   std::string tls_ca_file;           // DoT upstreams' certificates chain to this PEM bundle; "" = the system's store
   uint32_t dot_idle_timeout_ms = 10000;  // an idle DoT connection is closed after this long
   dns_cache::limits cache;
+  /// Listeners for redirected traffic only (see net/interception.hpp), UDP and TCP on each; port 0: the kernel picks
+  /// one. Empty: none. Queries there are routed by name, except that internal names go to the server the client
+  /// chose, which `original_destination` finds (null: routed by name only).
+  std::vector<boost::asio::ip::udp::endpoint> intercept_listen;
+  original_destination_factory original_destination;
+  uint32_t loop_limit = 4;  // the loop guard's limit (net/interception.hpp); 0 turns it off (tests showing a loop)
   /// See every client query and answer (dnstap, the recent-queries ring); empty: none, and no cost.
   std::vector<std::shared_ptr<query_observer>> observers;
 };
@@ -91,6 +98,8 @@ public:
 
   /// The local endpoints actually bound (useful with port 0).
   std::vector<boost::asio::ip::udp::endpoint> bound_endpoints() const;
+  /// The same for the interception listeners (where the rules redirect to).
+  std::vector<boost::asio::ip::udp::endpoint> bound_intercept() const;
 
   const std::shared_ptr<dns_cache>& cache() const {
     return cache_;
@@ -104,6 +113,7 @@ private:
   mutable std::mutex mtx_;  // guards workers_ against stop() racing set_routing()/probe() from actor threads
   std::vector<std::unique_ptr<worker>> workers_;
   std::shared_ptr<dot_tls_source> tls_;  // shared by every worker's DoT connections
+  std::shared_ptr<loop_guard> loops_;
   std::vector<std::thread> threads_;
   bool started_ = false;
 };

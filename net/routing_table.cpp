@@ -1,5 +1,6 @@
 #include "net/routing_table.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace roamd::net {
@@ -44,14 +45,15 @@ routing_table::routing_table(std::vector<route> routes, route fallback,
                              std::optional<std::array<uint8_t, 8>> device_id, uint64_t generation,
                              std::vector<std::string> local_names)
     : routes_(std::move(routes)), fallback_(std::move(fallback)), generation_(generation) {
-  for (auto* r : {&fallback_}) {
-    r->any_fallback = r->fallback;
-    r->any_fallback.insert(r->any_fallback.end(), r->local_fallback.begin(), r->local_fallback.end());
-  }
-  for (auto& r : routes_) {
+  auto complete = [](route& r) {
     r.any_fallback = r.fallback;
     r.any_fallback.insert(r.any_fallback.end(), r.local_fallback.begin(), r.local_fallback.end());
-  }
+    r.to_loopback = std::any_of(r.resolvers.begin(), r.resolvers.end(),
+                                [](const auto& u) { return u->endpoint.address().is_loopback(); });
+  };
+  complete(fallback_);
+  for (auto& r : routes_)
+    complete(r);
   for (const auto& n : local_names)
     if (auto w = to_wire(n))
       local_names_.push_back(*w);

@@ -26,6 +26,9 @@ struct route {
   /// `fallback` then `local_fallback` (filled by the routing table): what a name that can be local may ask.
   std::vector<std::shared_ptr<upstream>> any_fallback;
   bool tag_identity = false;
+  /// Some resolver is on loopback (a local proxy, which may forward back to roamd): set by the routing table; such
+  /// queries are counted by the loop guard (net/interception.hpp).
+  bool to_loopback = false;
   std::string source;  // "config", "cloud", "vpn", ... for inspection
 };
 

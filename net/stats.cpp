@@ -68,7 +68,7 @@ const char* to_string(drop_reason r) {
 
 bool worker_stats::empty() const {
   if (queries_udp || queries_tcp || answers || cache_hits || cache_misses || servfail_sent || formerr_sent
-      || notimp_sent || untagged_cloud || local_answers || fallback_sent || fallback_used || !upstreams.empty()
+      || notimp_sent || untagged_cloud || local_answers || fallback_sent || fallback_used || intercepted || original_kept || loops_broken || !upstreams.empty()
       || latency.sum_us || latency.counts[0] || !route_answers.empty())
     return false;
   for (auto d : drops)

@@ -91,6 +91,9 @@ struct worker_stats {
   uint64_t local_answers = 0;   // answered by roamd itself (canary names), also counted in `answers`
   uint64_t fallback_sent = 0;   // NXDOMAIN answers that sent the query on to the route's fallback resolvers
   uint64_t fallback_used = 0;   // ... of which the client got the fallback's (NOERROR) answer
+  uint64_t intercepted = 0;     // queries that reached roamd through the interception rules
+  uint64_t original_kept = 0;   // ... of which were sent to the server the client chose (an internal name)
+  uint64_t loops_broken = 0;    // queries that came round again (the loop guard): answered SERVFAIL or re-routed
   std::array<uint64_t, drop_reason_count> drops{};
   std::vector<upstream_counters> upstreams;  // only those with activity
   /// From reading a client's query to queuing its answer, for every answered query (errors included) ...

@@ -43,7 +43,8 @@ void try_rcvbuf(int fd, int bytes) {
 } // namespace
 
 worker::worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dns_cache> cache,
-               std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls_source> tls)
+               std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls_source> tls,
+               std::shared_ptr<loop_guard> loops)
     : index_(index),
       opts_(opts),
       cache_(std::move(cache)),
@@ -53,6 +54,8 @@ worker::worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dn
       client_batch_(client_batch_count, client_slot_size),
       answer_batch_(answer_batch_count, answer_slot_size),
       scratch_(scratch_size),
+      loops_(std::move(loops)),
+      chosen_(registry_),
       timeout_timer_(ctx_),
       stats_timer_(ctx_),
       rotate_timer_(ctx_) {
@@ -62,14 +65,21 @@ worker::worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dn
   stats_.worker = index_;
   for (auto& o : opts_.observers)
     observe_queries_ = observe_queries_ || o->wants_queries();
+  if (opts_.original_destination && !opts_.intercept_listen.empty())
+    find_original_ = opts_.original_destination();
 }
 
 worker::~worker() = default;
 
-std::string worker::open(const std::vector<udp::endpoint>& listen) {
+std::string worker::open(const std::vector<udp::endpoint>& listen, const std::vector<udp::endpoint>& intercept) {
   boost::system::error_code ec;
-  for (auto& ep : listen) {
-    auto l = std::unique_ptr<listener>(new listener{udp::socket{ctx_}, tcp::acceptor{ctx_}, {}});
+  std::vector<std::pair<udp::endpoint, bool>> all;
+  for (auto& ep : listen)
+    all.emplace_back(ep, false);
+  for (auto& ep : intercept)
+    all.emplace_back(ep, true);
+  for (auto& [ep, redirected] : all) {
+    auto l = std::unique_ptr<listener>(new listener{udp::socket{ctx_}, tcp::acceptor{ctx_}, {}, redirected});
     listen_owner_scope owner;  // see listen_owner.hpp: no other process can join these sockets
     listen_private_ = listen_private_ && owner.took();
     l->udp.open(ep.protocol(), ec);
@@ -79,8 +89,12 @@ std::string worker::open(const std::vector<udp::endpoint>& listen) {
       set_reuse_port(l->udp.native_handle());
       l->udp.bind(ep, ec);
     }
+    // No IPv6 on this machine (::1 missing): then there is no IPv6 DNS to intercept either.
+    if (ec && redirected && ep.address().is_v6() &&
+        (ec == boost::asio::error::address_family_not_supported || ec.value() == EADDRNOTAVAIL))
+      continue;
     if (ec)
-      return "cannot listen on UDP " + to_string(ep) + ": " + ec.message();
+      return "cannot listen on UDP " + to_string(ep) + (redirected ? " (interception)" : "") + ": " + ec.message();
     l->udp.non_blocking(true, ec);
     try_rcvbuf(l->udp.native_handle(), 4 << 20);
     tcp::endpoint tep{ep.address(), l->udp.local_endpoint().port()};
@@ -95,7 +109,7 @@ std::string worker::open(const std::vector<udp::endpoint>& listen) {
     if (!ec)
       l->tcp.listen(1024, ec);
     if (ec)
-      return "cannot listen on TCP " + to_string(ep) + ": " + ec.message();
+      return "cannot listen on TCP " + to_string(ep) + (redirected ? " (interception)" : "") + ": " + ec.message();
     auto local = l->udp.local_endpoint();
     std::pair<sockaddr_storage, socklen_t> addr{};
     std::memcpy(&addr.first, local.data(), local.size());
@@ -119,7 +133,16 @@ std::string worker::open(const std::vector<udp::endpoint>& listen) {
 std::vector<udp::endpoint> worker::bound() const {
   std::vector<udp::endpoint> out;
   for (auto& l : listeners_)
-    out.push_back(l->udp.local_endpoint());
+    if (!l->intercept)
+      out.push_back(l->udp.local_endpoint());
+  return out;
+}
+
+std::vector<udp::endpoint> worker::bound_intercept() const {
+  std::vector<udp::endpoint> out;
+  for (auto& l : listeners_)
+    if (l->intercept)
+      out.push_back(l->udp.local_endpoint());
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "net/canary.hpp"
 #include "net/dataplane.hpp"
 #include "net/dns_codec.hpp"
+#include "net/interception.hpp"
 #include "net/random.hpp"
 #include "net/udp_batch.hpp"
 
@@ -41,12 +42,16 @@ struct client_ref {
 class worker {
 public:
   worker(uint32_t index, const dataplane_options& opts, std::shared_ptr<dns_cache> cache,
-         std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls_source> tls = nullptr);
+         std::shared_ptr<upstream_registry> registry, dataplane::stats_sink sink, std::shared_ptr<dot_tls_source> tls = nullptr,
+         std::shared_ptr<loop_guard> loops = nullptr);
   ~worker();
 
-  /// Binds the listeners (SO_REUSEPORT) and the upstream socket pool. Returns "" or an error message.
-  std::string open(const std::vector<boost::asio::ip::udp::endpoint>& listen);
+  /// Binds the listeners (SO_REUSEPORT), the interception listeners and the upstream socket pool. Returns "" or an
+  /// error message.
+  std::string open(const std::vector<boost::asio::ip::udp::endpoint>& listen,
+                   const std::vector<boost::asio::ip::udp::endpoint>& intercept = {});
   std::vector<boost::asio::ip::udp::endpoint> bound() const;
+  std::vector<boost::asio::ip::udp::endpoint> bound_intercept() const;
   /// Whether every listen socket was created under net::listen_socket_uid (after open()).
   bool listen_private() const {
     return listen_private_;
@@ -82,6 +87,7 @@ private:
     boost::asio::ip::udp::socket udp;
     boost::asio::ip::tcp::acceptor tcp;
     udp_send_queue out;
+    bool intercept = false;  // redirected traffic only (dataplane_options::intercept_listen)
   };
   /// The upstream sockets of one address family and one link: "" (not bound: the routing table decides) or an
   /// interface name, to which every socket of the set is bound (SO_BINDTODEVICE or IP(V6)_UNICAST_IF). The two
@@ -117,6 +123,9 @@ private:
     std::vector<uint8_t> wire;  // the query as sent upstream (our ID patched in per attempt)
     std::shared_ptr<const routing_table> table;
     const route* rt = nullptr;
+    /// Asked instead of the route's resolvers: the server an intercepted client chose for an internal name.
+    std::shared_ptr<const std::vector<std::shared_ptr<upstream>>> chosen;
+    uint64_t loop_key = 0;  // counted by the loop guard while in flight (0: not counted)
     std::shared_ptr<upstream> up;
     uint32_t key = 0;  // socket index << 16 | DNS ID, while waiting on UDP
     uint8_t attempt = 0;
@@ -208,6 +217,8 @@ private:
   bool answer_self_check(const uint8_t* msg, size_t size, const client_ref& c);
   /// Ends a probe: frees its slot, then reports to whoever asked.
   void complete_probe(uint32_t slot, bool ok, uint64_t rtt_us);
+  /// Where an intercepted client's query was meant to go (null: unknown, or not intercepted).
+  std::optional<boost::asio::ip::udp::endpoint> original_of(const client_ref& c);
   /// The cache key of a query resolved under `table`.
   static dns_cache::key cache_key(const dns::query_info& q, const routing_table& table);
   bool accept_answer(pending& p, const uint8_t* msg, size_t size, bool tcp);
@@ -248,6 +259,9 @@ private:
   udp_receive_batch answer_batch_;
   std::vector<uint8_t> scratch_;
   std::shared_ptr<const routing_table> table_;
+  std::shared_ptr<loop_guard> loops_;  // shared by the workers; null in tests that make a worker alone
+  original_destination_fn find_original_;
+  chosen_servers chosen_;
   std::vector<pending> slots_;
   std::vector<uint32_t> free_;
   size_t busy_ = 0;

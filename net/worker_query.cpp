@@ -17,6 +17,7 @@ namespace roamd::net {
 namespace {
 
 using steady = std::chrono::steady_clock;
+using udp = boost::asio::ip::udp;
 
 /// A UDP client's port, network byte order (sin_port and sin6_port sit at the same offset).
 uint16_t source_port(const client_ref& c) {
@@ -58,6 +59,9 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
     ++stats_.queries_tcp;
   else
     ++stats_.queries_udp;
+  bool redirected = listeners_[client.listener]->intercept;
+  if (redirected)
+    ++stats_.intercepted;
   if (size < dns::header_size) {
     count_drop(drop_reason::too_short);
     return;
@@ -121,11 +125,39 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
     reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
     return;
   }
-  const route& rt = table_->lookup(q.qname);
-  if (rt.resolvers.empty()) {
+  const route* rt = &table_->lookup(q.qname);
+  if (rt->resolvers.empty()) {
     reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
     return;
   }
+  // Where a loop can close (an intercepted query, or one for a local proxy), the loop guard counts the question in
+  // flight. One that came round again is not sent round once more: a local proxy's is sent by the default route
+  // (the proxy forwards to roamd, so asking it is pointless), an intercepted one (two agents redirecting each other's
+  // queries: whatever roamd sends is redirected back), or one that loops by the default route too, is answered
+  // SERVFAIL.
+  uint64_t loop_key = 0;
+  if (loops_ && (redirected || rt->to_loopback)) {
+    uint32_t turns = 0;
+    loop_key = loops_->enter(q, turns);
+    if (loops_->limit() != 0 && turns >= loops_->limit()) {
+      ++stats_.loops_broken;
+      if (redirected || loop_key == 0 || rt == &table_->fallback() || table_->fallback().resolvers.empty()) {
+        reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
+        loops_->leave(loop_key);
+        return;
+      }
+      rt = &table_->fallback();
+    }
+  }
+  // An internal name the client (a local proxy, a VPN's resolv.conf) meant for a particular server goes there,
+  // through that server's link; everything else takes its route (the cloud, with the identity).
+  chosen_servers::list chosen;
+  if (redirected && !rt->domain.empty() && !rt->tag_identity)
+    if (auto to = original_of(client)) {
+      chosen = chosen_.get(*table_, *to);
+      if (chosen)
+        ++stats_.original_kept;
+    }
   uint32_t s = alloc_slot();
   pending& p = slots_[s];
   p.client = std::move(client);
@@ -133,12 +165,14 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   p.client_id = q.id;
   p.q = q;
   p.table = table_;
-  p.rt = &rt;
+  p.rt = rt;
+  p.chosen = std::move(chosen);
+  p.loop_key = loop_key;
   p.up.reset();
   p.attempt = 0;
   p.via_tcp = false;
   p.fallback = false;
-  const dns::identity_option* identity = table_->identity_for(rt);
+  const dns::identity_option* identity = table_->identity_for(*rt);
   p.wire.resize(size + 64);
   bool tagged = false;
   size_t n = dns::build_upstream_query(msg, size, q, 0, identity, dns::own_udp_size, p.wire.data(), p.wire.size(),
@@ -152,6 +186,18 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   if (identity && !tagged)
     ++stats_.untagged_cloud;
   send_attempt(s);
+}
+
+std::optional<udp::endpoint> worker::original_of(const client_ref& c) {
+  if (!find_original_ || c.addr_len == 0)
+    return std::nullopt;
+  udp::endpoint local, peer;
+  const auto& l = listener_addr_[c.listener];
+  std::memcpy(local.data(), &l.first, l.second);
+  local.resize(l.second);
+  std::memcpy(peer.data(), &c.addr, c.addr_len);
+  peer.resize(c.addr_len);
+  return find_original_(c.kind == client_ref::tcp, local, peer);
 }
 
 void worker::answer_canary(const uint8_t* msg, size_t size, const dns::query_info& q, canary_match m,
@@ -189,6 +235,11 @@ void worker::free_slot(uint32_t s) {
   p.client.conn.reset();
   p.table.reset();
   p.rt = nullptr;
+  p.chosen.reset();
+  if (p.loop_key != 0) {
+    loops_->leave(p.loop_key);
+    p.loop_key = 0;
+  }
   p.up.reset();
   p.fallback = false;
   p.first_up.reset();
@@ -257,7 +308,7 @@ void worker::send_attempt(uint32_t s) {
   pending& p = slots_[s];
   if (p.client.kind != client_ref::probe) {
     // Resolvers marked up first, in configured order, then the ones marked down: never refuse to try.
-    const auto& rs = p.fallback ? *p.fallback_list : p.rt->resolvers;
+    const auto& rs = p.fallback ? *p.fallback_list : p.chosen ? *p.chosen : p.rt->resolvers;
     const upstream* order[16];
     size_t n = 0;
     for (int pass = 0; pass < 2; ++pass)

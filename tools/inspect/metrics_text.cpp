@@ -233,6 +233,14 @@ void render_stats(metrics_writer& w, const proto::StatsBatch& s, const std::vect
            "NXDOMAIN answers re-asked at the route's fallback resolvers.", static_cast<double>(s.fallback_sent()));
   w.single("roamd_fallback_answers_total", "counter", "Fallback queries whose answer went to the client.",
            static_cast<double>(s.fallback_used()));
+  w.single("roamd_intercepted_queries_total", "counter", "Queries that reached roamd through the interception rules.",
+           static_cast<double>(s.intercepted()));
+  w.single("roamd_intercepted_original_total", "counter",
+           "Intercepted queries for internal names sent to the server the client chose.",
+           static_cast<double>(s.original_kept()));
+  w.single("roamd_loops_broken_total", "counter",
+           "Queries that came round to roamd again (loop guard): answered SERVFAIL, or a local proxy's re-routed.",
+           static_cast<double>(s.loops_broken()));
   w.family("roamd_drops_total", "counter", "Packets and connections the data plane dropped, by reason.");
   for (const auto& [reason, n] : with_zeros(s.drops(), drop_reasons))
     w.sample({{"reason", reason}}, n);

@@ -291,6 +291,8 @@ void stats(std::ostream& o, const proto::StatsBatch& s) {
     o << ", " << (100 * hits / (hits + misses)) << "% hits";
   o << "\n";
   o << "fallback:       " << s.fallback_sent() << " NXDOMAIN re-asked, " << s.fallback_used() << " answered\n";
+  o << "intercepted:    " << s.intercepted() << " (to the server the client chose " << s.original_kept()
+    << "), loops broken " << s.loops_broken() << "\n";
   uint64_t dropped = 0;
   for (const auto& [reason, n] : s.drops())
     dropped += n;

@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <optional>
@@ -31,6 +32,7 @@
 #include "net/https_client.hpp"
 #include "os/command_runner.hpp"
 #include "os/firewall.hpp"
+#include "os/original_destination.hpp"
 #include "os/link_monitor.hpp"
 #include "os/settings_watcher.hpp"
 #include "os/takeover.hpp"
@@ -43,6 +45,52 @@
 namespace roamd {
 
 namespace {
+
+using udp = boost::asio::ip::udp;
+
+/// How local clients reach a listener on `a`: a wildcard listener through the loopback address of its family.
+boost::asio::ip::address reachable(const boost::asio::ip::address& a) {
+  if (!a.is_unspecified())
+    return a;
+  return a.is_v4() ? boost::asio::ip::address{boost::asio::ip::address_v4::loopback()}
+                   : boost::asio::ip::address{boost::asio::ip::address_v6::loopback()};
+}
+
+/// Where the interception rules redirect to: a listener of each family that only redirected queries reach (so that
+/// only they pay for the conntrack lookup of their original destination), on the address of roamd's first listener
+/// of that family (else the family's loopback address) and a port the kernel picks. IPv6 is redirected whether or
+/// not roamd listens on an IPv6 address. None when roamd never intercepts.
+std::vector<udp::endpoint> intercept_listeners(const proto::Config& cfg, const std::vector<udp::endpoint>& listen) {
+  if (!cfg.arbitration().interception() || cfg.system().mode() == "none")
+    return {};
+  std::vector<udp::endpoint> out;
+  for (bool v6 : {false, true}) {
+    auto it = std::find_if(listen.begin(), listen.end(), [v6](const auto& ep) { return ep.address().is_v6() == v6; });
+    auto a = it != listen.end() ? reachable(it->address())
+             : v6             ? boost::asio::ip::address{boost::asio::ip::address_v6::loopback()}
+                              : boost::asio::ip::address{boost::asio::ip::address_v4::loopback()};
+    out.emplace_back(a, 0);
+  }
+  return out;
+}
+
+/// Per data-plane worker: a conntrack socket that finds where a redirected query was meant to go. Without one
+/// (no CAP_NET_ADMIN), intercepted queries are routed by name alone.
+net::original_destination_fn conntrack_finder() {
+  std::string err;
+  std::shared_ptr<os::original_destination> ct = os::make_conntrack_lookup(err);
+  if (!ct) {
+    spdlog::warn("roamd: intercepted queries are routed by name only (their original destination cannot be read: {})",
+                 err);
+    return nullptr;
+  }
+  return [ct](bool tcp, const udp::endpoint& local, const udp::endpoint& peer) -> std::optional<udp::endpoint> {
+    auto to = ct->lookup(tcp, {local.address(), local.port()}, {peer.address(), peer.port()}, os::intercepted_zone);
+    if (!to)
+      return std::nullopt;
+    return udp::endpoint{to->address, to->port};
+  };
+}
 
 net::dataplane_options to_options(const proto::Config& cfg) {
   net::dataplane_options o;
@@ -61,6 +109,9 @@ net::dataplane_options to_options(const proto::Config& cfg) {
   o.cache.negative_max_ttl = cfg.cache().negative_max_ttl();
   o.socket_mark = cfg.arbitration().socket_mark();
   o.tls_ca_file = cfg.cloud().ca_file();
+  o.intercept_listen = intercept_listeners(cfg, o.listen);
+  if (!o.intercept_listen.empty())
+    o.original_destination = conntrack_finder;
   return o;
 }
 
@@ -97,14 +148,6 @@ std::function<proto::DnstapStatus()> dnstap_status(const proto::Config& cfg, std
     s.set_dropped(w->dropped());
     return s;
   };
-}
-
-/// How local clients reach a listener on `a`: a wildcard listener through the loopback address of its family.
-boost::asio::ip::address reachable(const boost::asio::ip::address& a) {
-  if (!a.is_unspecified())
-    return a;
-  return a.is_v4() ? boost::asio::ip::address{boost::asio::ip::address_v4::loopback()}
-                   : boost::asio::ip::address{boost::asio::ip::address_v6::loopback()};
 }
 
 /// The enforcer's options: the address resolv.conf will name is the first listen address on port 53 (a wildcard
@@ -154,18 +197,15 @@ void wait_for_stop_signal(boost::asio::io_context& ctx, boost::asio::signal_set&
   }
 }
 
-/// The interception plan: port-53 traffic goes to roamd's first port-53 listener of each family (a wildcard
-/// listener is reached through loopback), and roamd's own upstream sockets carry the exempt mark.
-os::interception_plan interception_plan(const proto::Config& cfg,
-                                        const std::vector<boost::asio::ip::udp::endpoint>& bound) {
+/// The interception plan: port-53 traffic goes to roamd's interception listener of its family, and roamd's own
+/// upstream sockets carry the exempt mark.
+os::interception_plan interception_plan(const proto::Config& cfg, const std::vector<udp::endpoint>& intercept) {
   os::interception_plan plan;
   plan.exempt_mark = cfg.arbitration().socket_mark();
-  for (const auto& ep : bound) {
-    if (ep.port() != 53)
-      continue;
+  for (const auto& ep : intercept) {
     auto& slot = ep.address().is_v4() ? plan.to_v4 : plan.to_v6;
     if (slot.empty())
-      slot = net::to_string(boost::asio::ip::udp::endpoint{reachable(ep.address()), 53});
+      slot = net::to_string(ep);
   }
   return plan;
 }
@@ -176,7 +216,7 @@ std::string interception_unavailable(const proto::Config& cfg, const os::interce
   if (!cfg.arbitration().interception())
     return "disabled by arbitration.interception = false";
   if (plan.to_v4.empty() && plan.to_v6.empty())
-    return "no listen address on port 53 to redirect to";
+    return "no interception listener could be opened";
   if (plan.exempt_mark == 0)
     return "arbitration.socket_mark = 0: roamd's own upstream queries could not be told apart from intercepted ones";
   if (!dp.socket_mark_ok())
@@ -376,7 +416,7 @@ int run_agent(const proto::Config& cfg) {
     if (err)
       spdlog::error("roamd: removing the interception rules of an earlier run: {}", err.message);
   }
-  eopts.interception = interception_plan(cfg, dp.bound_endpoints());
+  eopts.interception = interception_plan(cfg, dp.bound_intercept());
   eopts.interception_unavailable = cfg.system().mode() == "none" ? "system.mode is \"none\""
                                                                   : interception_unavailable(cfg, eopts.interception, dp, *fw);
   if (!eopts.interception_unavailable.empty() && cfg.system().mode() != "none")

@@ -359,7 +359,9 @@ TEST_F(arbiter_fixture, a_competing_local_proxy_is_adopted_never_bridged_and_for
   fs->put_file("/run/stub/resolv.conf", "nameserver 127.0.0.53\nsearch corp.example\n");
   fs->put_symlink(resolv, "/run/stub/resolv.conf");
   report_change();
-  EXPECT_TRUE(fw->tables().empty()) << "no bridge for a proxy on loopback (its clients are never redirected)";
+  // Not bridged: a loopback stub may be the backend's own (systemd-resolved regenerating its file); only the
+  // decision, with the enforcer's view, tells.
+  EXPECT_TRUE(fw->tables().empty());
   settle();
   EXPECT_EQ(actions().back(), "adopt and take back");
   EXPECT_NE(status().events().rbegin()->reason().find("competing local DNS proxy"), std::string::npos);
@@ -367,6 +369,7 @@ TEST_F(arbiter_fixture, a_competing_local_proxy_is_adopted_never_bridged_and_for
   EXPECT_EQ(route("corp.example")->resolvers(0), "127.0.0.53:53");
   EXPECT_EQ(route("corp.example")->interface(), "") << "loopback servers are never bound to a link";
   EXPECT_TRUE(roamds_file());
+  EXPECT_TRUE(fw->tables().empty());
   // Another upstream going down changes nothing; the proxy going down withdraws its routes.
   caf::anon_send(arbiter, actors::health_atom::value, std::string{"192.0.2.53:53"}, false);
   t.sched.run();
@@ -376,6 +379,69 @@ TEST_F(arbiter_fixture, a_competing_local_proxy_is_adopted_never_bridged_and_for
   EXPECT_FALSE(route("corp.example"));
   EXPECT_EQ(actions().back(), "forget");
   EXPECT_NE(status().events().rbegin()->reason().find("stopped answering"), std::string::npos);
+}
+
+/// A local proxy (NetworkManager's dnsmasq, a VPN client's own) that points resolv.conf at itself after every
+/// change, three times.
+void proxy_fights(arbiter_fixture& f) {
+  for (int round = 1; round <= 3; ++round) {
+    f.fs->put_file(resolv, "nameserver 127.0.0.53\nsearch corp.example\n");
+    f.report_change();
+    f.settle();
+    if (round < 3) {
+      EXPECT_TRUE(f.roamds_file()) << "round " << round;
+      f.report_change();  // roamd's own write
+      f.t.sched.advance_time(50ms);
+    }
+  }
+  f.lookup.answer_all(true);
+  f.t.sched.run();
+}
+
+TEST_F(arbiter_fixture, a_fighting_local_proxy_is_intercepted_behind_and_settings_return_when_it_hands_them_back) {
+  start_protected();
+  proxy_fights(*this);
+  EXPECT_EQ(status().state(), "protected by interception") << "behind the proxy, where roamd used to yield";
+  EXPECT_EQ(writes(), 3u) << "the takeover and two takes back";
+  EXPECT_EQ(fw->tables().count("roamd"), 1u);
+  EXPECT_FALSE(roamds_file()) << "the proxy keeps its file";
+  ASSERT_TRUE(route("corp.example")) << "its domains stay adopted (its forwarded queries go where it sent them)";
+  EXPECT_EQ(route("corp.example")->resolvers(0), "127.0.0.53:53");
+  // The proxy stops; its manager puts the network's servers back: protection by settings, those are the original.
+  const std::string network = "nameserver 192.0.2.99\nsearch office.test\n";
+  fs->put_file(resolv, network);
+  report_change();
+  settle();
+  lookup.answer_all(true);
+  t.sched.run();
+  EXPECT_EQ(status().state(), "protected by settings");
+  EXPECT_EQ(actions().back(), "return to settings");
+  EXPECT_NE(status().events().rbegin()->reason().find("gave up the settings"), std::string::npos)
+    << status().events().rbegin()->reason();
+  EXPECT_TRUE(fw->tables().empty());
+  EXPECT_TRUE(roamds_file());
+  EXPECT_EQ(writes(), 4u);
+  auto back = ask(actors::restore_atom::value);
+  ASSERT_TRUE(*back);
+  EXPECT_EQ(fs->at(resolv)->content, network) << "the settings the proxy handed over are the user's now";
+}
+
+TEST_F(arbiter_fixture, a_fighting_local_proxy_that_dies_holding_the_settings_gives_them_back_to_roamd) {
+  start_protected();
+  proxy_fights(*this);
+  ASSERT_EQ(status().state(), "protected by interception");
+  caf::anon_send(arbiter, actors::health_atom::value, std::string{"127.0.0.53:53"}, false);
+  settle();
+  lookup.answer_all(true);
+  t.sched.run();
+  EXPECT_EQ(status().state(), "protected by settings") << "resolv.conf names a proxy that answers nobody";
+  EXPECT_NE(status().events().rbegin()->reason().find("the local DNS proxy is gone"), std::string::npos)
+    << status().events().rbegin()->reason();
+  EXPECT_TRUE(roamds_file());
+  EXPECT_TRUE(fw->tables().empty());
+  auto back = ask(actors::restore_atom::value);
+  ASSERT_TRUE(*back);
+  EXPECT_EQ(fs->at(resolv)->content, original_text) << "the dead proxy's file is never the original";
 }
 
 TEST_F(arbiter_fixture, an_operators_new_nameserver_becomes_the_original_and_comes_back_on_restore) {

@@ -121,4 +121,37 @@ private:
   std::condition_variable cv_;
 };
 
+/// Counters a test sums up from the data plane's stats batches (on the workers' threads), with a bounded wait.
+template <class T>
+class summed {
+public:
+  /// Runs `add(totals)` under the lock, then wakes the waiters.
+  template <class F>
+  void add(F&& add) {
+    {
+      std::lock_guard<std::mutex> g{mtx_};
+      add(t_);
+    }
+    waiter_.notify();
+  }
+  /// Waits (bounded) until the totals satisfy `pred`.
+  bool wait(const std::function<bool(const T&)>& pred, int timeout_ms = 3000) {
+    return waiter_.wait_for(
+      [&] {
+        std::lock_guard<std::mutex> g{mtx_};
+        return pred(t_);
+      },
+      timeout_ms);
+  }
+  T snapshot() {
+    std::lock_guard<std::mutex> g{mtx_};
+    return t_;
+  }
+
+private:
+  std::mutex mtx_;
+  T t_;
+  waiter waiter_;
+};
+
 } // namespace roamd::test

@@ -34,8 +34,7 @@ protected:
     if (opts.timeout_ms == 1000)
       opts.timeout_ms = 200;
     dp_ = std::make_unique<net::dataplane>(opts, registry_, [this](net::worker_stats&& s) {
-      {
-        std::lock_guard<std::mutex> g{mtx_};
+      sums_.add([&](totals& t_) {
         t_.local_answers += s.local_answers;
         t_.answers += s.answers;
         t_.cache_hits += s.cache_hits;
@@ -47,8 +46,7 @@ protected:
           t_.sent += u.sent;
           t_.tcp_fallbacks += u.tcp_fallbacks;
         }
-      }
-      waiter_.notify();
+      });
     });
     ASSERT_EQ(dp_->open(), "");
     dp_->start();
@@ -88,25 +86,17 @@ protected:
 
   /// Waits (bounded) until the summed counters satisfy `pred`.
   bool wait_totals(const std::function<bool(const totals&)>& pred) {
-    return waiter_.wait_for(
-      [&] {
-        std::lock_guard<std::mutex> g{mtx_};
-        return pred(t_);
-      },
-      3000);
+    return sums_.wait(pred);
   }
   totals snapshot() {
-    std::lock_guard<std::mutex> g{mtx_};
-    return t_;
+    return sums_.snapshot();
   }
 
   std::shared_ptr<net::upstream_registry> registry_ = std::make_shared<net::upstream_registry>();
   std::unique_ptr<net::dataplane> dp_;
   std::string addr_;
   uint64_t generation_ = 0;
-  std::mutex mtx_;
-  totals t_;
-  waiter waiter_;
+  summed<totals> sums_;
 };
 
 std::string dotted(const std::array<uint8_t, 4>& a) {
@@ -310,7 +300,7 @@ TEST_F(local_answers_test, fallback_nxdomain_servfail_or_refused_keeps_the_first
     EXPECT_TRUE(wait_totals([](const totals& t) { return t.fallback_sent >= 1; }));
     dp_->stop();
     dp_.reset();
-    t_ = totals{};
+    sums_.add([](totals& t) { t = totals{}; });
   }
 }
 

@@ -50,6 +50,9 @@ metrics_scrape full_scrape() {
   stats.set_local_answers(1);
   stats.set_fallback_sent(4);
   stats.set_fallback_used(3);
+  stats.set_intercepted(7);
+  stats.set_original_kept(5);
+  stats.set_loops_broken(1);
   (*stats.mutable_drops())["overload"] = 9;
   (*stats.mutable_drops())["something_new"] = 2;
   stats.set_formerr_sent(2);
@@ -227,6 +230,9 @@ TEST(metrics_text, every_family_from_full_answers) {
          "roamd_upstream_query_duration_seconds_count 0",
          "roamd_fallback_queries_total 4",
          "roamd_fallback_answers_total 3",
+         "roamd_intercepted_queries_total 7",
+         "roamd_intercepted_original_total 5",
+         "roamd_loops_broken_total 1",
          "roamd_drops_total{reason=\"overload\"} 9",
          "roamd_drops_total{reason=\"too_short\"} 0",
          "roamd_drops_total{reason=\"tcp_idle\"} 0",
