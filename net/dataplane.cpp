@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "net/dot_client.hpp"
+#include "net/random.hpp"
 #include "net/worker.hpp"
 
 namespace roamd::net {
@@ -16,7 +17,7 @@ dataplane::dataplane(dataplane_options opts, std::shared_ptr<upstream_registry> 
       registry_(std::move(registry)),
       cache_(std::make_shared<dns_cache>(opts_.cache)),
       sink_(std::move(sink)),
-      loops_(std::make_shared<loop_guard>(opts_.loop_limit)) {
+      loops_(std::make_shared<loop_guard>(opts_.loop_limit, random_source{}.next())) {
   if (opts_.workers == 0)
     opts_.workers = 1;
   if (opts_.attempts == 0)

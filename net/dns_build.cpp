@@ -1,6 +1,7 @@
 #include "net/dns_build.hpp"
 
 #include <cstring>
+#include <tuple>
 
 namespace roamd::net::dns {
 
@@ -32,11 +33,45 @@ identity_option make_identity_option(const std::array<uint8_t, 8>& device_id) {
   return out;
 }
 
+loop_mark make_loop_mark(uint64_t nonce) {
+  loop_mark m{};
+  put16(m.data(), loop_mark_code);
+  put16(m.data() + 2, 8);
+  for (int i = 0; i < 8; ++i)
+    m[4 + i] = static_cast<uint8_t>(nonce >> (56 - 8 * i));
+  return m;
+}
+
+bool has_loop_mark(const uint8_t* msg, const query_info& q, const loop_mark& mark) {
+  if (!q.has_edns)
+    return false;
+  for (size_t o = q.opt_offset + opt_header_size; o + 4 <= q.opt_end;) {
+    size_t len = 4u + get16(msg + o + 2);
+    if (o + len > q.opt_end)
+      return false;
+    if (len == mark.size() && std::memcmp(msg + o, mark.data(), len) == 0)
+      return true;
+    o += len;
+  }
+  return false;
+}
+
 size_t build_upstream_query(const uint8_t* query, size_t size, const query_info& q, uint16_t new_id,
                             const identity_option* identity, uint16_t added_udp_size, uint8_t* out, size_t cap,
-                            bool& tagged) {
+                            bool& tagged, const loop_mark* mark) {
   tagged = false;
-  if (q.has_other_additional || (identity == nullptr && !q.has_identity_option)) {
+  // Ours to append: the identity, then the loop mark.
+  uint8_t own[std::tuple_size<identity_option>::value + std::tuple_size<loop_mark>::value];
+  size_t own_size = 0;
+  if (identity) {
+    std::memcpy(own, identity->data(), identity->size());
+    own_size = identity->size();
+  }
+  if (mark) {
+    std::memcpy(own + own_size, mark->data(), mark->size());
+    own_size += mark->size();
+  }
+  if (q.has_other_additional || (own_size == 0 && !q.has_identity_option)) {
     // Nothing to edit: the bytes go out as they came, with our ID.
     if (size > cap)
       return 0;
@@ -51,14 +86,14 @@ size_t build_upstream_query(const uint8_t* query, size_t size, const query_info&
   set_id(out, new_id);
   put16(out + 10, 0);
   if (!q.has_edns) {
-    // identity != nullptr here: the client had no OPT, so it had no identity option either.
-    if (pos + opt_header_size + identity->size() > cap)
+    // own_size > 0 here: the client had no OPT, so it had no identity option either.
+    if (pos + opt_header_size + own_size > cap)
       return 0;
-    write_opt_header(out + pos, added_udp_size, 0, 0, static_cast<uint16_t>(identity->size()));
-    std::memcpy(out + pos + opt_header_size, identity->data(), identity->size());
+    write_opt_header(out + pos, added_udp_size, 0, 0, static_cast<uint16_t>(own_size));
+    std::memcpy(out + pos + opt_header_size, own, own_size);
     put16(out + 10, 1);
-    tagged = true;
-    return pos + opt_header_size + identity->size();
+    tagged = identity != nullptr;
+    return pos + opt_header_size + own_size;
   }
   // Copy the client's OPT header, then its options without any identity option, then ours.
   if (pos + opt_header_size > cap)
@@ -78,12 +113,12 @@ size_t build_upstream_query(const uint8_t* query, size_t size, const query_info&
     }
     o += len;
   }
-  if (identity != nullptr) {
-    if (pos + identity->size() > cap)
+  if (own_size > 0) {
+    if (pos + own_size > cap)
       return 0;
-    std::memcpy(out + pos, identity->data(), identity->size());
-    pos += identity->size();
-    tagged = true;
+    std::memcpy(out + pos, own, own_size);
+    pos += own_size;
+    tagged = identity != nullptr;
   }
   size_t rdlen = pos - opt_start - opt_header_size;
   if (rdlen > 0xFFFF)

@@ -14,6 +14,16 @@ namespace roamd::net::dns {
 using identity_option = std::array<uint8_t, 19>;
 identity_option make_identity_option(const std::array<uint8_t, 8>& device_id);
 
+/// roamd's loop mark: an EDNS0 option from the local/experimental range (RFC 6891) carrying a random nonce of this
+/// process, added to the queries that may come back to it (sent to a local proxy, or on behalf of an intercepted
+/// client). Seen again on a query arriving at roamd, it proves a loop at its first turn. Resolvers ignore unknown
+/// options; forwarders that pass options on (dnsmasq, another roamd) bring it back.
+constexpr uint16_t loop_mark_code = 65432;
+using loop_mark = std::array<uint8_t, 12>;  // code, length 8, the nonce
+loop_mark make_loop_mark(uint64_t nonce);
+/// Whether the query's OPT record carries `mark` (compared whole).
+bool has_loop_mark(const uint8_t* msg, const query_info& q, const loop_mark& mark);
+
 /// The UDP payload size roamd advertises in OPT records it creates itself (DNS flag day 2020).
 constexpr uint16_t own_udp_size = 1232;
 
@@ -21,10 +31,11 @@ constexpr uint16_t own_udp_size = 1232;
 /// (DO bit, buffer size, version and every option) except any identity option the client sent itself; `identity`,
 /// when non-null, appended to that OPT, or to a new OPT advertising `added_udp_size` when the client had none.
 /// A query with additional records other than OPT (TSIG, SIG(0)) is copied unchanged apart from the ID, since
-/// editing it would break its signature; `tagged` tells whether the identity went out.
+/// editing it would break its signature; `tagged` tells whether the identity went out. `mark`, when non-null, is
+/// appended after the identity (an option already there from another agent stays).
 size_t build_upstream_query(const uint8_t* query, size_t size, const query_info& q, uint16_t new_id,
                             const identity_option* identity, uint16_t added_udp_size, uint8_t* out, size_t cap,
-                            bool& tagged);
+                            bool& tagged, const loop_mark* mark = nullptr);
 
 /// Writes an error reply (FORMERR, NOTIMP, SERVFAIL, REFUSED, or BADVERS with `extended` = 16) to a query. The
 /// question is echoed when `with_question` (the caller parsed it); an OPT is added when the client sent one. The

@@ -11,6 +11,7 @@
 
 #include <boost/asio/ip/udp.hpp>
 
+#include "net/dns_build.hpp"
 #include "net/dns_codec.hpp"
 #include "net/routing_table.hpp"
 #include "net/upstream.hpp"
@@ -33,9 +34,17 @@ using original_destination_factory = std::function<original_destination_fn()>;
 /// is already in flight `limit` times is taken to have come round again: every turn of a loop adds one, while
 /// clients asking the same name at the same moment rarely add more than one or two. Shared by every worker (a
 /// looping query can come back on another worker's socket); only these queries take the lock, never the plain path.
+///
+/// The queries it counts also carry roamd's loop mark (dns::loop_mark, a nonce of this guard): a forwarder that
+/// passes options on brings it back, which proves a loop at its first turn, before any count would (and where a
+/// forwarder that merges identical questions, as dnsmasq and unbound do, keeps the count from ever growing).
 class loop_guard {
 public:
-  explicit loop_guard(uint32_t limit) : limit_(limit) {
+  explicit loop_guard(uint32_t limit, uint64_t nonce = 0) : limit_(limit), mark_(dns::make_loop_mark(nonce)) {
+  }
+
+  const dns::loop_mark& mark() const {
+    return mark_;
   }
 
   /// Counts `q` in flight and returns its key, with `turns` set to how many times the question was in flight before
@@ -60,6 +69,7 @@ private:
     uint32_t count = 0;
   };
   uint32_t limit_;
+  dns::loop_mark mark_;
   mutable std::mutex mtx_;
   std::unordered_multimap<uint64_t, entry> by_hash_;  // collisions kept apart by the question's bytes
   uint64_t next_key_ = 1;

@@ -131,7 +131,8 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
     return;
   }
   // Where a loop can close (an intercepted query, or one for a local proxy), the loop guard counts the question in
-  // flight. One that came round again is not sent round once more: a local proxy's is sent by the default route
+  // flight, and what roamd sends for it carries roamd's loop mark. One that came round again (its mark back, or the
+  // question in flight `limit` times) is not sent round once more: a local proxy's is sent by the default route
   // (the proxy forwards to roamd, so asking it is pointless), an intercepted one (two agents redirecting each other's
   // queries: whatever roamd sends is redirected back), or one that loops by the default route too, is answered
   // SERVFAIL.
@@ -139,6 +140,8 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   if (loops_ && (redirected || rt->to_loopback)) {
     uint32_t turns = 0;
     loop_key = loops_->enter(q, turns);
+    if (loop_key != 0 && q.has_edns && dns::has_loop_mark(msg, q, loops_->mark()))
+      turns = std::max(turns, loops_->limit());
     if (loops_->limit() != 0 && turns >= loops_->limit()) {
       ++stats_.loops_broken;
       if (redirected || loop_key == 0 || rt == &table_->fallback() || table_->fallback().resolvers.empty()) {
@@ -176,7 +179,7 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   p.wire.resize(size + 64);
   bool tagged = false;
   size_t n = dns::build_upstream_query(msg, size, q, 0, identity, dns::own_udp_size, p.wire.data(), p.wire.size(),
-                                       tagged);
+                                       tagged, loop_key != 0 ? &loops_->mark() : nullptr);
   if (n == 0) {
     reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), p.client);
     free_slot(s);

@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "os/journal.hpp"
 #include "os/text.hpp"
 #include "proto/journal.pb.h"
@@ -50,7 +52,10 @@ void render_family(std::string& out, const std::string& target, bool v6) {
     return;
   std::string ip = v6 ? "ip6" : "ip";
   std::string nfproto = v6 ? "ipv6" : "ipv4";
-  out += "    " + ip + " daddr " + target_address(target, v6) + " return\n";
+  auto address = target_address(target, v6);
+  boost::system::error_code ec;
+  if (!boost::asio::ip::make_address(address, ec).is_loopback())
+    out += "    " + ip + " daddr " + address + " return\n";
   // A local DNS proxy's clients are left alone: redirecting them would also catch the proxy's forwarded queries
   // coming back from roamd's routes to it (a loop). The proxy's own upstream traffic is intercepted.
   out += "    " + ip + " daddr " + (v6 ? std::string{"::1"} : std::string{"127.0.0.0/8"}) + " return\n";

@@ -120,6 +120,21 @@ void fuzz_upstream_query(const uint8_t* data, size_t size, const query_info& q, 
     FUZZ_CHECK(build_upstream(data, size, q, id, small, cap, tagged_small) == 0);
     FUZZ_CHECK(!tagged_small);
   }
+
+  // With roamd's loop mark too: still a valid query, the identity as before, and the mark found in it (a signed
+  // query is never edited).
+  static const loop_mark mark = make_loop_mark(0x0123456789abcdefull);
+  (void)has_loop_mark(data, q, mark);
+  std::vector<uint8_t> marked(size + 64);
+  bool tagged_marked = false;
+  size_t m = build_upstream_query(data, size, q, new_id, id, added_udp_size, marked.data(), marked.size(),
+                                  tagged_marked, &mark);
+  if (m != 0) {
+    query_info c;
+    FUZZ_CHECK(parse_query(marked.data(), m, c) == parse_error::none);
+    FUZZ_CHECK(has_loop_mark(marked.data(), c, mark) == !q.has_other_additional);
+    FUZZ_CHECK(tagged_marked == tagged);
+  }
 }
 
 void fuzz_error_reply(const uint8_t* data, size_t size, const query_info& q, bool with_question) {

@@ -17,6 +17,11 @@
                                        the same stream until STOPFILE exists (and 1 s more for late answers);
                                        print "sent N", then one "OUTCOME COUNT" line per outcome (the rcode and
                                        first address, e.g. "NOERROR 192.0.2.1"; "noanswer" for no reply)
+  dnsraw.py forward LISTEN UPSTREAM MARK
+                                       another DNS agent: a UDP forwarder on LISTEN that sends each query as it is
+                                       (options included, no merging of equal questions) to UPSTREAM from a fresh
+                                       socket carrying SO_MARK MARK, and relays the answer; prints "forward N" per
+                                       query; runs until killed
 """
 import select
 import os
@@ -266,8 +271,33 @@ def cmd_tally(server, prefix, stopfile):
     print(f"noanswer {sent - sum(outcomes.values())}")
 
 
+def cmd_forward(listen, upstream, mark):
+    import threading
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv.bind((listen, PORT))
+    n = 0
+
+    def one(q, client):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.setsockopt(socket.SOL_SOCKET, 36, int(mark, 0))  # SO_MARK
+        u.settimeout(3)
+        try:
+            u.sendto(q, (upstream, PORT))
+            srv.sendto(u.recv(4096), client)
+        except OSError:
+            pass
+        u.close()
+
+    print("listening", flush=True)
+    while True:
+        q, client = srv.recvfrom(4096)
+        n += 1
+        print(f"forward {n}", flush=True)
+        threading.Thread(target=one, args=(q, client), daemon=True).start()
+
+
 def main():
-    commands = {"udp": cmd_udp, "pipeline": cmd_pipeline, "burst": cmd_burst, "slow": cmd_slow, "tcpjunk": cmd_tcpjunk,
+    commands = {"forward": cmd_forward, "udp": cmd_udp, "pipeline": cmd_pipeline, "burst": cmd_burst, "slow": cmd_slow, "tcpjunk": cmd_tcpjunk,
                 "idle": cmd_idle, "hold": cmd_hold, "stream": cmd_stream, "tally": cmd_tally}
     if len(sys.argv) < 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)

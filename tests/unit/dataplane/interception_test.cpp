@@ -21,12 +21,23 @@ namespace {
 const std::array<uint8_t, 8> device_id = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
 constexpr uint16_t identity_code = 0x6942;
 
+/// The query without its additional section (a forwarder that builds its own queries, as unbound and resolved do,
+/// passes no EDNS option on).
+bytes without_additional(const bytes& q) {
+  size_t end = 12;
+  while (end < q.size() && q[end] != 0)
+    end += 1 + q[end];
+  bytes out(q.begin(), q.begin() + std::min(q.size(), end + 5));
+  out[10] = out[11] = 0;
+  return out;
+}
+
 /// Forwards every query it gets to `to` (as a local proxy forwarding to roamd, or another agent whose own upstream
-/// queries roamd's rules redirect) and relays the answer; after `cap` queries it stops answering, so that a loop
-/// ends with the test instead of running on.
+/// queries roamd's rules redirect) and relays the answer, passing EDNS options on (dnsmasq) or not (`strip`); after
+/// `cap` queries it stops answering, so that a loop ends with the test instead of running on.
 class bouncer {
 public:
-  bouncer(size_t cap) : cap_(cap) {
+  bouncer(size_t cap, bool strip = false) : cap_(cap), strip_(strip) {
   }
   ~bouncer() {
     std::lock_guard<std::mutex> g{mtx_};
@@ -44,7 +55,7 @@ public:
       std::lock_guard<std::mutex> g{mtx_};
       if (++seen_ > cap_)
         return;
-      threads_.emplace_back([&s, q, from, to = to_] {
+      threads_.emplace_back([&s, q = strip_ ? without_additional(q) : q, from, to = to_] {
         auto a = udp_exchange(to, q, 1500);
         if (!a.empty())
           s.send_to(a, from);
@@ -54,6 +65,7 @@ public:
 
 private:
   size_t cap_;
+  bool strip_;
   std::mutex mtx_;
   std::string to_;
   size_t seen_ = 0;
@@ -157,6 +169,7 @@ TEST_F(interception_test, internal_names_go_to_the_server_the_client_chose_every
   EXPECT_EQ(answer_addresses(external), std::vector<std::string>{"192.0.2.1"});
   ASSERT_EQ(cloud.query_count(), 1u);
   EXPECT_TRUE(has_option(cloud.queries().at(0), identity_code)) << "the cloud gets the identity, as for any client";
+  EXPECT_TRUE(has_option(cloud.queries().at(0), net::dns::loop_mark_code)) << "and roamd's loop mark (intercepted)";
   EXPECT_EQ(vpn.query_count(), 1u);
   EXPECT_FALSE(has_option(vpn.queries().at(0), identity_code));
   EXPECT_EQ(proxy.query_count(), 0u);
@@ -184,14 +197,30 @@ TEST_F(interception_test, internal_names_go_to_the_server_the_client_chose_every
   EXPECT_EQ(snapshot().loops_broken, 0u);
 }
 
-TEST_F(interception_test, a_local_proxy_forwarding_back_to_roamd_is_sent_by_the_default_route_after_a_few_turns) {
+TEST_F(interception_test, a_local_proxy_forwarding_back_is_caught_by_the_mark_at_the_first_turn) {
   fake_server cloud{answer_with({"192.0.2.1"})};
   bouncer b{50};
   fake_server proxy{b.handler()};
   open(4);
   route(cloud.address(), proxy.address());
   b.target(addr_);
-  auto a = udp_exchange(addr_, make_query(9, "loop.corp.test", 1), 2000);
+  auto a = udp_exchange(addr_, make_query(9, "loop.corp.test", 1, true), 2000);
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(answer_addresses(a), std::vector<std::string>{"192.0.2.1"}) << "answered by the default route";
+  EXPECT_EQ(proxy.query_count(), 1u) << "its own mark came back with the proxy's query: one turn";
+  EXPECT_EQ(cloud.query_count(), 1u);
+  EXPECT_TRUE(has_option(proxy.queries()[0], net::dns::loop_mark_code)) << "what roamd sent the proxy carried it";
+  EXPECT_TRUE(wait_totals([](const totals& t) { return t.loops_broken == 1; }));
+}
+
+TEST_F(interception_test, a_local_proxy_forwarding_back_without_the_mark_is_caught_by_the_count) {
+  fake_server cloud{answer_with({"192.0.2.1"})};
+  bouncer b{50, true};
+  fake_server proxy{b.handler()};
+  open(4);
+  route(cloud.address(), proxy.address());
+  b.target(addr_);
+  auto a = udp_exchange(addr_, make_query(9, "loop.corp.test", 1, true), 2000);
   ASSERT_FALSE(a.empty());
   EXPECT_EQ(answer_addresses(a), std::vector<std::string>{"192.0.2.1"}) << "answered by the default route";
   EXPECT_EQ(proxy.query_count(), 4u) << "the proxy was asked `limit` times, then the loop was cut";
@@ -206,28 +235,32 @@ TEST_F(interception_test, without_the_guard_a_local_proxy_forwarding_back_loops)
   open(0);
   route(cloud.address(), proxy.address());
   b.target(addr_);
-  auto a = udp_exchange(addr_, make_query(9, "loop.corp.test", 1), 1000);
+  udp_exchange(addr_, make_query(9, "loop.corp.test", 1, true), 1000);
   EXPECT_TRUE(sums_.wait([&](const totals&) { return proxy.query_count() >= 50; }))
     << "the query went round " << proxy.query_count() << " times";
   EXPECT_EQ(cloud.query_count(), 0u);
 }
 
+// roamd's upstream query goes to the "cloud", which is another agent: it sends the query on, and roamd's own rules
+// redirect that back to roamd's interception listener (original destination: that agent's cloud).
 TEST_F(interception_test, two_agents_redirecting_each_others_queries_get_servfail_instead_of_a_loop) {
-  // roamd's upstream query goes to the "cloud", which is another agent: it sends the query on, and roamd's own rules
-  // redirect that back to roamd's interception listener (original destination: that agent's cloud).
-  bouncer b{50};
-  fake_server other{b.handler()};
-  fake_server corp{answer_with({"192.0.2.2"})};
-  open(4);
-  route(other.address(), corp.address());
-  chosen(other.address());
-  b.target(redirected_);
-  auto a = udp_exchange(redirected_, make_query(7, "www.example", 1), 2000);
-  ASSERT_FALSE(a.empty());
-  EXPECT_EQ(rcode_of(a), 2) << "SERVFAIL: nothing roamd sends can leave";
-  EXPECT_EQ(other.query_count(), 4u);
-  EXPECT_TRUE(wait_totals([](const totals& t) { return t.loops_broken == 1 && t.intercepted == 5; }))
-    << snapshot().loops_broken << " " << snapshot().intercepted;
+  for (bool strip : {false, true}) {
+    SCOPED_TRACE(strip ? "the other agent passes no option on" : "the other agent passes options on");
+    bouncer b{50, strip};
+    fake_server other{b.handler()};
+    fake_server corp{answer_with({"192.0.2.2"})};
+    open(4);
+    route(other.address(), corp.address());
+    chosen(other.address());
+    b.target(redirected_);
+    auto a = udp_exchange(redirected_, make_query(7, "www.example", 1), 2000);
+    ASSERT_FALSE(a.empty());
+    EXPECT_EQ(rcode_of(a), 2) << "SERVFAIL: nothing roamd sends can leave";
+    EXPECT_EQ(other.query_count(), strip ? 4u : 1u);
+    EXPECT_TRUE(wait_totals([](const totals& t) { return t.loops_broken >= 1; }));
+    dp_->stop();
+    dp_.reset();
+  }
 }
 
 TEST_F(interception_test, without_the_guard_two_agents_redirecting_each_other_loop) {

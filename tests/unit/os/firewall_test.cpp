@@ -50,7 +50,7 @@ bool has_line(const std::string& text, const std::string& line) {
 
 const std::string v4_udp = "meta nfproto ipv4 udp dport 53 dnat ip to 127.0.2.53:53";
 const std::string v4_tcp = "meta nfproto ipv4 tcp dport 53 dnat ip to 127.0.2.53:53";
-const std::string v4_own = "ip daddr 127.0.2.53 return";
+const std::string v4_own = "ip daddr 127.0.0.0/8 return";  // the target is on loopback: covered by the range
 const std::string v6_udp = "meta nfproto ipv6 udp dport 53 dnat ip6 to [::1]:53";
 const std::string v6_tcp = "meta nfproto ipv6 tcp dport 53 dnat ip6 to [::1]:53";
 const std::string v6_own = "ip6 daddr ::1 return";
@@ -144,6 +144,15 @@ TEST(render_interception, both_families_exempt_mark_and_own_address_come_before_
   EXPECT_LT(index_of(lines, v4_own), index_of(lines, v4_tcp));
   EXPECT_LT(index_of(lines, v6_own), index_of(lines, v6_udp));
   EXPECT_LT(index_of(lines, v6_own), index_of(lines, v6_tcp));
+}
+
+TEST(render_interception, a_target_off_loopback_is_left_alone_by_its_own_rule) {
+  auto text = render_interception(plan_for("192.0.2.10:5300", "[2001:db8::10]:5300"), true);
+  EXPECT_TRUE(has_line(text, "ip daddr 192.0.2.10 return")) << text;
+  EXPECT_TRUE(has_line(text, "ip6 daddr 2001:db8::10 return")) << text;
+  auto loopback = render_interception(plan_for(v4_target, v6_target), true);
+  EXPECT_FALSE(has_line(loopback, "ip daddr 127.0.2.53 return")) << "covered by 127.0.0.0/8\n" << loopback;
+  EXPECT_EQ(lines_of(loopback).size(), lines_of(text).size() - 2) << "no line twice";
 }
 
 TEST(render_interception, mark_zero_exempts_nothing_and_other_marks_are_hex) {
