@@ -282,6 +282,7 @@ void learn_interfaces(conflict_arbiter_ptr self, const proto::EnforcerStatus& no
   auto& st = self->state;
   auto backend = os::backend_from_string(now.backend());
   st.backend_has_links = backend && !os::link_settings_command(*backend).empty();
+  st.backend = now.backend();
   proto::RouteUpdate update;
   update.set_source(now.backend().empty() ? std::string{"links"} : now.backend());
   auto original = learnable(self, st.original);
@@ -576,9 +577,11 @@ void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
   if (servers.empty())
     return;  // it still names only roamd, or nothing (a file caught half-written in place: glibc would ask
              // 127.0.0.1, which interception leaves alone anyway)
-  if (all_loopback(servers))
-    return;  // a local stub: only the decision (with the enforcer's view) tells a competitor from the backend's own
-             // stub (systemd-resolved's 127.0.0.53 regenerating its file as links change), so no bridge
+  // A competing local proxy is bridged behind: its upstream queries are redirected from its first write. Not so
+  // under the resolved and networkmanager backends, whose managers' own stubs (resolved's 127.0.0.53, NM's dnsmasq)
+  // regenerate their files as links change: only the decision, with the enforcer's view, tells those apart.
+  if (all_loopback(servers) && (st.backend == "resolved" || st.backend == "networkmanager"))
+    return;
   auto enforcer = enforcer_of(self);
   if (!enforcer)
     return;

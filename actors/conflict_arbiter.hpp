@@ -103,6 +103,7 @@ struct conflict_arbiter_state {
   std::string learned_source;  // its name (the backend's)
   std::string claim;           // what a link claiming every name claimed at the last decision ("" when none)
   bool backend_has_links = false;  // the backend in force keeps per-link settings (as the enforcer last said)
+  std::string backend;             // ... and its name
   std::vector<std::string> adopted_servers;  // the servers of the adopted routes
   std::set<std::string> dead_proxies;  // loopback resolvers upstream health marked down (a local proxy that stopped)
   bool bridging = false;     // interception is up only until the pending contest is decided
