@@ -33,5 +33,6 @@ using network_atom = caf::atom_constant<caf::atom("network")>;
 using round_atom = caf::atom_constant<caf::atom("round")>;
 using result_atom = caf::atom_constant<caf::atom("result")>;
 using links_atom = caf::atom_constant<caf::atom("links")>;
+using bridge_atom = caf::atom_constant<caf::atom("bridge")>;
 
 } // namespace roamd::actors

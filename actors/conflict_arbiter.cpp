@@ -187,12 +187,20 @@ void on_child_down(conflict_arbiter_ptr self, const caf::down_msg& dm) {
 void decide(conflict_arbiter_ptr self);
 
 /// The bridge (interception put up at the first foreign write of a burst, so that queries are answered while the
-/// burst settles) comes down once the decision is carried out, unless roamd now protects by interception.
-void end_bridge(conflict_arbiter_ptr self) {
+/// burst settles) comes down once the decision is carried out, unless roamd now protects by interception. A bridge
+/// behind a competing local proxy that contested the settings is held while its contests count (the contest window
+/// after the last decision): its next write would otherwise find no rules for the milliseconds it takes to put them
+/// up again, and the proxy's clients lose those queries.
+void end_bridge(conflict_arbiter_ptr self, bool held_over = false) {
   auto& st = self->state;
   if (!st.bridging || st.policy->state() == protection::interception || st.opts.intercept_always)
     return;
+  if (st.bridge_proxy && !held_over && st.policy->state() == protection::settings && st.policy->contests() > 0) {
+    self->delayed_send(self, st.opts.policy.contest_window, bridge_atom::value, ++st.bridge_generation);
+    return;
+  }
   st.bridging = false;
+  st.bridge_proxy = false;
   if (auto enforcer = enforcer_of(self))
     self->request(enforcer, st.opts.enforcer_timeout, release_atom::value)
       .then([](const proto::EnforcerStatus&) {}, [](caf::error&) {});
@@ -202,8 +210,10 @@ void on_verdict(conflict_arbiter_ptr self, const proto::NetworkVerdict& v);
 
 void finish(conflict_arbiter_ptr self) {
   auto& st = self->state;
-  if (st.policy->state() == protection::interception)
+  if (st.policy->state() == protection::interception) {
     st.bridging = false;  // the bridge became the policy's interception
+    st.bridge_proxy = false;
+  }
   end_bridge(self);
   st.busy = false;
   if (st.pending_verdict) {
@@ -587,6 +597,7 @@ void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
     return;
   adopt(self, servers, new_domains(change.new_settings(), st.original), owning_link(servers.front(), st.adapters));
   st.bridging = true;
+  st.bridge_proxy = all_loopback(servers);
   self->request(enforcer, st.opts.enforcer_timeout, intercept_atom::value)
     .then(
       [self](const proto::EnforcerStatus& es) {
@@ -836,6 +847,10 @@ conflict_arbiter_actor::behavior_type conflict_arbiter(conflict_arbiter_ptr self
               decide(self);  // a link began or stopped claiming every name, with no other event
           },
           [](caf::error&) {});
+    },
+    [self](bridge_atom, uint64_t generation) {
+      if (generation == self->state.bridge_generation && !self->state.busy)
+        end_bridge(self, true);  // no contest for a whole window (a decision in progress ends or holds it itself)
     },
     [self](retry_atom, uint64_t generation) {
       if (generation == self->state.retry_generation && self->state.policy->state() == protection::yielded)

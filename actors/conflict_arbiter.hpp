@@ -36,6 +36,7 @@ using conflict_arbiter_actor = caf::typed_actor<
   caf::reacts_to<proto::SettingsChanged>,                                  // from the adapter monitor
   caf::reacts_to<decide_atom, uint64_t>,                                   // the debounce timer (generation)
   caf::reacts_to<retry_atom, uint64_t>,                                    // the yield backoff timer (generation)
+  caf::reacts_to<bridge_atom, uint64_t>,                                   // a held bridge's end (generation)
   caf::reacts_to<links_atom>,                                              // the per-link settings poll
   caf::reacts_to<respawn_atom, uint32_t>,                                  // restart child N after its backoff
   caf::reacts_to<health_atom, std::string, bool>,                          // an upstream went down / came back
@@ -106,7 +107,9 @@ struct conflict_arbiter_state {
   std::string backend;             // ... and its name
   std::vector<std::string> adopted_servers;  // the servers of the adopted routes
   std::set<std::string> dead_proxies;  // loopback resolvers upstream health marked down (a local proxy that stopped)
-  bool bridging = false;     // interception is up only until the pending contest is decided
+  bool bridging = false;     // interception is up only until the pending contest is decided ...
+  bool bridge_proxy = false;      // ... or, put up for a competing local proxy, while its contests count
+  uint64_t bridge_generation = 0;  // of the timer that ends a held bridge
   bool interception_available = false;     // as the enforcer last said
   proto::ResolverSettings original;        // the user's settings (their search domains are never adopted)
   proto::ArbiterStatus status;  // its state and reason are the headline: see publish_headline()

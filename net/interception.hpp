@@ -37,14 +37,19 @@ using original_destination_factory = std::function<original_destination_fn()>;
 ///
 /// The queries it counts also carry roamd's loop mark (dns::loop_mark, a nonce of this guard): a forwarder that
 /// passes options on brings it back, which proves a loop at its first turn, before any count would (and where a
-/// forwarder that merges identical questions, as dnsmasq and unbound do, keeps the count from ever growing).
+/// forwarder that merges identical questions, as dnsmasq and unbound do, keeps the count from ever growing). Two
+/// marks: one on queries sent to a local proxy, one on the rest. A proxy may rightly pass the first on to a server
+/// of its choice, and roamd's rules redirect that back: not a loop while roamd sends it on to that server. Either
+/// mark back on roamd's own listener, or the second back in any way, is one.
 class loop_guard {
 public:
-  explicit loop_guard(uint32_t limit, uint64_t nonce = 0) : limit_(limit), mark_(dns::make_loop_mark(nonce)) {
+  explicit loop_guard(uint32_t limit, uint64_t nonce = 0)
+      : limit_(limit), mark_(dns::make_loop_mark(nonce)), proxy_mark_(dns::make_loop_mark(nonce ^ 1)) {
   }
 
-  const dns::loop_mark& mark() const {
-    return mark_;
+  /// The mark for a query sent to a local proxy (`to_proxy`) or elsewhere.
+  const dns::loop_mark& mark(bool to_proxy) const {
+    return to_proxy ? proxy_mark_ : mark_;
   }
 
   /// Counts `q` in flight and returns its key, with `turns` set to how many times the question was in flight before
@@ -70,6 +75,7 @@ private:
   };
   uint32_t limit_;
   dns::loop_mark mark_;
+  dns::loop_mark proxy_mark_;
   mutable std::mutex mtx_;
   std::unordered_multimap<uint64_t, entry> by_hash_;  // collisions kept apart by the question's bytes
   uint64_t next_key_ = 1;

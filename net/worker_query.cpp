@@ -130,28 +130,6 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
     reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
     return;
   }
-  // Where a loop can close (an intercepted query, or one for a local proxy), the loop guard counts the question in
-  // flight, and what roamd sends for it carries roamd's loop mark. One that came round again (its mark back, or the
-  // question in flight `limit` times) is not sent round once more: a local proxy's is sent by the default route
-  // (the proxy forwards to roamd, so asking it is pointless), an intercepted one (two agents redirecting each other's
-  // queries: whatever roamd sends is redirected back), or one that loops by the default route too, is answered
-  // SERVFAIL.
-  uint64_t loop_key = 0;
-  if (loops_ && (redirected || rt->to_loopback)) {
-    uint32_t turns = 0;
-    loop_key = loops_->enter(q, turns);
-    if (loop_key != 0 && q.has_edns && dns::has_loop_mark(msg, q, loops_->mark()))
-      turns = std::max(turns, loops_->limit());
-    if (loops_->limit() != 0 && turns >= loops_->limit()) {
-      ++stats_.loops_broken;
-      if (redirected || loop_key == 0 || rt == &table_->fallback() || table_->fallback().resolvers.empty()) {
-        reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
-        loops_->leave(loop_key);
-        return;
-      }
-      rt = &table_->fallback();
-    }
-  }
   // An internal name the client (a local proxy, a VPN's resolv.conf) meant for a particular server goes there,
   // through that server's link; everything else takes its route (the cloud, with the identity).
   chosen_servers::list chosen;
@@ -161,6 +139,32 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
       if (chosen)
         ++stats_.original_kept;
     }
+  // Where a loop can close (an intercepted query, or one for a local proxy), the loop guard counts the question in
+  // flight, and what roamd sends for it carries roamd's loop mark. One that came round again (a mark back, see
+  // loop_guard, or the question in flight `limit` times) is not sent round once more: a local proxy's is sent by
+  // the default route (the proxy forwards to roamd, so asking it is pointless), an intercepted one (two agents
+  // redirecting each other's queries: whatever roamd sends is redirected back), or one that loops by the default
+  // route too, is answered SERVFAIL.
+  uint64_t loop_key = 0;
+  bool to_proxy = rt->to_loopback && !chosen;
+  if (loops_ && (redirected || rt->to_loopback)) {
+    uint32_t turns = 0;
+    loop_key = loops_->enter(q, turns);
+    bool marked = q.has_edns && (dns::has_loop_mark(msg, q, loops_->mark(false)) ||
+                                 (!redirected && dns::has_loop_mark(msg, q, loops_->mark(true))));
+    if (loop_key != 0 && marked)
+      turns = std::max(turns, loops_->limit());
+    if (loops_->limit() != 0 && turns >= loops_->limit()) {
+      ++stats_.loops_broken;
+      if (redirected || loop_key == 0 || rt == &table_->fallback() || table_->fallback().resolvers.empty()) {
+        reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), client);
+        loops_->leave(loop_key);
+        return;
+      }
+      rt = &table_->fallback();
+      to_proxy = rt->to_loopback;
+    }
+  }
   uint32_t s = alloc_slot();
   pending& p = slots_[s];
   p.client = std::move(client);
@@ -179,7 +183,7 @@ void worker::handle_query(uint8_t* msg, size_t size, client_ref client) {
   p.wire.resize(size + 64);
   bool tagged = false;
   size_t n = dns::build_upstream_query(msg, size, q, 0, identity, dns::own_udp_size, p.wire.data(), p.wire.size(),
-                                       tagged, loop_key != 0 ? &loops_->mark() : nullptr);
+                                       tagged, loop_key != 0 ? &loops_->mark(to_proxy) : nullptr);
   if (n == 0) {
     reply_error(msg, size, q, true, static_cast<uint16_t>(dns::rcode::servfail), p.client);
     free_slot(s);

@@ -368,7 +368,14 @@ TEST_F(arbiter_fixture, a_competing_local_proxy_is_adopted_bridged_behind_and_fo
   EXPECT_EQ(route("corp.example")->resolvers(0), "127.0.0.53:53");
   EXPECT_EQ(route("corp.example")->interface(), "") << "loopback servers are never bound to a link";
   EXPECT_TRUE(roamds_file());
-  EXPECT_TRUE(fw->tables().empty()) << "the bridge comes down once the settings are roamd's again";
+  EXPECT_EQ(fw->tables().count("roamd"), 1u) << "held while the proxy's contest counts: its next write finds it up";
+  t.sched.advance_time(opts.policy.contest_window - 1ms);
+  t.sched.run();
+  EXPECT_EQ(fw->tables().count("roamd"), 1u);
+  t.sched.advance_time(2ms);
+  t.sched.run();
+  EXPECT_TRUE(fw->tables().empty()) << "no contest for a whole window: the bridge comes down";
+  EXPECT_EQ(status().state(), "protected by settings");
   // Another upstream going down changes nothing; the proxy going down withdraws its routes.
   caf::anon_send(arbiter, actors::health_atom::value, std::string{"192.0.2.53:53"}, false);
   t.sched.run();
