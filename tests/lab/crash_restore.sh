@@ -154,11 +154,22 @@ roamd_pid_of_strace() { cat /proc/"${LAB_PIDS[strace]}"/task/*/children 2>/dev/n
 roamd_started_by_strace() { [ -n "$(roamd_pid_of_strace)" ]; }
 held_task() { grep -ls 'State:.*t (tracing stop)' /proc/"$1"/task/*/status >/dev/null 2>&1; }
 held() { held_task "$1" && eval "$2" && sleep 0.1 && held_task "$1" && eval "$2"; }
-dead() { [ ! -r "/proc/$1/stat" ] || grep -q '^[0-9]* ([^)]*) [ZX]' "/proc/$1/stat"; }
+# leader_dead: PID's main thread is a zombie or gone (threads held by strace finish exiting once strace lets go);
+# dead: no task of PID is left but a zombie (until then the exiting threads hold the process's files: its instance
+# lock and sockets, which a restart right after would find taken).
+leader_dead() { [ ! -r "/proc/$1/stat" ] || grep -q '^[0-9]* ([^)]*) [ZX]' "/proc/$1/stat"; }
+dead() {
+  local t
+  for t in /proc/"$1"/task/*/stat; do
+    [ -r "$t" ] || continue
+    grep -q '^[0-9]* ([^)]*) [ZX]' "$t" || return 1
+  done
+}
 kill_held() {
   kill -KILL "$1" 2>/dev/null
-  wait_until 5000 dead "$1" || lab_abort "roamd (pid $1) survived SIGKILL" strace
+  wait_until 5000 leader_dead "$1" || lab_abort "roamd (pid $1) survived SIGKILL" strace
   lab_stop strace
+  wait_until 5000 dead "$1" || lab_abort "roamd (pid $1) did not finish exiting" strace
 }
 journal_and_tmp='[ -e "$JOURNAL" ] && compgen -G "/etc/.resolv.conf.roamd-tmp-*" >/dev/null'
 journal_and_empty='[ -e "$JOURNAL" ] && [ ! -s /etc/resolv.conf ]'
