@@ -140,6 +140,7 @@ decision arbitration_policy::decide(const situation& s) {
         contests_.clear();
         d.what = action::return_to_settings;
         d.next = state_;
+        d.handed_over = proxy_left;
         d.reason = claim_ && vpn_gone     ? "the VPN link " + vpn_link_ + " is gone"
                    : s.settings_ours      ? std::string{claim_ ? "no link claims every name any more"
                                                            : "the settings are roamd's again"}

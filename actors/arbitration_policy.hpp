@@ -63,6 +63,9 @@ struct decision {
   protection next = protection::settings;
   std::string reason;                                   // one line: what happened, who did it, what roamd does
   std::chrono::steady_clock::time_point retry_at{};     // for yield
+  /// For return_to_settings: a competing local proxy handed the settings to someone else (its manager putting the
+  /// network's servers back), whose settings may become the recorded original. Never for a VPN that left its file.
+  bool handed_over = false;
 };
 
 class arbitration_policy {

@@ -465,7 +465,8 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
       if (!st.adopted_link.empty() && !link_alive(st.adapters, st.adopted_link))
         forget_adopted(self);
       // Settings first, then the rules: a query between the two still reaches roamd one way or the other. The
-      // network's servers a local proxy handed the settings to are the user's settings from now on.
+      // network's servers a local proxy handed the settings to are the user's settings from now on (a VPN's file
+      // left behind never is: the journal's original stays).
       {
         auto then_release = [self, enforcer, done, on_error](const proto::EnforcerStatus& written) {
             if (self->state.opts.intercept_always) {
@@ -480,7 +481,7 @@ void execute(conflict_arbiter_ptr self, const situation& s, decision d, uint32_t
                     },
                     on_error);
         };
-        if (becomes_original(s, st.adapters))
+        if (d.handed_over && becomes_original(s, st.adapters))
           self->request(enforcer, st.opts.enforcer_timeout, rebase_atom::value).then(then_release, on_error);
         else
           self->request(enforcer, st.opts.enforcer_timeout, reassert_atom::value).then(then_release, on_error);

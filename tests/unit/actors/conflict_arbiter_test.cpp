@@ -404,6 +404,35 @@ void proxy_fights(arbiter_fixture& f) {
   f.t.sched.run();
 }
 
+TEST_F(arbiter_fixture, a_vpn_that_leaves_its_file_behind_never_becomes_the_original) {
+  start_protected();
+  caf::anon_send(arbiter, with_tunnel());
+  // A VPN client without vpnc-script's marker fights; it is intercepted.
+  const std::string theirs = "nameserver 10.8.0.1\nsearch corp.example\n";
+  for (int round = 1; round <= 3; ++round) {
+    fs->put_file(resolv, theirs);
+    report_change();
+    settle();
+    if (round < 3) {
+      report_change();
+      t.sched.advance_time(50ms);
+    }
+  }
+  lookup.answer_all(true);
+  t.sched.run();
+  ASSERT_EQ(status().state(), "protected by interception");
+  // It crashes: the tunnel goes, its file stays.
+  caf::anon_send(arbiter, lan_only());
+  settle();
+  lookup.answer_all(true);
+  t.sched.run();
+  EXPECT_EQ(status().state(), "protected by settings");
+  EXPECT_TRUE(roamds_file());
+  auto back = ask(actors::restore_atom::value);
+  ASSERT_TRUE(*back);
+  EXPECT_EQ(fs->at(resolv)->content, original_text) << "the user's settings, not the dead VPN's";
+}
+
 TEST_F(arbiter_fixture, a_fighting_local_proxy_is_intercepted_behind_and_settings_return_when_it_hands_them_back) {
   start_protected();
   proxy_fights(*this);
