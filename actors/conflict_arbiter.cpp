@@ -588,11 +588,12 @@ void bridge(conflict_arbiter_ptr self, const proto::SettingsChanged& change) {
   if (servers.empty())
     return;  // it still names only roamd, or nothing (a file caught half-written in place: glibc would ask
              // 127.0.0.1, which interception leaves alone anyway)
-  // A competing local proxy is bridged behind: its upstream queries are redirected from its first write. Not so
-  // under the resolved and networkmanager backends, whose managers' own stubs (resolved's 127.0.0.53, NM's dnsmasq)
-  // regenerate their files as links change: only the decision, with the enforcer's view, tells those apart.
-  if (all_loopback(servers) && (st.backend == "resolved" || st.backend == "networkmanager"))
-    return;
+  // A competing local proxy is bridged behind: its upstream queries are redirected from its first write. Only under
+  // the file and resolvconf backends: under resolved and networkmanager the managers' own stubs (resolved's
+  // 127.0.0.53, NM's dnsmasq) regenerate their files as links change, and only the decision, with the enforcer's
+  // view, tells those apart.
+  if (all_loopback(servers) && st.backend != "file" && st.backend != "resolvconf")
+    return;  // an unknown backend too: rather no bridge than one behind the system's own stub
   auto enforcer = enforcer_of(self);
   if (!enforcer)
     return;
@@ -713,6 +714,7 @@ void take_over(conflict_arbiter_ptr self, const std::string& why, std::function<
         st.status.set_writes(es.writes());
         st.original = es.original();
         st.interception_available = es.interception_reason().empty();
+        st.backend = es.backend();  // known before the first foreign write (see bridge())
         // "off" is the configuration's choice (system.mode "none"), not a failed take.
         record(self, "take", why.empty() ? es.reason() : why + ": " + es.reason(), "", es.owner(),
                ok || es.state() == "off");
