@@ -387,11 +387,11 @@ TEST_F(arbiter_fixture, a_competing_local_proxy_is_adopted_bridged_behind_and_fo
   EXPECT_NE(status().events().rbegin()->reason().find("stopped answering"), std::string::npos);
 }
 
-/// A local proxy (NetworkManager's dnsmasq, a VPN client's own) that points resolv.conf at itself after every
-/// change, three times.
-void proxy_fights(arbiter_fixture& f) {
+/// Someone who writes `text` to resolv.conf after every change, three times: a local proxy (NetworkManager's dnsmasq,
+/// a VPN client's own) pointing it at itself by default.
+void fight_three_times(arbiter_fixture& f, const std::string& text = "nameserver 127.0.0.53\nsearch corp.example\n") {
   for (int round = 1; round <= 3; ++round) {
-    f.fs->put_file(resolv, "nameserver 127.0.0.53\nsearch corp.example\n");
+    f.fs->put_file(resolv, text);
     f.report_change();
     f.settle();
     if (round < 3) {
@@ -408,18 +408,7 @@ TEST_F(arbiter_fixture, a_vpn_that_leaves_its_file_behind_never_becomes_the_orig
   start_protected();
   caf::anon_send(arbiter, with_tunnel());
   // A VPN client without vpnc-script's marker fights; it is intercepted.
-  const std::string theirs = "nameserver 10.8.0.1\nsearch corp.example\n";
-  for (int round = 1; round <= 3; ++round) {
-    fs->put_file(resolv, theirs);
-    report_change();
-    settle();
-    if (round < 3) {
-      report_change();
-      t.sched.advance_time(50ms);
-    }
-  }
-  lookup.answer_all(true);
-  t.sched.run();
+  fight_three_times(*this, "nameserver 10.8.0.1\nsearch corp.example\n");
   ASSERT_EQ(status().state(), "protected by interception");
   // It crashes: the tunnel goes, its file stays.
   caf::anon_send(arbiter, lan_only());
@@ -435,7 +424,7 @@ TEST_F(arbiter_fixture, a_vpn_that_leaves_its_file_behind_never_becomes_the_orig
 
 TEST_F(arbiter_fixture, a_fighting_local_proxy_is_intercepted_behind_and_settings_return_when_it_hands_them_back) {
   start_protected();
-  proxy_fights(*this);
+  fight_three_times(*this);
   EXPECT_EQ(status().state(), "protected by interception") << "behind the proxy, where roamd used to yield";
   EXPECT_EQ(writes(), 3u) << "the takeover and two takes back";
   EXPECT_EQ(fw->tables().count("roamd"), 1u);
@@ -463,7 +452,7 @@ TEST_F(arbiter_fixture, a_fighting_local_proxy_is_intercepted_behind_and_setting
 
 TEST_F(arbiter_fixture, a_fighting_local_proxy_that_dies_holding_the_settings_gives_them_back_to_roamd) {
   start_protected();
-  proxy_fights(*this);
+  fight_three_times(*this);
   ASSERT_EQ(status().state(), "protected by interception");
   caf::anon_send(arbiter, actors::health_atom::value, std::string{"127.0.0.53:53"}, false);
   settle();
